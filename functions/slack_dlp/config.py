@@ -1,0 +1,150 @@
+"""Settings: stated once, read by the CDK app (from cdk context) and by the Lambdas (from env).
+
+The stack turns a ``Settings`` into Lambda environment variables with :meth:`Settings.to_env`;
+each function rebuilds the very same object with :meth:`Settings.from_env` at cold start.
+A batch size or a rate limit therefore cannot disagree between infrastructure and code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Literal, get_args
+
+DlpProvider = Literal["builtin", "google"]
+ENV_PREFIX = "SLACK_DLP_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the pipeline cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment settings with their documented defaults (see README, Configuration)."""
+
+    #: Channel that receives alerts: a channel id (C0123...) or a name (#dlp-alerts).
+    alert_channel: str = "#dlp-alerts"
+    #: Which DLP engine inspects messages.
+    dlp_provider: DlpProvider = "builtin"
+    #: Items the inspector hands to the DLP provider in one request (the SQS batch size).
+    batch_size: int = 100
+    #: Seconds the event source waits to fill a batch (>= 1 when batch_size > 10).
+    batching_window_seconds: int = 1
+    #: Concurrent inspector invocations (the event source's MaximumConcurrency).
+    max_concurrency: int = 10
+    #: The DLP API quota: requests in any 1-second window.
+    dlp_requests_per_second: int = 10
+    #: Slack Web API base URL; point it at a stand-in for local runs.
+    slack_api_url: str = "https://slack.com/api/"
+    #: How long a Slack event_id is remembered to drop Slack's retries.
+    dedup_ttl_seconds: int = 6 * 3600
+    #: Largest request body the ingest endpoint accepts, in bytes.
+    max_body_bytes: int = 256 * 1024
+    #: Deliveries of one message before it goes to its queue's dead-letter queue.
+    max_receive_count: int = 10
+    #: Minimum confidence a finding needs to be reported: low, medium or high.
+    min_confidence: Literal["low", "medium", "high"] = "medium"
+    #: Detector ids to switch off, comma-separated in context/env.
+    disabled_detectors: tuple[str, ...] = field(default_factory=tuple)
+    #: Log level of every function.
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.dlp_provider not in get_args(DlpProvider):
+            raise SettingsError(f"dlp_provider must be one of {get_args(DlpProvider)}")
+        if not 1 <= self.batch_size <= 10_000:
+            raise SettingsError("batch_size must be between 1 and 10000")
+        if self.batch_size > 10 and self.batching_window_seconds < 1:
+            raise SettingsError("batching_window_seconds must be >= 1 when batch_size > 10 (SQS rule)")
+        if not 0 <= self.batching_window_seconds <= 300:
+            raise SettingsError("batching_window_seconds must be between 0 and 300")
+        if not 2 <= self.max_concurrency <= 1000:
+            raise SettingsError("max_concurrency must be between 2 and 1000 (ESM MaximumConcurrency)")
+        if self.dlp_requests_per_second < 1:
+            raise SettingsError("dlp_requests_per_second must be >= 1")
+        if not self.alert_channel.strip():
+            raise SettingsError("alert_channel must not be empty")
+        if self.max_body_bytes < 1024:
+            raise SettingsError("max_body_bytes must be at least 1024")
+        if not 1 <= self.max_receive_count <= 1000:
+            raise SettingsError("max_receive_count must be between 1 and 1000")
+        if self.min_confidence not in ("low", "medium", "high"):
+            raise SettingsError("min_confidence must be low, medium or high")
+        if not self.slack_api_url.endswith("/"):
+            object.__setattr__(self, "slack_api_url", self.slack_api_url + "/")
+
+    # -- round trips --------------------------------------------------------------------------------
+
+    @classmethod
+    def from_lookup(cls, lookup: Callable[[str], Any]) -> Settings:
+        """Build settings from a key lookup (cdk context, env); missing keys keep their defaults."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = lookup(f.name)
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _coerce(f.name, f.type, raw)
+        return cls(**values)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls.from_lookup(lambda name: env.get(ENV_PREFIX + name.upper()))
+
+    def to_env(self) -> dict[str, str]:
+        env: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            env[ENV_PREFIX + f.name.upper()] = ",".join(value) if isinstance(value, tuple) else str(value)
+        return env
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(name: str, annotation: object, raw: Any) -> Any:
+    kind = str(annotation)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind.startswith("tuple"):
+            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            return tuple(str(item).strip() for item in items if str(item).strip())
+        return str(raw)
+    except (TypeError, ValueError) as error:
+        raise SettingsError(f"setting {name!r} has an invalid value") from error
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Names of the deployed resources a function talks to, given by the stack as env vars."""
+
+    inspect_queue_url: str = ""
+    results_queue_url: str = ""
+    dedup_table: str = ""
+    signing_secret_arn: str = ""
+    bot_token_secret_arn: str = ""
+    fingerprint_key_secret_arn: str = ""
+
+    ENV_NAMES: ClassVar[dict[str, str]] = {
+        "inspect_queue_url": "INSPECT_QUEUE_URL",
+        "results_queue_url": "RESULTS_QUEUE_URL",
+        "dedup_table": "DEDUP_TABLE_NAME",
+        "signing_secret_arn": "SLACK_SIGNING_SECRET_ARN",
+        "bot_token_secret_arn": "SLACK_BOT_TOKEN_SECRET_ARN",
+        "fingerprint_key_secret_arn": "FINGERPRINT_KEY_SECRET_ARN",
+    }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Resources:
+        env = os.environ if environ is None else environ
+        return cls(**{attr: env.get(name, "") for attr, name in cls.ENV_NAMES.items()})
+
+    def require(self, *attrs: str) -> None:
+        """Fail the cold start with a clear message when a function lacks a resource it needs."""
+        missing = [self.ENV_NAMES[a] for a in attrs if not getattr(self, a)]
+        if missing:
+            raise SettingsError(f"missing environment variables: {', '.join(missing)}")

@@ -1,0 +1,644 @@
+"""The built-in detectors: an explicit list, specific before generic (order breaks overlap ties).
+
+Patterns follow the providers' published token formats (and gitleaks' rules where those are
+the best public reference). Values are confirmed by a validator wherever the format has one.
+"""
+
+from __future__ import annotations
+
+from slack_dlp.detect import validators as v
+from slack_dlp.detect.detector import Detector
+from slack_dlp.model import Category, Confidence
+
+SECRET = Category.SECRET
+FINANCIAL = Category.FINANCIAL
+PERSONAL = Category.PERSONAL
+HIGH, MEDIUM, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
+
+# A token ends where a token character does not follow: keeps us from matching inside longer blobs.
+_END = r"(?![A-Za-z0-9_-])"
+_START = r"(?<![A-Za-z0-9_-])"
+
+
+def _kw(*words: str) -> tuple[str, ...]:
+    return tuple(w.lower() for w in words)
+
+
+def _assigned(names: str, value: str) -> str:
+    """``name = value`` / ``name: "value"`` / ``NAME=value`` with the value as group ``secret``."""
+    return (
+        rf"(?i:{names})[\w.-]{{0,20}}[\"']?\s*(?:[:=]|:=|=>|\s)\s*[\"'`]?"
+        rf"(?P<secret>{value})(?![A-Za-z0-9/+=_-])"
+    )
+
+
+CLOUD: tuple[Detector, ...] = (
+    Detector(
+        "aws-access-key-id",
+        SECRET,
+        "AWS access key ID",
+        rf"{_START}(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{{16}}{_END}",
+        _kw("akia", "asia", "abia", "acca", "a3t"),
+    ),
+    Detector(
+        "aws-secret-access-key",
+        SECRET,
+        "AWS secret access key",
+        _assigned(r"aws|secret[_ ]?access|secret_key|secretaccesskey", r"[A-Za-z0-9/+]{40}"),
+        _kw("aws", "secret"),
+        v.aws_secret_key,
+    ),
+    Detector(
+        "aws-session-token",
+        SECRET,
+        "AWS session token",
+        _assigned(r"aws_session_token|session_?token|x-amz-security-token", r"[A-Za-z0-9/+=]{100,}"),
+        _kw("session", "security-token"),
+        v.entropy_at_least(4.5),
+    ),
+    Detector("gcp-api-key", SECRET, "Google API key", rf"{_START}AIza[0-9A-Za-z_-]{{35}}{_END}", _kw("aiza")),
+    Detector(
+        "gcp-service-account-key",
+        SECRET,
+        "Google service account private key",
+        r"\"private_key\"\s*:\s*\"(?P<secret>-----BEGIN PRIVATE KEY-----(?:\\n|[A-Za-z0-9+/=])"
+        r"{64,}?-----END PRIVATE KEY-----(?:\\n)?)\"",
+        _kw("private_key"),
+    ),
+    Detector(
+        "gcp-oauth-client-secret",
+        SECRET,
+        "Google OAuth client secret",
+        rf"{_START}GOCSPX-[A-Za-z0-9_-]{{28}}{_END}",
+        _kw("gocspx-"),
+    ),
+    Detector(
+        "azure-storage-account-key",
+        SECRET,
+        "Azure storage account key",
+        r"(?i:AccountKey)\s*=\s*(?P<secret>[A-Za-z0-9+/]{86}==)",
+        _kw("accountkey"),
+        v.entropy_at_least(4.5),
+    ),
+    Detector(
+        "azure-sas-token",
+        SECRET,
+        "Azure shared access signature",
+        r"(?:[?&]|\b)sv=\d{4}-\d{2}-\d{2}&[^\s\"']*?\bsig=(?P<secret>[A-Za-z0-9%+/=]{40,})",
+        _kw("sig="),
+        v.entropy_at_least(4.0),
+    ),
+    Detector(
+        "azure-connection-string",
+        SECRET,
+        "Azure Service Bus / Event Hubs / IoT connection string",
+        r"Endpoint=sb://[\w.-]+/?;\s*SharedAccessKeyName=[^;\s]+;\s*SharedAccessKey="
+        r"(?P<secret>[A-Za-z0-9+/]{43}=)",
+        _kw("sharedaccesskey="),
+        v.entropy_at_least(4.0),
+    ),
+    Detector(
+        "azure-ad-client-secret",
+        SECRET,
+        "Azure AD (Entra) client secret",
+        rf"{_START}[a-zA-Z0-9_~.-]{{3}}\d[a-zA-Z0-9_~.-]Q~[a-zA-Z0-9_~.-]{{31,34}}{_END}",
+        _kw("q~"),
+        v.entropy_at_least(4.0),
+    ),
+    Detector(
+        "digitalocean-token",
+        SECRET,
+        "DigitalOcean token",
+        rf"{_START}do[por]_v1_[a-f0-9]{{64}}{_END}",
+        _kw("dop_v1_", "doo_v1_", "dor_v1_"),
+    ),
+    Detector(
+        "heroku-api-key", SECRET, "Heroku API key", rf"{_START}HRKU-[A-Za-z0-9_-]{{60}}{_END}", _kw("hrku-")
+    ),
+    Detector(
+        "heroku-api-key-legacy",
+        SECRET,
+        "Heroku API key (legacy UUID)",
+        _assigned(
+            r"heroku[\w-]{0,20}(?:key|token|secret)",
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        ),
+        _kw("heroku"),
+        confidence=MEDIUM,
+    ),
+    Detector(
+        "databricks-token",
+        SECRET,
+        "Databricks personal access token",
+        rf"{_START}dapi[a-f0-9]{{32}}(?:-\d)?{_END}",
+        _kw("dapi"),
+        v.mixed_alnum,
+    ),
+    Detector(
+        "snowflake-connection",
+        SECRET,
+        "Snowflake credentials in a connection string",
+        r"snowflake://[^\s:/@]+:(?P<secret>[^\s@/]{4,})@[\w.-]+",
+        _kw("snowflake://"),
+    ),
+)
+
+CODE_HOSTING: tuple[Detector, ...] = (
+    Detector(
+        "github-pat",
+        SECRET,
+        "GitHub personal access token (classic)",
+        rf"{_START}ghp_[0-9A-Za-z]{{36}}{_END}",
+        _kw("ghp_"),
+    ),
+    Detector(
+        "github-fine-grained-pat",
+        SECRET,
+        "GitHub fine-grained personal access token",
+        rf"{_START}github_pat_[0-9A-Za-z]{{22}}_[0-9A-Za-z]{{59}}{_END}",
+        _kw("github_pat_"),
+    ),
+    Detector(
+        "github-oauth-token",
+        SECRET,
+        "GitHub OAuth access token",
+        rf"{_START}gho_[0-9A-Za-z]{{36}}{_END}",
+        _kw("gho_"),
+    ),
+    Detector(
+        "github-app-token",
+        SECRET,
+        "GitHub App user-to-server / server-to-server token",
+        rf"{_START}gh[us]_[0-9A-Za-z]{{36}}{_END}",
+        _kw("ghu_", "ghs_"),
+    ),
+    Detector(
+        "github-refresh-token",
+        SECRET,
+        "GitHub refresh token",
+        rf"{_START}ghr_[0-9A-Za-z]{{36,76}}{_END}",
+        _kw("ghr_"),
+    ),
+    Detector(
+        "gitlab-token",
+        SECRET,
+        "GitLab access token",
+        rf"{_START}gl(?:pat|dt|ptt|rt|cbt|imt|agent|soat|ffct|oas)-[0-9A-Za-z_-]{{20,50}}{_END}",
+        _kw(
+            "glpat-",
+            "gldt-",
+            "glptt-",
+            "glrt-",
+            "glcbt-",
+            "glimt-",
+            "glagent-",
+            "glsoat-",
+            "glffct-",
+            "gloas-",
+        ),
+        v.mixed_alnum,
+    ),
+    Detector(
+        "bitbucket-app-password",
+        SECRET,
+        "Bitbucket / Atlassian app password",
+        rf"{_START}ATBB[A-Za-z0-9_=.-]{{32}}{_END}",
+        _kw("atbb"),
+    ),
+    Detector(
+        "atlassian-api-token",
+        SECRET,
+        "Atlassian API token",
+        rf"{_START}ATATT3[A-Za-z0-9_=-]{{186}}{_END}",
+        _kw("atatt3"),
+    ),
+    Detector(
+        "npm-token",
+        SECRET,
+        "npm access token",
+        rf"{_START}npm_[A-Za-z0-9]{{36}}{_END}",
+        _kw("npm_"),
+        v.mixed_alnum,
+    ),
+    Detector(
+        "pypi-token",
+        SECRET,
+        "PyPI upload token",
+        rf"{_START}pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{{50,}}{_END}",
+        _kw("pypi-ageichlwas5vcmc"),
+    ),
+    Detector(
+        "docker-hub-token",
+        SECRET,
+        "Docker Hub personal access token",
+        rf"{_START}dckr_pat_[A-Za-z0-9_-]{{27}}{_END}",
+        _kw("dckr_pat_"),
+    ),
+    Detector(
+        "postman-api-key",
+        SECRET,
+        "Postman API key",
+        rf"{_START}PMAK-[a-f0-9]{{24}}-[a-f0-9]{{34}}{_END}",
+        _kw("pmak-"),
+    ),
+    Detector(
+        "hashicorp-vault-token",
+        SECRET,
+        "HashiCorp Vault token",
+        rf"{_START}hv[sbr]\.[A-Za-z0-9_-]{{24,}}{_END}",
+        _kw("hvs.", "hvb.", "hvr."),
+        v.mixed_alnum,
+    ),
+    Detector(
+        "terraform-cloud-token",
+        SECRET,
+        "Terraform Cloud / HCP API token",
+        rf"{_START}[A-Za-z0-9]{{14}}\.atlasv1\.[A-Za-z0-9_=-]{{60,70}}{_END}",
+        _kw(".atlasv1."),
+    ),
+)
+
+CHAT_AND_SAAS: tuple[Detector, ...] = (
+    Detector(
+        "slack-bot-token",
+        SECRET,
+        "Slack bot token",
+        rf"{_START}xoxb-[0-9]{{10,13}}-[0-9]{{10,13}}-[A-Za-z0-9]{{20,34}}{_END}",
+        _kw("xoxb-"),
+    ),
+    Detector(
+        "slack-user-token",
+        SECRET,
+        "Slack user token",
+        rf"{_START}xox[pe]-[0-9]{{10,13}}-[0-9]{{10,13}}-[0-9]{{10,13}}-[A-Za-z0-9]{{28,34}}{_END}",
+        _kw("xoxp-", "xoxe-"),
+    ),
+    Detector(
+        "slack-app-token",
+        SECRET,
+        "Slack app-level token",
+        rf"{_START}xapp-\d-[A-Z0-9]{{9,12}}-\d{{10,13}}-[a-z0-9]{{64}}{_END}",
+        _kw("xapp-"),
+    ),
+    Detector(
+        "slack-config-token",
+        SECRET,
+        "Slack configuration / refresh token",
+        rf"{_START}xoxe(?:\.xox[bp])?-\d-[A-Z0-9]{{140,170}}{_END}",
+        _kw("xoxe"),
+    ),
+    Detector(
+        "slack-legacy-token",
+        SECRET,
+        "Slack legacy / workspace token",
+        rf"{_START}xox[aors]-(?:\d+-){{2,3}}[A-Za-z0-9]{{20,64}}{_END}",
+        _kw("xoxa-", "xoxo-", "xoxr-", "xoxs-"),
+    ),
+    Detector(
+        "slack-webhook",
+        SECRET,
+        "Slack incoming webhook URL",
+        r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9+/]{43,56})",
+        _kw("hooks.slack.com"),
+    ),
+    Detector(
+        "discord-bot-token",
+        SECRET,
+        "Discord bot token",
+        rf"{_START}[MNO][A-Za-z0-9_-]{{23,25}}\.[A-Za-z0-9_-]{{6}}\.[A-Za-z0-9_-]{{27,38}}{_END}",
+        (),
+        v.entropy_at_least(4.2),
+    ),
+    Detector(
+        "discord-webhook",
+        SECRET,
+        "Discord webhook URL",
+        r"discord(?:app)?\.com/api/webhooks/\d{17,20}/(?P<secret>[A-Za-z0-9_-]{60,68})",
+        _kw("discord"),
+    ),
+    Detector(
+        "telegram-bot-token",
+        SECRET,
+        "Telegram bot token",
+        rf"{_START}\d{{8,10}}:AA[0-9A-Za-z_-]{{33}}{_END}",
+        _kw(":aa"),
+    ),
+    Detector(
+        "microsoft-teams-webhook",
+        SECRET,
+        "Microsoft Teams incoming webhook",
+        r"https://[\w-]+\.webhook\.office\.com/webhookb2/(?P<secret>[\w-]{36}@[\w-]{36}/IncomingWebhook/"
+        r"[a-f0-9]{32}/[\w-]{36})",
+        _kw("webhook.office.com"),
+    ),
+    Detector(
+        "linear-api-key",
+        SECRET,
+        "Linear API key",
+        rf"{_START}lin_api_[A-Za-z0-9]{{40}}{_END}",
+        _kw("lin_api_"),
+    ),
+    Detector(
+        "notion-token",
+        SECRET,
+        "Notion integration token",
+        rf"{_START}(?:secret_[A-Za-z0-9]{{43}}|ntn_[0-9]{{11}}[A-Za-z0-9]{{35}}){_END}",
+        _kw("secret_", "ntn_"),
+        v.mixed_alnum,
+    ),
+    Detector(
+        "openai-api-key",
+        SECRET,
+        "OpenAI API key",
+        rf"{_START}sk-(?:(?:proj|svcacct|admin)-)?[A-Za-z0-9_-]{{20,74}}T3BlbkFJ[A-Za-z0-9_-]{{20,74}}{_END}",
+        _kw("t3blbkfj"),
+    ),
+    Detector(
+        "anthropic-api-key",
+        SECRET,
+        "Anthropic API key",
+        rf"{_START}sk-ant-(?:api03|admin01)-[A-Za-z0-9_-]{{93}}AA{_END}",
+        _kw("sk-ant-"),
+    ),
+    Detector(
+        "huggingface-token",
+        SECRET,
+        "Hugging Face access token",
+        rf"{_START}hf_[A-Za-z]{{34}}{_END}",
+        _kw("hf_"),
+        v.entropy_at_least(4.0),
+    ),
+    Detector(
+        "sendgrid-api-key",
+        SECRET,
+        "SendGrid API key",
+        rf"{_START}SG\.[A-Za-z0-9_-]{{22}}\.[A-Za-z0-9_-]{{43}}{_END}",
+        _kw("sg."),
+    ),
+    Detector(
+        "mailgun-api-key",
+        SECRET,
+        "Mailgun API key",
+        rf"{_START}key-[0-9a-f]{{32}}{_END}",
+        _kw("key-"),
+        v.mixed_alnum,
+        MEDIUM,
+    ),
+    Detector(
+        "mailchimp-api-key",
+        SECRET,
+        "Mailchimp API key",
+        rf"{_START}[0-9a-f]{{32}}-us\d{{1,2}}{_END}",
+        _kw("-us"),
+        v.mixed_alnum,
+    ),
+    Detector(
+        "twilio-api-key",
+        SECRET,
+        "Twilio API key SID",
+        rf"{_START}SK[0-9a-fA-F]{{32}}{_END}",
+        _kw("sk"),
+        v.mixed_alnum,
+        MEDIUM,
+    ),
+    Detector(
+        "twilio-auth-token",
+        SECRET,
+        "Twilio auth token",
+        _assigned(r"twilio[\w-]{0,20}(?:auth|token|secret)", r"[0-9a-f]{32}"),
+        _kw("twilio"),
+        v.mixed_alnum,
+    ),
+    Detector(
+        "datadog-api-key",
+        SECRET,
+        "Datadog API / application key",
+        _assigned(r"(?:datadog|dd)[_-]?(?:api|app|application)[_-]?key", r"[0-9a-f]{32}|[0-9a-f]{40}"),
+        _kw("datadog", "dd_", "dd-"),
+        v.mixed_alnum,
+    ),
+    Detector(
+        "new-relic-key",
+        SECRET,
+        "New Relic API key",
+        rf"{_START}NR(?:AK|JS|II|AA)-[A-Z0-9]{{27}}{_END}",
+        _kw("nrak-", "nrjs-", "nrii-", "nraa-"),
+    ),
+    Detector(
+        "sentry-token",
+        SECRET,
+        "Sentry auth token",
+        rf"{_START}(?:sntrys_eyJ[A-Za-z0-9+/=_-]{{60,}}|sntryu_[a-f0-9]{{64}}){_END}",
+        _kw("sntrys_", "sntryu_"),
+    ),
+    Detector(
+        "okta-api-token",
+        SECRET,
+        "Okta API token",
+        _assigned(r"okta[\w-]{0,20}(?:token|key|secret)|ssws", r"00[A-Za-z0-9_-]{40}"),
+        _kw("okta", "ssws"),
+    ),
+    Detector(
+        "shopify-token",
+        SECRET,
+        "Shopify access token / shared secret",
+        rf"{_START}shp(?:at|ca|pa|ss)_[a-fA-F0-9]{{32}}{_END}",
+        _kw("shpat_", "shpca_", "shppa_", "shpss_"),
+    ),
+)
+
+PAYMENTS: tuple[Detector, ...] = (
+    Detector(
+        "stripe-secret-key",
+        SECRET,
+        "Stripe live secret / restricted key",
+        rf"{_START}(?:sk|rk)_live_[0-9A-Za-z]{{24,247}}{_END}",
+        _kw("sk_live_", "rk_live_"),
+    ),
+    Detector(
+        "stripe-test-key",
+        SECRET,
+        "Stripe test-mode secret key",
+        rf"{_START}(?:sk|rk)_test_[0-9A-Za-z]{{24,247}}{_END}",
+        _kw("sk_test_", "rk_test_"),
+        confidence=LOW,
+    ),
+    Detector(
+        "stripe-webhook-secret",
+        SECRET,
+        "Stripe webhook signing secret",
+        rf"{_START}whsec_[A-Za-z0-9]{{32,}}{_END}",
+        _kw("whsec_"),
+        v.mixed_alnum,
+    ),
+    Detector(
+        "square-token",
+        SECRET,
+        "Square access token / OAuth secret",
+        rf"{_START}(?:sq0atp-[0-9A-Za-z_-]{{22}}|sq0csp-[0-9A-Za-z_-]{{43}}|EAAA[A-Za-z0-9_-]{{60}}){_END}",
+        _kw("sq0atp-", "sq0csp-", "eaaa"),
+        v.entropy_at_least(4.0),
+    ),
+    Detector(
+        "braintree-access-token",
+        SECRET,
+        "PayPal Braintree access token",
+        r"access_token\$(?:production|sandbox)\$[0-9a-z]{16}\$[0-9a-f]{32}",
+        _kw("access_token$"),
+    ),
+)
+
+KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
+    Detector(
+        "private-key",
+        SECRET,
+        "Private key (PEM / OpenSSH / PGP)",
+        r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----[\s\S]{40,20000}?-----END \1-----",
+        _kw("private key"),
+        v.pem_private_key,
+    ),
+    Detector(
+        "private-key-truncated",
+        SECRET,
+        "Private key (header and body, no END line)",
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----\s*(?:[A-Za-z-]+: [^\n]*\n\s*)*"
+        r"[A-Za-z0-9+/=]{64,}",
+        _kw("private key"),
+        v.entropy_at_least(4.5),
+        MEDIUM,
+    ),
+    Detector(
+        "jwt",
+        SECRET,
+        "JSON Web Token",
+        rf"{_START}eyJ[A-Za-z0-9_-]{{8,}}\.eyJ[A-Za-z0-9_-]{{8,}}\.[A-Za-z0-9_-]{{16,}}{_END}",
+        _kw("eyj"),
+        v.jwt,
+        MEDIUM,
+    ),
+    Detector(
+        "database-connection-string",
+        SECRET,
+        "Database connection string with password",
+        r"(?i:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|oracle|"
+        r"cockroachdb|clickhouse|neo4j(?:\+s)?|jdbc:[a-z]+)://[^\s:/@]{1,64}:(?P<secret>[^\s@/]{3,128})@"
+        r"[\w.-]+",
+        _kw("://"),
+    ),
+    Detector(
+        "password-in-url",
+        SECRET,
+        "Password in a URL",
+        r"(?i:https?|ftps?|sftp|ssh|smtps?|imaps?|ldaps?)://[^\s:/@]{1,64}:(?P<secret>[^\s@/]{3,128})@[\w.-]+",
+        _kw("://"),
+    ),
+    Detector(
+        "generic-secret-assignment",
+        SECRET,
+        "Password or secret assigned in code or config",
+        _assigned(
+            r"password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|"
+            r"client[_-]?secret|private[_-]?key|credentials?",
+            r"[^\s\"'`,;()<>]{8,128}",
+        ),
+        _kw("pass", "pwd", "secret", "key", "token", "credential"),
+        v.entropy_at_least(3.5),
+        MEDIUM,
+    ),
+)
+
+FINANCIAL_DATA: tuple[Detector, ...] = (
+    Detector(
+        "payment-card",
+        FINANCIAL,
+        "Payment card number",
+        r"(?<![\d.-])(?:\d[ -]?){12,18}\d(?![\d-]|\.\d)",
+        (),
+        v.payment_card,
+        MEDIUM,
+    ),
+    Detector(
+        "iban",
+        FINANCIAL,
+        "International Bank Account Number",
+        r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}(?![A-Za-z0-9])",
+        (),
+        v.iban,
+    ),
+    Detector(
+        "us-bank-routing-number",
+        FINANCIAL,
+        "US bank routing (ABA) number",
+        r"\b(?i:routing|aba|rtn|transit)[\w #:.-]{0,20}?(?P<secret>(?<!\d)\d{9}(?!\d))",
+        _kw("routing", "aba", "rtn", "transit"),
+        v.aba_routing,
+        MEDIUM,
+    ),
+)
+
+PERSONAL_DATA: tuple[Detector, ...] = (
+    Detector(
+        "us-ssn",
+        PERSONAL,
+        "US Social Security number",
+        r"(?<![\d-])\d{3}[- ]\d{2}[- ]\d{4}(?![\d-])",
+        (),
+        v.us_ssn,
+        MEDIUM,
+    ),
+    Detector(
+        "us-itin",
+        PERSONAL,
+        "US Individual Taxpayer Identification Number",
+        r"(?<![\d-])9\d{2}[- ]\d{2}[- ]\d{4}(?![\d-])",
+        (),
+        v.us_itin,
+        MEDIUM,
+    ),
+    Detector(
+        "uk-national-insurance-number",
+        PERSONAL,
+        "UK National Insurance number",
+        r"(?<![A-Za-z0-9])[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])",
+        (),
+        v.uk_nino,
+        MEDIUM,
+    ),
+    Detector(
+        "canada-sin",
+        PERSONAL,
+        "Canadian Social Insurance Number",
+        r"\b(?i:sin|social insurance)[\w #:.-]{0,20}?(?P<secret>(?<!\d)\d{3}[- ]?\d{3}[- ]?\d{3}(?!\d))",
+        _kw("sin", "social insurance"),
+        v.canada_sin,
+        MEDIUM,
+    ),
+    Detector(
+        "email-address",
+        PERSONAL,
+        "Email address",
+        r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?![\w-])",
+        _kw("@"),
+        confidence=LOW,
+        enabled_by_default=False,
+    ),
+    Detector(
+        "phone-number",
+        PERSONAL,
+        "Phone number",
+        r"(?<![\w+])\+?\d{1,3}[ .-]?\(?\d{2,4}\)?[ .-]?\d{3,4}[ .-]?\d{3,4}(?!\w)",
+        (),
+        confidence=LOW,
+        enabled_by_default=False,
+    ),
+)
+
+BUILTIN_DETECTORS: tuple[Detector, ...] = (
+    *CLOUD,
+    *CODE_HOSTING,
+    *CHAT_AND_SAAS,
+    *PAYMENTS,
+    *KEYS_AND_PASSWORDS,
+    *FINANCIAL_DATA,
+    *PERSONAL_DATA,
+)

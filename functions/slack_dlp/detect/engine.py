@@ -1,0 +1,135 @@
+"""The detection engine: runs declared detectors over text and returns masked findings."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from slack_dlp.detect.allowlist import is_benign
+from slack_dlp.detect.catalog import BUILTIN_DETECTORS
+from slack_dlp.detect.detector import Detector
+from slack_dlp.model import Confidence, Finding
+
+_MASK = "•"
+_MAX_MASK_RUN = 12
+
+
+def mask(value: str) -> str:
+    """A preview that names the kind of value without giving it away: ``ghp_••••••••••••…``."""
+    visible = min(4, len(value) // 4)
+    hidden = len(value) - visible
+    return value[:visible] + _MASK * min(hidden, _MAX_MASK_RUN) + ("…" if hidden > _MAX_MASK_RUN else "")
+
+
+class Fingerprinter:
+    """Keyed hash of a value: stable per deployment, useless to anyone without the key.
+
+    A plain hash of a card number or SSN could be reversed by enumerating the small space of
+    valid values; the key (a generated secret in the stack) prevents that.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("fingerprint key must be at least 16 bytes")
+        self._key = key
+
+    def __call__(self, value: str) -> str:
+        digest = hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+        return digest[:32]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which detectors run and which findings are reported."""
+
+    min_confidence: Confidence = Confidence.MEDIUM
+    disabled: frozenset[str] = frozenset()
+    #: Detectors that are off by default (email, phone) and the user switched on.
+    enabled: frozenset[str] = frozenset()
+    allow_fingerprints: frozenset[str] = frozenset()
+    allow_patterns: tuple[re.Pattern[str], ...] = field(default_factory=tuple)
+
+    def runs(self, detector: Detector) -> bool:
+        if detector.id in self.disabled:
+            return False
+        return detector.enabled_by_default or detector.id in self.enabled
+
+    def allows_value(self, value: str, fingerprint: str) -> bool:
+        """True when the user allowlisted this value (by fingerprint or by regex)."""
+        if fingerprint in self.allow_fingerprints:
+            return True
+        return any(p.search(value) for p in self.allow_patterns)
+
+
+class DetectionEngine:
+    """Runs detectors over text. Cheap keyword prefilter first, patterns and validators after."""
+
+    def __init__(
+        self,
+        detectors: Sequence[Detector] = BUILTIN_DETECTORS,
+        *,
+        fingerprinter: Fingerprinter,
+        policy: Policy | None = None,
+    ) -> None:
+        self._policy = policy or Policy()
+        ids = [d.id for d in detectors]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate detector ids: {', '.join(duplicates)}")
+        self._detectors = tuple(d for d in detectors if self._policy.runs(d))
+        self._fingerprint = fingerprinter
+
+    @property
+    def detectors(self) -> tuple[Detector, ...]:
+        return self._detectors
+
+    def scan(self, text: str) -> list[Finding]:
+        """Findings in ``text``, non-overlapping, ordered by position."""
+        if not text:
+            return []
+        lowered = text.lower()
+        candidates: list[tuple[int, int, int, Detector]] = []
+        for rank, detector in enumerate(self._detectors):
+            if detector.keywords and not any(k in lowered for k in detector.keywords):
+                continue
+            for match in detector.compiled.finditer(text):
+                start, end = detector.value_span(match)
+                candidates.append((rank, start, end, detector))
+        return self._confirm(text, candidates)
+
+    def scan_many(self, texts: Iterable[str]) -> list[list[Finding]]:
+        return [self.scan(t) for t in texts]
+
+    def _confirm(self, text: str, candidates: list[tuple[int, int, int, Detector]]) -> list[Finding]:
+        taken: list[tuple[int, int]] = []
+        findings: list[Finding] = []
+        # Specific detectors (earlier in the catalog) win a span over generic ones.
+        for _, start, end, detector in sorted(candidates, key=lambda c: (c[0], c[1])):
+            if any(start < t_end and t_start < end for t_start, t_end in taken):
+                continue
+            value = text[start:end]
+            if is_benign(value) or (detector.validator is not None and not detector.validator(value)):
+                continue
+            if not detector.confidence.at_least(self._policy.min_confidence):
+                continue
+            fingerprint = self._fingerprint(value)
+            if self._policy.allows_value(value, fingerprint):
+                continue
+            taken.append((start, end))
+            findings.append(
+                Finding(
+                    detector=detector.id,
+                    category=detector.category,
+                    start=start,
+                    end=end,
+                    confidence=detector.confidence,
+                    masked=mask(value),
+                    fingerprint=fingerprint,
+                    description=detector.description,
+                )
+            )
+        findings.sort(key=lambda f: f.start)
+        return findings

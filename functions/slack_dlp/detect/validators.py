@@ -1,0 +1,207 @@
+"""Checks that turn a pattern match into a finding: checksums, structure, randomness.
+
+Each validator takes the matched value and returns True when it is plausibly real. They are
+pure functions so detectors can be declared as data and tested from tables.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from itertools import pairwise
+
+Validator = Callable[[str], bool]
+
+_NON_DIGITS = re.compile(r"\D")
+
+
+def digits_of(value: str) -> str:
+    return _NON_DIGITS.sub("", value)
+
+
+def luhn(value: str) -> bool:
+    digits = digits_of(value)
+    if len(digits) < 2:
+        return False
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        digit = ord(char) - 48
+        if index % 2 == 1:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+# (issuer, lengths, prefix ranges as (low, high) over the first len(str(low)) digits)
+_CARD_ISSUERS: tuple[tuple[str, tuple[int, ...], tuple[tuple[int, int], ...]], ...] = (
+    ("visa", (13, 16, 19), ((4, 4),)),
+    ("mastercard", (16,), ((51, 55), (2221, 2720))),
+    ("amex", (15,), ((34, 34), (37, 37))),
+    ("discover", (16, 19), ((6011, 6011), (644, 649), (65, 65), (622126, 622925))),
+    ("jcb", (16, 17, 18, 19), ((3528, 3589),)),
+    ("diners", (14, 16, 19), ((300, 305), (36, 36), (38, 39))),
+    ("unionpay", (16, 17, 18, 19), ((62, 62),)),
+)
+
+
+def card_issuer(value: str) -> str | None:
+    """The card network whose number ranges and lengths ``value`` fits, or None."""
+    digits = digits_of(value)
+    for issuer, lengths, ranges in _CARD_ISSUERS:
+        if len(digits) not in lengths:
+            continue
+        for low, high in ranges:
+            width = len(str(low))
+            if low <= int(digits[:width]) <= high:
+                return issuer
+    return None
+
+
+def _all_same_or_sequential(digits: str) -> bool:
+    if len(set(digits)) == 1:
+        return True
+    steps = {(int(b) - int(a)) % 10 for a, b in pairwise(digits)}
+    return len(steps) == 1
+
+
+def payment_card(value: str) -> bool:
+    digits = digits_of(value)
+    return card_issuer(digits) is not None and luhn(digits) and not _all_same_or_sequential(digits[1:])
+
+
+def shannon_entropy(value: str) -> float:
+    """Bits per character of ``value``; random base64 is ~6, English words ~3.5."""
+    if not value:
+        return 0.0
+    counts = Counter(value)
+    length = len(value)
+    return -sum(c / length * math.log2(c / length) for c in counts.values())
+
+
+def entropy_at_least(bits: float) -> Validator:
+    def check(value: str) -> bool:
+        return shannon_entropy(value) >= bits
+
+    check.__name__ = f"entropy_at_least_{bits}"
+    return check
+
+
+def mixed_alnum(value: str) -> bool:
+    """Random tokens mix letters and digits; words and numbers alone do not."""
+    has_digit = any(c.isdigit() for c in value)
+    has_alpha = any(c.isalpha() for c in value)
+    return has_digit and has_alpha
+
+
+def jwt(value: str) -> bool:
+    """Header and payload are base64url JSON objects and the header names an algorithm."""
+    parts = value.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        header = json.loads(_b64url(parts[0]))
+        payload = json.loads(_b64url(parts[1]))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return False
+    return isinstance(header, dict) and "alg" in header and isinstance(payload, dict)
+
+
+def _b64url(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+_PEM_BODY = re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----(.*?)-----END \1-----", re.S)
+_PEM_HEADER_LINE = re.compile(r"^[A-Za-z-]+: .*$", re.M)
+
+
+def pem_private_key(value: str) -> bool:
+    """A BEGIN/END pair of the same label around a body of real base64 (not a placeholder)."""
+    match = _PEM_BODY.search(value)
+    if not match:
+        return False
+    body = _PEM_HEADER_LINE.sub("", match.group(2))
+    body = re.sub(r"\s+", "", body)
+    if match.group(1).startswith("PGP"):
+        body = body.split("=")[0] if "=" in body[-6:] else body
+    if len(body) < 40 or not re.fullmatch(r"[A-Za-z0-9+/=]+", body):
+        return False
+    try:
+        base64.b64decode(body + "=" * (-len(body) % 4), validate=False)
+    except (ValueError, binascii.Error):
+        return False
+    return shannon_entropy(body) > 4.5
+
+
+def aws_secret_key(value: str) -> bool:
+    return shannon_entropy(value) >= 4.2 and mixed_alnum(value)
+
+
+# Country -> IBAN length (ISO 13616 registry).
+IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
+    "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27,
+    "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27,
+    "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22,
+    "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32,
+    "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19,
+    "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23, "PK": 24,
+    "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31,
+    "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28, "TL": 23,
+    "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}  # fmt: skip
+
+
+def iban(value: str) -> bool:
+    compact = re.sub(r"[\s-]", "", value).upper()
+    expected = IBAN_LENGTHS.get(compact[:2])
+    if expected is None or len(compact) != expected or not compact.isalnum():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    numeric = "".join(str(int(c, 36)) for c in rearranged)
+    return int(numeric) % 97 == 1
+
+
+def us_ssn(value: str) -> bool:
+    """SSA rules: area not 000, 666 or 9xx; group not 00; serial not 0000; no known fakes."""
+    digits = digits_of(value)
+    if len(digits) != 9:
+        return False
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+        return False
+    return digits not in {"078051120", "219099999", "123456789"} and len(set(digits)) > 2
+
+
+def us_itin(value: str) -> bool:
+    """IRS ITIN: starts with 9, group 50-65, 70-88, 90-92 or 94-99."""
+    digits = digits_of(value)
+    if len(digits) != 9 or digits[0] != "9":
+        return False
+    group = int(digits[3:5])
+    return 50 <= group <= 65 or 70 <= group <= 88 or 90 <= group <= 92 or 94 <= group <= 99
+
+
+def aba_routing(value: str) -> bool:
+    digits = digits_of(value)
+    if len(digits) != 9 or int(digits[:2]) not in (*range(0, 13), *range(21, 33), *range(61, 73), 80):
+        return False
+    weights = (3, 7, 1) * 3
+    return sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 10 == 0 and len(set(digits)) > 2
+
+
+def canada_sin(value: str) -> bool:
+    digits = digits_of(value)
+    return len(digits) == 9 and digits[0] not in "08" and luhn(digits) and len(set(digits)) > 2
+
+
+_NINO_BAD_PREFIXES = {"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"}
+
+
+def uk_nino(value: str) -> bool:
+    compact = re.sub(r"\s", "", value).upper()
+    return compact[:2] not in _NINO_BAD_PREFIXES and len(set(compact[2:8])) > 1

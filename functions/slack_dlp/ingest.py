@@ -1,0 +1,106 @@
+"""Ingest: a signed Slack request in, at most one inspection item per message out, in milliseconds.
+
+Order matters: size, then signature over the raw bytes, then parsing. Nothing unsigned is
+parsed; nothing malformed produces a 5xx (Slack disables apps that fail most deliveries);
+only a failure to enqueue does, so that Slack retries and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from slack_dlp.config import Settings
+from slack_dlp.http import HttpRequest, HttpResponse
+from slack_dlp.model import InspectionItem
+from slack_dlp.observability import logger, metrics
+from slack_dlp.queues import Publisher, PublishError
+from slack_dlp.slack.events import MalformedEvent, Skip, normalize
+from slack_dlp.slack.verify import RequestVerifier
+
+
+class DedupOutcome(StrEnum):
+    DONE = "done"  # this call ran the action
+    DUPLICATE = "duplicate"  # an earlier delivery completed it
+    IN_PROGRESS = "in_progress"  # an earlier delivery is still running it
+
+
+class Deduplicator(Protocol):
+    def run_once(self, key: str, action: Callable[[], None]) -> DedupOutcome:
+        """Run ``action`` unless ``key`` was seen; a failed action leaves the key unseen."""
+        ...
+
+
+@dataclass(frozen=True)
+class IngestService:
+    settings: Settings
+    verifier: RequestVerifier
+    dedup: Deduplicator
+    publisher: Publisher
+    bot_user_ids: frozenset[str] = frozenset()
+
+    def handle_event_request(self, request: HttpRequest) -> HttpResponse:
+        if len(request.body) > self.settings.max_body_bytes:
+            return _rejected(413, f"body larger than {self.settings.max_body_bytes} bytes", "too_large")
+        if not self.verifier.is_valid(request.body, request.headers):
+            return _rejected(401, "invalid or missing Slack signature", "bad_signature")
+        if request.media_type != "application/json":
+            return _rejected(415, "content type must be application/json", "bad_content_type")
+        try:
+            envelope = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            return _rejected(400, "body is not valid JSON", "bad_json")
+        if not isinstance(envelope, dict):
+            return _rejected(400, "body must be a JSON object", "bad_json")
+
+        envelope_type = envelope.get("type")
+        if envelope_type == "url_verification":
+            challenge = envelope.get("challenge")
+            if not isinstance(challenge, str):
+                return _rejected(400, "url_verification without a challenge", "bad_challenge")
+            return HttpResponse.json(200, challenge=challenge)
+        if envelope_type != "event_callback":
+            logger.info("envelope acknowledged", extra={"envelope_type": str(envelope_type)[:40]})
+            return HttpResponse.json(200, ok=True)
+        return self._event_callback(envelope, retry_num=request.header("x-slack-retry-num"))
+
+    def _event_callback(self, envelope: dict[str, Any], *, retry_num: str) -> HttpResponse:
+        try:
+            outcome = normalize(envelope, bot_user_ids=self.bot_user_ids)
+        except MalformedEvent as error:
+            return _rejected(400, str(error), "malformed_event")
+        if isinstance(outcome, Skip):
+            metrics.add_metric(name="EventsSkipped", unit="Count", value=1)
+            logger.debug("event skipped", extra={"reason": outcome.reason})
+            return HttpResponse.json(200, ok=True)
+        return self._enqueue_once(outcome, retry_num=retry_num)
+
+    def _enqueue_once(self, item: InspectionItem, *, retry_num: str) -> HttpResponse:
+        log = {"item_id": item.id, "event_id": item.ref.event_id, "retry_num": retry_num or "0"}
+        try:
+            # The key is the message (not only the event id): Slack's retries of one event and the
+            # message + app_mention events of one message are inspected once.
+            result = self.dedup.run_once(item.id, lambda: self._publish(item))
+        except PublishError as error:
+            logger.error("enqueue failed; Slack will retry", extra={**log, "error": str(error)})
+            metrics.add_metric(name="EnqueueFailures", unit="Count", value=1)
+            return HttpResponse.error(503, "could not enqueue the event; retry later")
+        if result is DedupOutcome.DONE:
+            metrics.add_metric(name="EventsEnqueued", unit="Count", value=1)
+            logger.info("event enqueued", extra=log)
+        else:
+            metrics.add_metric(name="EventsDeduplicated", unit="Count", value=1)
+            logger.info("duplicate delivery dropped", extra={**log, "dedup": result.value})
+        return HttpResponse.json(200, ok=True)
+
+    def _publish(self, item: InspectionItem) -> None:
+        self.publisher.publish(item.to_json())
+
+
+def _rejected(status: int, message: str, reason: str) -> HttpResponse:
+    logger.warning("request rejected", extra={"status": status, "reason": reason})
+    metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
+    return HttpResponse.error(status, message)

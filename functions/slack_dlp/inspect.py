@@ -1,0 +1,95 @@
+"""Inspector: one DLP request per SQS batch, findings mapped back to their messages.
+
+The SQS batch (up to ``batch_size`` records) is parsed, handed to the DLP provider in as few
+requests as its ``max_items`` allows, and each record then succeeds or fails on its own:
+a record whose text could not be inspected, or whose result could not be published, fails
+alone (partial batch response) and SQS delivers it again; poison records end in the DLQ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from slack_dlp.dlp.base import DlpClient, DlpError, ItemOutcome
+from slack_dlp.model import Finding, InspectionItem, InspectionResult, MalformedMessage
+from slack_dlp.observability import logger, metrics
+from slack_dlp.queues import Publisher
+
+
+@dataclass
+class InspectedBatch:
+    """Outcomes of one batch, keyed by SQS message id; consumed record by record."""
+
+    outcomes: dict[str, InspectionItem | MalformedMessage] = field(default_factory=dict)
+    findings: dict[str, ItemOutcome] = field(default_factory=dict)
+
+
+class Inspector:
+    def __init__(self, dlp: DlpClient, results: Publisher) -> None:
+        self._dlp = dlp
+        self._results = results
+
+    def inspect(self, records: Sequence[tuple[str, str]]) -> InspectedBatch:
+        """Parse ``(message_id, body)`` records and inspect all parseable ones together."""
+        batch = InspectedBatch()
+        items: list[tuple[str, InspectionItem]] = []
+        for message_id, body in records:
+            try:
+                item = InspectionItem.from_json(body)
+            except MalformedMessage as error:
+                batch.outcomes[message_id] = error
+                continue
+            batch.outcomes[message_id] = item
+            items.append((message_id, item))
+
+        size = max(1, self._dlp.max_items)
+        for offset in range(0, len(items), size):
+            chunk = items[offset : offset + size]
+            for (message_id, _), outcome in zip(chunk, self._inspect_chunk(chunk), strict=True):
+                batch.findings[message_id] = outcome
+        return batch
+
+    def _inspect_chunk(self, chunk: list[tuple[str, InspectionItem]]) -> list[ItemOutcome]:
+        try:
+            outcomes = self._dlp.inspect([item.text for _, item in chunk])
+        except DlpError as error:
+            logger.warning("DLP request failed", extra={"provider": self._dlp.name, "error": str(error)})
+            metrics.add_metric(name="DlpRequestFailures", unit="Count", value=1)
+            return [error] * len(chunk)
+        if len(outcomes) != len(chunk):
+            mismatch = DlpError(f"provider returned {len(outcomes)} outcomes for {len(chunk)} items")
+            logger.error("DLP response malformed", extra={"provider": self._dlp.name})
+            return [mismatch] * len(chunk)
+        metrics.add_metric(name="ItemsInspected", unit="Count", value=len(chunk))
+        return outcomes
+
+    def complete(self, batch: InspectedBatch, message_id: str) -> InspectionResult | None:
+        """Finish one record: publish its findings. Raises to fail just this record."""
+        parsed = batch.outcomes.get(message_id)
+        if parsed is None:
+            raise MalformedMessage("record was not part of the inspected batch")
+        if isinstance(parsed, MalformedMessage):
+            metrics.add_metric(name="MalformedRecords", unit="Count", value=1)
+            raise parsed
+        outcome = batch.findings[message_id]
+        if isinstance(outcome, DlpError):
+            raise outcome
+        return self._publish(parsed, outcome)
+
+    def _publish(self, item: InspectionItem, findings: list[Finding]) -> InspectionResult | None:
+        if not findings:
+            return None
+        result = InspectionResult(ref=item.ref, findings=tuple(findings), provider=self._dlp.name)
+        self._results.publish(result.to_json())
+        metrics.add_metric(name="ItemsWithFindings", unit="Count", value=1)
+        metrics.add_metric(name="Findings", unit="Count", value=len(findings))
+        logger.info(
+            "findings published",
+            extra={
+                "item_id": item.id,
+                "detectors": sorted({f.detector for f in findings}),
+                "count": len(findings),
+            },
+        )
+        return result

@@ -1,0 +1,226 @@
+"""The messages that travel between the pipeline's stages.
+
+inspect queue:  ``InspectionItem``  (a reference to a Slack message + the text to inspect)
+results queue:  ``InspectionResult`` (the same reference + masked findings, never the text)
+
+Both serialize to small JSON documents with a schema version, and parsing rejects anything
+malformed with ``MalformedMessage`` so a poison message fails its record (and ends in a DLQ).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class MalformedMessage(ValueError):
+    """A queue message that does not match the schema; the message says which field."""
+
+
+class Category(StrEnum):
+    SECRET = "secret"
+    FINANCIAL = "financial"
+    PERSONAL = "personal"
+
+
+class Confidence(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return _CONFIDENCE_RANK[self]
+
+    def at_least(self, other: Confidence) -> bool:
+        return self.rank >= other.rank
+
+
+_CONFIDENCE_RANK = {Confidence.LOW: 0, Confidence.MEDIUM: 1, Confidence.HIGH: 2}
+
+
+class MessageKind(StrEnum):
+    MESSAGE = "message"
+    EDIT = "edit"
+    MENTION = "mention"
+    FILE_SHARE = "file_share"
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """Where a piece of inspected text lives in Slack: enough to link to it and name its author."""
+
+    team_id: str
+    channel_id: str
+    ts: str
+    user_id: str = ""
+    thread_ts: str = ""
+    event_id: str = ""
+    event_time: int = 0
+    kind: MessageKind = MessageKind.MESSAGE
+    channel_type: str = ""
+
+    @property
+    def item_id(self) -> str:
+        """Stable id of one inspected text: an edit of a message is a new text to inspect."""
+        suffix = f":{self.event_id}" if self.kind is MessageKind.EDIT else ""
+        return f"{self.team_id}:{self.channel_id}:{self.ts}{suffix}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> MessageRef:
+        if not isinstance(data, Mapping):
+            raise MalformedMessage("ref must be an object")
+        try:
+            return cls(
+                team_id=_str(data, "team_id", required=True),
+                channel_id=_str(data, "channel_id", required=True),
+                ts=_str(data, "ts", required=True),
+                user_id=_str(data, "user_id"),
+                thread_ts=_str(data, "thread_ts"),
+                event_id=_str(data, "event_id"),
+                event_time=int(data.get("event_time") or 0),
+                kind=MessageKind(data.get("kind", MessageKind.MESSAGE.value)),
+                channel_type=_str(data, "channel_type"),
+            )
+        except (TypeError, ValueError) as error:
+            if isinstance(error, MalformedMessage):
+                raise
+            raise MalformedMessage("ref has a field of the wrong type") from None
+
+
+@dataclass(frozen=True)
+class InspectionItem:
+    """One text to inspect, as enqueued by ingest. Lives only on the encrypted inspect queue."""
+
+    ref: MessageRef
+    text: str
+
+    @property
+    def id(self) -> str:
+        return self.ref.item_id
+
+    def to_json(self) -> str:
+        return json.dumps({"v": SCHEMA_VERSION, "ref": self.ref.to_dict(), "text": self.text})
+
+    @classmethod
+    def from_json(cls, body: str) -> InspectionItem:
+        data = _load(body)
+        text = data.get("text")
+        if not isinstance(text, str):
+            raise MalformedMessage("text must be a string")
+        return cls(ref=MessageRef.from_dict(data.get("ref")), text=text)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One sensitive value found in a text: where, what kind, how sure, never the value itself.
+
+    ``start``/``end`` are Python str offsets into the inspected text; ``masked`` keeps only a
+    few leading characters; ``fingerprint`` is a keyed hash for allowlisting and dedup.
+    """
+
+    detector: str
+    category: Category
+    start: int
+    end: int
+    confidence: Confidence
+    masked: str
+    fingerprint: str
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["category"] = self.category.value
+        data["confidence"] = self.confidence.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Finding:
+        if not isinstance(data, Mapping):
+            raise MalformedMessage("finding must be an object")
+        try:
+            finding = cls(
+                detector=_str(data, "detector", required=True),
+                category=Category(str(data.get("category"))),
+                start=int(data["start"]),
+                end=int(data["end"]),
+                confidence=Confidence(str(data.get("confidence"))),
+                masked=_str(data, "masked"),
+                fingerprint=_str(data, "fingerprint", required=True),
+                description=_str(data, "description"),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            if isinstance(error, MalformedMessage):
+                raise
+            raise MalformedMessage("finding has a missing or invalid field") from None
+        if not 0 <= finding.start <= finding.end:
+            raise MalformedMessage("finding offsets are out of order")
+        return finding
+
+
+@dataclass(frozen=True)
+class InspectionResult:
+    """What the reporter needs to alert: the message reference and its masked findings."""
+
+    ref: MessageRef
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+    provider: str = "builtin"
+
+    @property
+    def id(self) -> str:
+        return self.ref.item_id
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "v": SCHEMA_VERSION,
+                "ref": self.ref.to_dict(),
+                "provider": self.provider,
+                "findings": [f.to_dict() for f in self.findings],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, body: str) -> InspectionResult:
+        data = _load(body)
+        findings = data.get("findings")
+        if not isinstance(findings, list) or not findings:
+            raise MalformedMessage("findings must be a non-empty list")
+        return cls(
+            ref=MessageRef.from_dict(data.get("ref")),
+            findings=tuple(Finding.from_dict(f) for f in findings),
+            provider=str(data.get("provider", "builtin")),
+        )
+
+
+def _load(body: str) -> Mapping[str, Any]:
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        raise MalformedMessage("body is not JSON") from None
+    if not isinstance(data, Mapping):
+        raise MalformedMessage("body must be a JSON object")
+    if data.get("v") != SCHEMA_VERSION:
+        raise MalformedMessage(f"unsupported schema version (expected {SCHEMA_VERSION})")
+    return data
+
+
+def _str(data: Mapping[str, Any], key: str, *, required: bool = False) -> str:
+    value = data.get(key, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise MalformedMessage(f"{key} must be a string")
+    if required and not value:
+        raise MalformedMessage(f"{key} is required")
+    return value

@@ -1,0 +1,1 @@
+"""Everything Slack: request verification, event normalization, alerts."""

@@ -1,0 +1,117 @@
+"""Block Kit alerts: what was found, where, by whom — masked, never the value or the message text."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from enum import StrEnum
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from slack_dlp.model import Category, Confidence, Finding, InspectionResult, MessageKind
+
+_MAX_LISTED_FINDINGS = 10
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+_SEVERITY_ICON = {
+    Severity.CRITICAL: ":rotating_light:",
+    Severity.HIGH: ":warning:",
+    Severity.MEDIUM: ":large_orange_diamond:",
+    Severity.LOW: ":information_source:",
+}
+
+
+def severity(findings: tuple[Finding, ...]) -> Severity:
+    """Secrets are worst (they grant access now), then financial, then personal data."""
+    best = Severity.LOW
+    order = list(Severity)
+    for finding in findings:
+        if finding.category is Category.SECRET:
+            level = Severity.CRITICAL if finding.confidence is Confidence.HIGH else Severity.HIGH
+        elif finding.category is Category.FINANCIAL:
+            level = Severity.HIGH if finding.confidence is not Confidence.LOW else Severity.MEDIUM
+        else:
+            level = Severity.MEDIUM if finding.confidence is not Confidence.LOW else Severity.LOW
+        if order.index(level) < order.index(best):
+            best = level
+    return best
+
+
+@dataclass(frozen=True)
+class Alert:
+    text: str
+    blocks: list[Block]
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters, and backticks that would end a code span."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+
+
+def build_alert(result: InspectionResult, permalink: str) -> Alert:
+    ref = result.ref
+    level = severity(result.findings)
+    kinds = Counter(f.description or f.detector for f in result.findings)
+    summary = ", ".join(f"{name} ×{count}" if count > 1 else name for name, count in kinds.most_common())
+    author = f"<@{ref.user_id}>" if ref.user_id else "unknown user"
+    when = f"<!date^{ref.event_time}^{{date_short_pretty}} {{time}}|{ref.ts}>" if ref.event_time else ref.ts
+    what = "an edited message" if ref.kind is MessageKind.EDIT else "a message"
+
+    lines = [
+        f"• *{escape(f.description or f.detector)}* `{escape(f.masked)}` — {f.category.value}, "
+        f"{f.confidence.value} confidence"
+        for f in result.findings[:_MAX_LISTED_FINDINGS]
+    ]
+    if len(result.findings) > _MAX_LISTED_FINDINGS:
+        lines.append(f"…and {len(result.findings) - _MAX_LISTED_FINDINGS} more")
+
+    blocks: list[Block] = [
+        HeaderBlock(text=f"{_SEVERITY_ICON[level]} Sensitive data in Slack ({level.value})"[:150]),
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"*{escape(summary)}* found in {what} by {author} in <#{ref.channel_id}>."
+            ),
+            fields=[
+                MarkdownTextObject(text=f"*Severity*\n{level.value}"),
+                MarkdownTextObject(text=f"*Posted*\n{when}"),
+                MarkdownTextObject(text=f"*Author*\n{author}"),
+                MarkdownTextObject(text=f"*Channel*\n<#{ref.channel_id}>"),
+            ],
+        ),
+        SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000])),
+        SectionBlock(text=MarkdownTextObject(text=f"<{permalink}|View the message>")),
+        DividerBlock(),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"slack-dlp · {result.provider} · {len(result.findings)} finding(s) · "
+                    f"ref `{escape(ref.item_id)}`"
+                )
+            ]
+        ),
+    ]
+    text = f"{level.value.capitalize()}: {summary} found in {what} in <#{ref.channel_id}>"
+    return Alert(text=text[:3000], blocks=blocks)
+
+
+def fallback_permalink(result: InspectionResult) -> str:
+    """Slack's archive link; it redirects to the message for anyone who can see it."""
+    ref = result.ref
+    link = f"https://slack.com/archives/{ref.channel_id}/p{ref.ts.replace('.', '')}"
+    if ref.thread_ts and ref.thread_ts != ref.ts:
+        link += f"?thread_ts={ref.thread_ts}&cid={ref.channel_id}"
+    return link

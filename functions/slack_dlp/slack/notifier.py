@@ -1,0 +1,106 @@
+"""Posting alerts with slack_sdk's WebClient."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from slack_dlp.model import InspectionResult
+from slack_dlp.observability import logger
+from slack_dlp.slack.alerts import build_alert, fallback_permalink
+
+#: Errors no retry will fix: the alert channel or the token must be corrected first.
+FATAL_SLACK_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "missing_scope",
+        "no_permission",
+        "restricted_action",
+    }
+)
+
+
+class NotifyError(Exception):
+    """An alert could not be posted. Carries Slack's error code, never the alert content."""
+
+    def __init__(self, code: str, *, fatal: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(f"Slack API error: {code}")
+        self.code = code
+        self.fatal = fatal
+        self.retry_after = retry_after
+
+
+class Notifier(Protocol):
+    def post_alert(self, result: InspectionResult) -> str:
+        """Post the alert for ``result``; return the alert message's ts. Raises NotifyError."""
+        ...
+
+
+class SlackNotifier:
+    def __init__(self, token: Callable[[], str], alert_channel: str, base_url: str) -> None:
+        self._token = token
+        self._alert_channel = alert_channel
+        self._base_url = base_url
+        self._client: WebClient | None = None
+        self._client_token = ""
+
+    def _web(self) -> WebClient:
+        token = self._token()
+        if self._client is None or token != self._client_token:
+            client = WebClient(token=token, base_url=self._base_url, timeout=10)
+            # Short Retry-After waits are absorbed here; longer ones fail the record for SQS to retry.
+            client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=1))
+            self._client, self._client_token = client, token
+        return self._client
+
+    def post_alert(self, result: InspectionResult) -> str:
+        client = self._web()
+        alert = build_alert(result, self._permalink(client, result))
+        try:
+            response = client.chat_postMessage(
+                channel=self._alert_channel,
+                text=alert.text,
+                blocks=alert.blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as error:
+            raise _notify_error(error) from None
+        except SlackClientError as error:
+            raise NotifyError(type(error).__name__) from None
+        return str(response.get("ts", ""))
+
+    def _permalink(self, client: WebClient, result: InspectionResult) -> str:
+        try:
+            response = client.chat_getPermalink(channel=result.ref.channel_id, message_ts=result.ref.ts)
+            permalink = response.get("permalink")
+            if isinstance(permalink, str) and permalink.startswith("http"):
+                return permalink
+        except SlackApiError as error:
+            logger.info("permalink unavailable", extra={"slack_error": error.response.get("error", "")})
+        except SlackClientError:
+            logger.info("permalink unavailable", extra={"slack_error": "client_error"})
+        return fallback_permalink(result)
+
+
+def _notify_error(error: SlackApiError) -> NotifyError:
+    code = str(error.response.get("error", "unknown_error"))
+    retry_after: float | None = None
+    if error.response.status_code == 429:
+        header = error.response.headers.get("Retry-After") or error.response.headers.get("retry-after")
+        try:
+            retry_after = float(header) if header is not None else None
+        except (TypeError, ValueError):
+            retry_after = None
+    return NotifyError(code, fatal=code in FATAL_SLACK_ERRORS, retry_after=retry_after)

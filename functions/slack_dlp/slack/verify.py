@@ -1,0 +1,33 @@
+"""Slack request signatures (v0 HMAC-SHA256, 5-minute window, constant-time compare)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from slack_sdk.signature import Clock, SignatureVerifier
+
+
+class RequestVerifier(Protocol):
+    def is_valid(self, body: bytes, headers: Mapping[str, str]) -> bool: ...
+
+
+class SlackRequestVerifier:
+    """slack_sdk's verifier, with the secret read per request (cached by its source) so a
+    rotated signing secret takes effect without a redeploy, and with malformed headers or
+    bodies treated as invalid rather than raising."""
+
+    def __init__(self, signing_secret: Callable[[], str], clock: Clock | None = None) -> None:
+        self._signing_secret = signing_secret
+        self._clock = clock or Clock()
+
+    def is_valid(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        secret = self._signing_secret()
+        if not secret.strip():
+            return False
+        verifier = SignatureVerifier(secret, clock=self._clock)
+        try:
+            return bool(verifier.is_valid_request(body, dict(headers)))
+        except (ValueError, UnicodeDecodeError):
+            # Non-numeric timestamp or a body that is not UTF-8: not a request Slack signed.
+            return False

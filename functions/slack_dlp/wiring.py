@@ -1,0 +1,82 @@
+"""Builds the services with their AWS and Slack adapters, once per cold start.
+
+Handlers call these factories; tests build the services directly with fakes instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slack_dlp.config import Resources, Settings
+from slack_dlp.detect.engine import DetectionEngine, Fingerprinter, Policy
+from slack_dlp.dlp.base import DlpClient
+from slack_dlp.dlp.builtin import BuiltinDlpClient
+from slack_dlp.ingest import IngestService
+from slack_dlp.inspect import Inspector
+from slack_dlp.model import Confidence
+from slack_dlp.queues import SqsPublisher
+from slack_dlp.report import Reporter
+from slack_dlp.slack.notifier import SlackNotifier
+from slack_dlp.slack.verify import SlackRequestVerifier
+
+#: Secrets are re-read at most this often, so a value set after deploy is picked up quickly.
+SECRET_MAX_AGE_SECONDS = 60
+
+
+def secret_reader(arn: str) -> Callable[[], str]:
+    from aws_lambda_powertools.utilities import parameters
+
+    def read() -> str:
+        value = parameters.get_secret(arn, max_age=SECRET_MAX_AGE_SECONDS)
+        return value if isinstance(value, str) else value.decode("utf-8")
+
+    return read
+
+
+def build_ingest(settings: Settings, resources: Resources) -> IngestService:
+    import boto3
+
+    from slack_dlp.dedup import IdempotencyDeduplicator
+
+    resources.require("inspect_queue_url", "dedup_table", "signing_secret_arn")
+    return IngestService(
+        settings=settings,
+        verifier=SlackRequestVerifier(secret_reader(resources.signing_secret_arn)),
+        dedup=IdempotencyDeduplicator(resources.dedup_table, settings.dedup_ttl_seconds),
+        publisher=SqsPublisher(boto3.client("sqs"), resources.inspect_queue_url),
+    )
+
+
+def build_engine(settings: Settings, fingerprint_key: bytes) -> DetectionEngine:
+    policy = Policy(
+        min_confidence=Confidence(settings.min_confidence),
+        disabled=frozenset(settings.disabled_detectors),
+    )
+    return DetectionEngine(fingerprinter=Fingerprinter(fingerprint_key), policy=policy)
+
+
+def build_dlp_client(settings: Settings, fingerprint_key: bytes) -> DlpClient:
+    if settings.dlp_provider == "builtin":
+        return BuiltinDlpClient(build_engine(settings, fingerprint_key), max_items=settings.batch_size)
+    raise NotImplementedError(f"DLP provider {settings.dlp_provider!r} is not available in this version")
+
+
+def build_inspector(settings: Settings, resources: Resources) -> Inspector:
+    import boto3
+
+    resources.require("results_queue_url", "fingerprint_key_secret_arn")
+    key = secret_reader(resources.fingerprint_key_secret_arn)().encode("utf-8")
+    return Inspector(
+        dlp=build_dlp_client(settings, key),
+        results=SqsPublisher(boto3.client("sqs"), resources.results_queue_url),
+    )
+
+
+def build_reporter(settings: Settings, resources: Resources) -> Reporter:
+    resources.require("bot_token_secret_arn")
+    notifier = SlackNotifier(
+        token=secret_reader(resources.bot_token_secret_arn),
+        alert_channel=settings.alert_channel,
+        base_url=settings.slack_api_url,
+    )
+    return Reporter(notifier)

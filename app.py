@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""CDK entry point: settings from cdk context (cdk.json or -c key=value), one stack, cdk-nag on."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "functions"))
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+from slack_dlp.config import Settings
+
+from infra.stack import SlackDlpStack
+
+
+def build_app(context: dict[str, object] | None = None) -> cdk.App:
+    app = cdk.App(context=context)
+    settings = Settings.from_lookup(app.node.try_get_context)
+    stack_name = str(app.node.try_get_context("stack_name") or "SlackDlp")
+    SlackDlpStack(
+        app,
+        stack_name,
+        settings=settings,
+        description="slack-dlp: data loss prevention for Slack",
+        env=cdk.Environment(
+            account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+        ),
+    )
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

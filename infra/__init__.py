@@ -1,0 +1,1 @@
+"""The slack-dlp CDK app: one stack composed of constructs, each building one concern."""

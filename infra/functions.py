@@ -1,0 +1,71 @@
+"""One factory for the pipeline's Lambda functions: runtime, architecture, logs, least-privilege role."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+#: Lambda's newest Python; the asset's wheels are built for the same version.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+PYTHON_VERSION = "3.14"
+ARCHITECTURE = lambda_.Architecture.ARM_64
+PIP_PLATFORM = "manylinux2014_aarch64"
+
+
+class PipelineFunction(Construct):
+    """A Python function with its own role (no managed policies) and a log group with retention."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: lambda_.Code,
+        handler: str,
+        description: str,
+        environment: Mapping[str, str],
+        timeout: Duration,
+        memory_size: int = 512,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"slack-dlp {construct_id}: only what this function needs",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=code,
+            handler=handler,
+            description=description,
+            role=self.role,
+            timeout=timeout,
+            memory_size=memory_size,
+            log_group=self.log_group,
+            environment={"POWERTOOLS_SERVICE_NAME": f"slack-dlp-{construct_id.lower()}", **environment},
+        )
+
+    @property
+    def timeout(self) -> Duration:
+        timeout = self.function.timeout
+        assert timeout is not None
+        return timeout

@@ -1,0 +1,65 @@
+"""An encrypted SQS queue with its dead-letter queue and an alarm on the DLQ."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+
+class QueueWithDlq(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        key: kms.IKey,
+        visibility_timeout: Duration,
+        max_receive_count: int,
+        retention_days: int = 4,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "Dlq",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            data_key_reuse=Duration.hours(1),
+            enforce_ssl=True,
+            visibility_timeout=visibility_timeout,
+            retention_period=Duration.days(retention_days),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=max_receive_count
+            ),
+        )
+        self._key = key
+        self.dlq_alarm = cloudwatch.Alarm(
+            self,
+            "DlqNotEmpty",
+            alarm_description=(
+                f"Messages of {construct_id} failed {max_receive_count} times and wait in its DLQ"
+            ),
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1)
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def grant_send(self, grantee: iam.IGrantable) -> None:
+        """SendMessage plus exactly the two KMS actions an encrypted send needs (no wildcards)."""
+        self.queue.grant(grantee, "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+        self._key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")

@@ -1,0 +1,182 @@
+"""The slack-dlp stack: API -> ingest -> inspect queue -> inspector -> results queue -> reporter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import BundlingOptions, CfnOutput, DockerImage, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from constructs import Construct
+from slack_dlp.config import Resources, Settings
+
+from infra.api import SlackApi
+from infra.bundling import REPO_ROOT, LocalPythonBundling
+from infra.functions import PIP_PLATFORM, PYTHON_VERSION, RUNTIME, PipelineFunction
+from infra.queues import QueueWithDlq
+from infra.secrets import SlackSecrets
+
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+INSPECTOR_TIMEOUT = Duration.seconds(60)
+REPORTER_TIMEOUT = Duration.seconds(30)
+#: Alerts go to one channel, which Slack limits to about one message a second.
+REPORTER_MAX_CONCURRENCY = 2
+REPORTER_BATCH_SIZE = 10
+
+
+def lambda_code(functions_dir: Path = FUNCTIONS_DIR) -> lambda_.Code:
+    """The one asset all functions share: the handlers, the core package and its dependencies."""
+    return lambda_.Code.from_asset(
+        str(functions_dir),
+        exclude=["**/__pycache__", "slack_dlp/local", "slack_dlp/cli.py"],
+        bundling=BundlingOptions(
+            image=DockerImage.from_registry(RUNTIME.bundling_image.image),
+            local=LocalPythonBundling(
+                functions_dir,
+                functions_dir / "requirements.txt",
+                python_version=PYTHON_VERSION,
+                platform=PIP_PLATFORM,
+            ),
+        ),
+    )
+
+
+def visibility_timeout(function_timeout: Duration, batching_window_seconds: int) -> Duration:
+    """AWS's guidance for SQS event sources: at least six times the timeout, plus the window."""
+    return Duration.seconds(6 * function_timeout.to_seconds() + batching_window_seconds)
+
+
+class SlackDlpStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.settings = settings
+        key = kms.Key(
+            self,
+            "PipelineKey",
+            description="slack-dlp: encrypts the queues (message text in flight) and the Slack secrets",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        secrets = SlackSecrets(self, "Secrets", key=key)
+        inspect = QueueWithDlq(
+            self,
+            "InspectQueue",
+            key=key,
+            visibility_timeout=visibility_timeout(INSPECTOR_TIMEOUT, settings.batching_window_seconds),
+            max_receive_count=settings.max_receive_count,
+        )
+        results = QueueWithDlq(
+            self,
+            "ResultsQueue",
+            key=key,
+            visibility_timeout=visibility_timeout(REPORTER_TIMEOUT, 1),
+            max_receive_count=settings.max_receive_count,
+        )
+        dedup_table = dynamodb.Table(
+            self,
+            "DedupTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute="expiration",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+        resources = Resources(
+            inspect_queue_url=inspect.queue.queue_url,
+            results_queue_url=results.queue.queue_url,
+            dedup_table=dedup_table.table_name,
+            signing_secret_arn=secrets.signing_secret.secret_arn,
+            bot_token_secret_arn=secrets.bot_token.secret_arn,
+            fingerprint_key_secret_arn=secrets.fingerprint_key.secret_arn,
+        )
+        code = lambda_code()
+
+        ingest = PipelineFunction(
+            self,
+            "Ingest",
+            code=code,
+            handler="ingest.handler",
+            description="slack-dlp: verifies Slack events, drops retries, enqueues messages",
+            timeout=Duration.seconds(10),
+            memory_size=512,
+            environment=_environment(
+                settings, resources, "inspect_queue_url", "dedup_table", "signing_secret_arn"
+            ),
+        )
+        inspect.grant_send(ingest.function)
+        dedup_table.grant(ingest.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                          "dynamodb:DeleteItem")  # fmt: skip
+        secrets.signing_secret.grant_read(ingest.function)
+
+        inspector = PipelineFunction(
+            self,
+            "Inspector",
+            code=code,
+            handler="inspector.handler",
+            description="slack-dlp: inspects batches of messages with the DLP provider",
+            timeout=INSPECTOR_TIMEOUT,
+            memory_size=1024,
+            environment=_environment(settings, resources, "results_queue_url", "fingerprint_key_secret_arn"),
+        )
+        inspector.function.add_event_source(
+            event_sources.SqsEventSource(
+                inspect.queue,
+                batch_size=settings.batch_size,
+                max_batching_window=Duration.seconds(settings.batching_window_seconds),
+                max_concurrency=settings.max_concurrency,
+                report_batch_item_failures=True,
+            )
+        )
+        results.grant_send(inspector.function)
+        secrets.fingerprint_key.grant_read(inspector.function)
+
+        reporter = PipelineFunction(
+            self,
+            "Reporter",
+            code=code,
+            handler="reporter.handler",
+            description="slack-dlp: posts masked alerts to the alert channel",
+            timeout=REPORTER_TIMEOUT,
+            memory_size=256,
+            environment=_environment(settings, resources, "bot_token_secret_arn"),
+        )
+        reporter.function.add_event_source(
+            event_sources.SqsEventSource(
+                results.queue,
+                batch_size=REPORTER_BATCH_SIZE,
+                max_batching_window=Duration.seconds(1),
+                max_concurrency=REPORTER_MAX_CONCURRENCY,
+                report_batch_item_failures=True,
+            )
+        )
+        secrets.bot_token.grant_read(reporter.function)
+
+        api = SlackApi(self, "Api", ingest=ingest.function, rate_limit=2000, burst_limit=1000)
+
+        self.api = api
+        self.queues = {"inspect": inspect, "results": results}
+        self.functions = {"ingest": ingest, "inspector": inspector, "reporter": reporter}
+        CfnOutput(
+            self, "RequestUrl", value=api.events_url, description="Paste into Slack: Event Subscriptions"
+        )
+        CfnOutput(self, "HttpApiId", value=api.http_api.api_id)
+        CfnOutput(self, "SigningSecretArn", value=secrets.signing_secret.secret_arn)
+        CfnOutput(self, "BotTokenSecretArn", value=secrets.bot_token.secret_arn)
+        CfnOutput(self, "InspectQueueUrl", value=inspect.queue.queue_url)
+        CfnOutput(self, "ResultsQueueUrl", value=results.queue.queue_url)
+        CfnOutput(self, "InspectDlqUrl", value=inspect.dead_letter_queue.queue_url)
+        CfnOutput(self, "ResultsDlqUrl", value=results.dead_letter_queue.queue_url)
+
+
+def _environment(settings: Settings, resources: Resources, *needed: str) -> dict[str, str]:
+    """Settings for every function, plus only the resource names this function uses."""
+    env = settings.to_env()
+    for attr in needed:
+        env[Resources.ENV_NAMES[attr]] = getattr(resources, attr)
+    return env

@@ -69,3 +69,16 @@ class LocalPythonBundling:
             # Another synth built the same dependencies meanwhile: keep theirs.
             shutil.rmtree(staging, ignore_errors=True)
         return target
+
+
+if __name__ == "__main__":
+    # `make setup` prebuilds the Lambda dependencies so later synths need no network.
+    from infra.functions import PIP_PLATFORM, PYTHON_VERSION
+
+    built = LocalPythonBundling(
+        REPO_ROOT / "functions",
+        REPO_ROOT / "functions" / "requirements.txt",
+        python_version=PYTHON_VERSION,
+        platform=PIP_PLATFORM,
+    ).dependencies()
+    print(f"Lambda dependencies for Python {PYTHON_VERSION} ({PIP_PLATFORM}): {built}")

@@ -71,7 +71,7 @@ def _all_same_or_sequential(digits: str) -> bool:
 
 def payment_card(value: str) -> bool:
     digits = digits_of(value)
-    return card_issuer(digits) is not None and luhn(digits) and not _all_same_or_sequential(digits[1:])
+    return card_issuer(digits) is not None and luhn(digits) and not _all_same_or_sequential(digits[:-1])
 
 
 def shannon_entropy(value: str) -> float:

@@ -1,0 +1,116 @@
+"""``make run``: the real stack in MiniStack, a Slack stand-in, sample events replayed, then serve.
+
+Contract (scripts build on it):
+- prints one line ``Request URL: <url>`` with the local URL that accepts signed Slack events;
+- the signing secret is ``SLACK_SIGNING_SECRET`` from the environment, else a generated one (printed);
+- every alert the Slack stand-in receives is printed and appended as one JSON line to
+  ``.local/alerts.jsonl``.
+With ``SLACK_BOT_TOKEN`` set, alerts go to real Slack (``SLACK_ALERT_CHANNEL``) instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from slack_dlp.local.deployment import LocalDeployment, LocalDeploymentError
+from slack_dlp.local.samples import sample_events
+from slack_dlp.local.signing import signed_headers
+from slack_dlp.local.slack_standin import SlackStandIn
+
+STANDIN_TOKEN = "xoxb-local-standin-token"  # noqa: S105 - the stand-in's own fixed token, not a secret
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def replay_samples(deployment: LocalDeployment, signing_secret: str) -> int:
+    """Send the sample events signed like Slack does; return how many alerts to expect."""
+    expected = 0
+    for sample in sample_events():
+        body = json.dumps(sample.envelope).encode()
+        headers = signed_headers(signing_secret, body)
+        if sample.retry_num:
+            headers |= {"X-Slack-Retry-Num": str(sample.retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+        started = time.perf_counter()
+        status, _ = deployment.post_event(body, headers)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        _say(f"  → {sample.description}: HTTP {status} in {elapsed_ms:.0f} ms"
+             f"{' (expect an alert)' if sample.expect_alert else ''}")  # fmt: skip
+        expected += sample.expect_alert
+    return expected
+
+
+def main(argv: list[str] | None = None) -> int:
+    del argv
+    repo_root = Path.cwd()
+    state_dir = repo_root / ".local"
+    state_dir.mkdir(exist_ok=True)
+    alerts_file = state_dir / "alerts.jsonl"
+
+    signing_secret = os.environ.get("SLACK_SIGNING_SECRET", "")
+    if not signing_secret:
+        signing_secret = secrets.token_hex(16)
+        _say(f"Signing secret (generated; set SLACK_SIGNING_SECRET to choose one): {signing_secret}")
+    real_token = os.environ.get("SLACK_BOT_TOKEN", "")
+
+    standin: SlackStandIn | None = None
+    if real_token:
+        api_url, token = "https://slack.com/api/", real_token
+        channel = os.environ.get("SLACK_ALERT_CHANNEL", "#dlp-alerts")
+        _say(f"Alerts go to real Slack, channel {channel}")
+    else:
+        standin = SlackStandIn(token=STANDIN_TOKEN, alerts_file=alerts_file, echo=_say).start()
+        api_url, token, channel = standin.api_url, STANDIN_TOKEN, "#dlp-alerts"
+        _say(f"Slack Web API stand-in on {standin.api_url} (alerts: {alerts_file})")
+
+    deployment = LocalDeployment(
+        repo_root=repo_root,
+        state_dir=state_dir,
+        signing_secret=signing_secret,
+        bot_token=token,
+        slack_api_url=api_url,
+        alert_channel=channel,
+        ministack_port=int(os.environ.get("MINISTACK_PORT", "4566")),
+        extra_context={"dlp_provider": os.environ.get("DLP_PROVIDER", "builtin")},
+        log=_say,
+    )
+
+    def _terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        deployment.start()
+        _say(f"Request URL: {deployment.request_url}")
+        _say("Replaying sample Slack events:")
+        expected = replay_samples(deployment, signing_secret)
+        if standin is not None:
+            deadline = time.monotonic() + 90
+            while len(standin.alerts()) < expected and time.monotonic() < deadline:
+                time.sleep(0.5)
+            _say(f"{len(standin.alerts())} of {expected} expected alerts arrived.")
+        _say("Serving. Send signed events to the Request URL; Ctrl-C stops everything.")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        _say("Stopping…")
+    except LocalDeploymentError as error:
+        _say(f"error: {error}")
+        return 1
+    finally:
+        deployment.stop()
+        if standin is not None:
+            standin.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,226 @@
+"""A local stand-in for the Slack Web API: enough of it for the reporter, recorded for people and tests.
+
+Serves ``/api/<method>`` like https://slack.com/api/, checks the bot token, records every alert
+(printed readably and appended as one JSON line to ``alerts.jsonl``) and can be told to fail
+(``POST /_standin/faults``) so tests can drive rate limits and revoked tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlparse
+
+
+@dataclass
+class Fault:
+    """Answer the next ``count`` calls of ``method`` with ``error`` (HTTP 429 for ratelimited)."""
+
+    method: str
+    error: str
+    count: int = 1
+    retry_after: int = 1
+
+
+@dataclass
+class StandInState:
+    token: str
+    alerts_file: Path | None = None
+    echo: Callable[[str], None] | None = None
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    counter: int = 0
+
+    def next_ts(self) -> str:
+        with self.lock:
+            self.counter += 1
+            return f"{int(time.time())}.{self.counter:06d}"
+
+    def take_fault(self, method: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.method in (method, "*") and fault.count > 0:
+                    fault.count -= 1
+                    return fault
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        url = urlparse(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if url.path.startswith("/_standin/"):
+            self._control(url.path.removeprefix("/_standin/"), raw)
+            return
+        if not url.path.startswith("/api/"):
+            self._send(404, {"ok": False, "error": "unknown_path"})
+            return
+        method = url.path.removeprefix("/api/")
+        args = dict(parse_qsl(url.query))
+        args.update(_parse_body(raw, self.headers.get("Content-Type", "")))
+        state = self.server.state
+        token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip() or str(
+            args.pop("token", "")
+        )
+        fault = state.take_fault(method)
+        status, headers = 200, {}
+        if fault is not None:
+            status = 429 if fault.error == "ratelimited" else 200
+            headers = {"Retry-After": str(fault.retry_after)} if status == 429 else {}
+            answer: dict[str, Any] = {"ok": False, "error": fault.error}
+        elif token != state.token:
+            answer = {"ok": False, "error": "invalid_auth"}
+        else:
+            answer = _answer(state, method, args)
+        with state.lock:
+            state.calls.append({"method": method, "args": args, "ok": answer["ok"], "at": time.time()})
+        self._send(status, answer, headers)
+
+    def _control(self, action: str, raw: bytes) -> None:
+        state = self.server.state
+        if action == "faults" and self.command == "POST":
+            spec = json.loads(raw or b"{}")
+            with state.lock:
+                state.faults.append(Fault(**spec))
+            self._send(200, {"ok": True})
+        elif action == "calls":
+            with state.lock:
+                self._send(200, {"ok": True, "calls": list(state.calls)})
+        elif action == "reset" and self.command == "POST":
+            with state.lock:
+                state.calls.clear()
+                state.faults.clear()
+            self._send(200, {"ok": True})
+        else:
+            self._send(404, {"ok": False, "error": "unknown_control"})
+
+    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    if not raw:
+        return {}
+    if "json" in content_type:
+        data = json.loads(raw)
+        return data if isinstance(data, dict) else {}
+    parsed: dict[str, Any] = dict(parse_qsl(raw.decode("utf-8")))
+    for key in ("blocks", "attachments"):
+        if isinstance(parsed.get(key), str):
+            parsed[key] = json.loads(parsed[key])
+    return parsed
+
+
+def _answer(state: StandInState, method: str, args: dict[str, Any]) -> dict[str, Any]:
+    if method == "auth.test":
+        return {"ok": True, "team_id": "T0LOCAL", "user_id": "U0DLPBOT", "bot_id": "B0DLPBOT"}
+    if method == "chat.getPermalink":
+        channel, ts = args.get("channel", ""), str(args.get("message_ts", ""))
+        return {"ok": True, "channel": channel, "permalink": f"https://local.slack.test/archives/{channel}/p{ts.replace('.', '')}"}
+    if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
+        ts = str(args.get("ts") or state.next_ts())
+        _record_alert(state, method, args, ts)
+        return {"ok": True, "channel": args.get("channel", ""), "ts": ts, "message_ts": ts}
+    return {"ok": True}
+
+
+def _record_alert(state: StandInState, method: str, args: dict[str, Any], ts: str) -> None:
+    entry = {"method": method, "ts": ts, **args}
+    if state.alerts_file is not None:
+        state.alerts_file.parent.mkdir(parents=True, exist_ok=True)
+        with state.lock, state.alerts_file.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    if state.echo is not None:
+        state.echo(render(entry))
+
+
+def render(entry: dict[str, Any]) -> str:
+    """A readable rendering of an alert: its fallback text and the text of its blocks."""
+    lines = [f"── Slack {entry.get('method')} → {entry.get('channel')} ──", str(entry.get("text", ""))]
+    for block in entry.get("blocks") or []:
+        texts = [block.get("text")] if isinstance(block.get("text"), dict) else []
+        texts += block.get("fields") or []
+        texts += block.get("elements") or []
+        for text in texts:
+            if isinstance(text, dict) and text.get("text"):
+                lines.extend("   " + line for line in str(text["text"]).splitlines())
+    return "\n".join(lines)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], state: StandInState) -> None:
+        super().__init__(address, _Handler)
+        self.state = state
+
+
+class SlackStandIn:
+    """Runs the stand-in on a background thread: ``with SlackStandIn(token=...) as slack: slack.api_url``."""
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        alerts_file: Path | None = None,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
+        self.state = StandInState(token=token, alerts_file=alerts_file, echo=echo)
+        self._server = _Server((host, port), self.state)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="slack-standin", daemon=True)
+
+    @property
+    def api_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/api/"
+
+    def start(self) -> SlackStandIn:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> SlackStandIn:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def alerts(self) -> list[dict[str, Any]]:
+        with self.state.lock:
+            return [c for c in self.state.calls if c["method"] == "chat.postMessage" and c["ok"]]
+
+    def add_fault(self, fault: Fault) -> None:
+        with self.state.lock:
+            self.state.faults.append(fault)

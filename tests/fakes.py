@@ -1,0 +1,76 @@
+"""In-memory fakes of the core's interfaces, with assertion helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from slack_dlp.dlp.base import DlpError, ItemOutcome
+from slack_dlp.ingest import DedupOutcome
+from slack_dlp.model import InspectionResult
+from slack_dlp.queues import PublishError
+from slack_dlp.slack.notifier import NotifyError
+
+
+class InMemoryPublisher:
+    def __init__(self, fail_with: str | None = None) -> None:
+        self.bodies: list[str] = []
+        self.fail_with = fail_with
+
+    def publish(self, body: str) -> str:
+        if self.fail_with:
+            raise PublishError(self.fail_with)
+        self.bodies.append(body)
+        return f"msg-{len(self.bodies)}"
+
+
+class InMemoryDeduplicator:
+    def __init__(self) -> None:
+        self.done: set[str] = set()
+        self.in_progress: set[str] = set()
+
+    def run_once(self, key: str, action: Callable[[], None]) -> DedupOutcome:
+        if key in self.in_progress:
+            return DedupOutcome.IN_PROGRESS
+        if key in self.done:
+            return DedupOutcome.DUPLICATE
+        self.in_progress.add(key)
+        try:
+            action()
+        finally:
+            self.in_progress.discard(key)
+        self.done.add(key)
+        return DedupOutcome.DONE
+
+
+class FakeDlpClient:
+    """Wraps a real client; can fail whole requests or single items, and counts requests."""
+
+    name = "fake"
+
+    def __init__(self, inner: object | None = None, max_items: int = 100) -> None:
+        self._inner = inner
+        self.max_items = max_items
+        self.requests: list[int] = []
+        self.fail_request: DlpError | None = None
+        self.fail_texts: set[str] = set()
+
+    def inspect(self, texts: Sequence[str]) -> list[ItemOutcome]:
+        self.requests.append(len(texts))
+        if self.fail_request is not None:
+            raise self.fail_request
+        outcomes: list[ItemOutcome] = (
+            self._inner.inspect(texts) if self._inner is not None else [[] for _ in texts]  # type: ignore[attr-defined]
+        )
+        return [DlpError("item failed") if t in self.fail_texts else o for t, o in zip(texts, outcomes, strict=True)]
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.results: list[InspectionResult] = []
+        self.fail: NotifyError | None = None
+
+    def post_alert(self, result: InspectionResult) -> str:
+        if self.fail is not None:
+            raise self.fail
+        self.results.append(result)
+        return f"1700000000.{len(self.results):06d}"

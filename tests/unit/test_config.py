@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from slack_dlp.config import Resources, Settings, SettingsError
+
+
+def test_defaults_match_the_documented_design() -> None:
+    # GIVEN no configuration WHEN settings are built THEN the documented defaults apply
+    settings = Settings.from_lookup(lambda _: None)
+    assert settings.batch_size == 100
+    assert settings.batching_window_seconds >= 1
+    assert settings.max_concurrency == 10
+    assert settings.dlp_requests_per_second == 10
+    assert settings.dlp_provider == "builtin"
+
+
+def test_cdk_context_strings_are_coerced() -> None:
+    # GIVEN values as `cdk -c key=value` passes them (strings)
+    context = {"batch_size": "50", "max_concurrency": "4", "disabled_detectors": "jwt, iban", "alert_channel": "C1"}
+    # WHEN
+    settings = Settings.from_lookup(context.get)
+    # THEN
+    assert settings.batch_size == 50
+    assert settings.max_concurrency == 4
+    assert settings.disabled_detectors == ("jwt", "iban")
+    assert settings.alert_channel == "C1"
+
+
+def test_env_round_trip_gives_the_same_settings_the_stack_was_built_with() -> None:
+    original = Settings(alert_channel="C0ALERTS", batch_size=25, disabled_detectors=("jwt",), min_confidence="high")
+    assert Settings.from_env(original.to_env()) == original
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"batch_size": "0"}, "batch_size"),
+        ({"batch_size": "100", "batching_window_seconds": "0"}, "batching_window_seconds"),
+        ({"max_concurrency": "1"}, "max_concurrency"),
+        ({"dlp_provider": "acme"}, "dlp_provider"),
+        ({"batch_size": "lots"}, "batch_size"),
+        ({"min_confidence": "certain"}, "min_confidence"),
+    ],
+)
+def test_invalid_settings_fail_with_a_message_naming_the_setting(changes: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_lookup(changes.get)
+
+
+def test_missing_resources_are_named_at_cold_start() -> None:
+    resources = Resources.from_env({"INSPECT_QUEUE_URL": "https://sqs/q"})
+    with pytest.raises(SettingsError, match="DEDUP_TABLE_NAME"):
+        resources.require("inspect_queue_url", "dedup_table")

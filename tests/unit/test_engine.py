@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from slack_dlp.detect.catalog import BUILTIN_DETECTORS
+from slack_dlp.detect.detector import Detector, DetectorError
+from slack_dlp.detect.engine import DetectionEngine, Fingerprinter, Policy, mask
+from slack_dlp.local import samples
+from slack_dlp.model import Category, Confidence
+
+KEY = b"unit-test-fingerprint-key-000000"
+
+
+@pytest.fixture
+def engine() -> DetectionEngine:
+    return DetectionEngine(fingerprinter=Fingerprinter(KEY))
+
+
+RNG = random.Random(42)
+POSITIVES = [
+    ("aws-access-key-id", f"creds: {samples.fake_aws_access_key_id(RNG)} for prod"),
+    ("github-pat", f"token={samples.fake_github_pat(RNG)}"),
+    ("slack-bot-token", f"bot: {samples.fake_slack_bot_token(RNG)}"),
+    ("payment-card", f"my card {samples.fake_card_number(RNG)} exp 01/28"),
+    ("private-key", f"key:\n{samples.fake_private_key(RNG)}\n"),
+    ("us-ssn", "SSN 536-22-1234 on file"),
+    ("iban", "wire to DE44 5001 0517 5407 3249 31 please"),
+]
+
+
+@pytest.mark.parametrize(("detector", "text"), POSITIVES)
+def test_planted_values_are_found_with_offsets_and_no_value(
+    engine: DetectionEngine, detector: str, text: str
+) -> None:
+    # WHEN
+    findings = engine.scan(text)
+    # THEN exactly the planted value is found, located by offsets, and only masked
+    assert [f.detector for f in findings] == [detector]
+    finding = findings[0]
+    value = text[finding.start : finding.end]
+    assert value.strip() == value and len(value) >= 9
+    assert value not in repr(finding)
+    assert value not in finding.masked
+
+
+NEGATIVES = [
+    "lunch at 12:30? the usual place",
+    "the docs use AKIAIOSFODNN7EXAMPLE as an example",
+    "set SLACK_BOT_TOKEN=xoxb-your-token in .env",
+    "password = os.environ['DB_PASSWORD']",
+    "api_key: ${API_KEY}",
+    "token: <API_KEY>",
+    "card 4111 1111 1111 1111 is the test card",
+    "order 1234567812345678 shipped",
+    "request id 123e4567-e89b-12d3-a456-426614174000",
+    "commit 9b74c9897bac770ffc029102a200c5de3c1f7e2a",
+    "ts 1700000000.123456 and epoch 1699999999999",
+    "ssn 000-12-3456 is invalid",
+    "sk_live_XXXXXXXXXXXXXXXXXXXXXXXX",
+    "password: ********",
+]
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_placeholders_examples_and_lookalikes_stay_quiet(engine: DetectionEngine, text: str) -> None:
+    assert engine.scan(text) == []
+
+
+def test_fingerprints_are_keyed_and_stable() -> None:
+    a, b = Fingerprinter(KEY), Fingerprinter(b"another-key-of-sixteen-bytes-or-more")
+    assert a("value") == a("value")
+    assert a("value") != b("value")
+    assert "value" not in a("value")
+
+
+def test_mask_keeps_only_a_short_prefix() -> None:
+    assert mask("ghp_abcdefghijklmnopqrstuvwxyz0123456789").startswith("ghp_")
+    assert "abcdef" not in mask("ghp_abcdefghijklmnopqrstuvwxyz0123456789")
+    assert mask("536-22-1234").startswith("53")
+
+
+def test_policy_disables_detectors_and_allowlists_values(engine: DetectionEngine) -> None:
+    text = f"{samples.fake_github_pat(RNG)} and SSN 536-22-1234"
+    fingerprint = next(f.fingerprint for f in engine.scan(text) if f.detector == "us-ssn")
+    quiet = DetectionEngine(
+        fingerprinter=Fingerprinter(KEY),
+        policy=Policy(disabled=frozenset({"github-pat"}), allow_fingerprints=frozenset({fingerprint})),
+    )
+    assert quiet.scan(text) == []
+
+
+def test_min_confidence_filters_weaker_findings() -> None:
+    strict = DetectionEngine(fingerprinter=Fingerprinter(KEY), policy=Policy(min_confidence=Confidence.HIGH))
+    assert strict.scan("SSN 536-22-1234") == []
+
+
+def test_specific_detector_wins_over_generic_on_the_same_span(engine: DetectionEngine) -> None:
+    findings = engine.scan(f"api_key = {samples.fake_github_pat(RNG)}")
+    assert [f.detector for f in findings] == ["github-pat"]
+
+
+def test_catalog_ids_are_unique_and_patterns_compile() -> None:
+    ids = [d.id for d in BUILTIN_DETECTORS]
+    assert len(ids) == len(set(ids))
+    assert len(ids) >= 60
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"id": "Bad Id", "pattern": "x"}, {"id": "ok", "pattern": "("}, {"id": "ok", "pattern": "a*"},
+     {"id": "ok", "pattern": "x", "keywords": ("UPPER",)}],
+)  # fmt: skip
+def test_bad_detector_definitions_fail_at_load_time(kwargs: dict[str, object]) -> None:
+    with pytest.raises(DetectorError):
+        Detector(category=Category.SECRET, description="d", **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from slack_dlp.detect import validators as v
+
+
+@pytest.mark.parametrize(
+    ("number", "issuer"),
+    [
+        ("4539148803436467", "visa"),
+        ("5425233430109903", "mastercard"),
+        ("2223000048410010", "mastercard"),
+        ("374245455400126", "amex"),
+        ("6011000991300009", "discover"),
+        ("3530111333300000", "jcb"),
+        ("36227206271667", "diners"),
+        ("6200000000000005", "unionpay"),
+    ],
+)
+def test_card_issuers_and_luhn(number: str, issuer: str) -> None:
+    assert v.card_issuer(number) == issuer
+    assert v.luhn(number)
+
+
+@pytest.mark.parametrize("number", ["4539148803436468", "1234567812345670", "9999999999999995", "4444444444444448"])
+def test_invalid_cards_are_rejected(number: str) -> None:
+    assert not v.payment_card(number)
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("DE89 3704 0044 0532 0130 00", True),
+        ("GB29NWBK60161331926819", True),
+        ("GB29NWBK60161331926818", False),  # checksum
+        ("DE8937040044053201300", False),  # length for DE
+        ("XX89370400440532013000", False),  # unknown country
+    ],
+)
+def test_iban_mod97_and_country_length(value: str, valid: bool) -> None:
+    assert v.iban(value) is valid
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [("536-22-1234", True), ("000-12-3456", False), ("666-12-3456", False), ("912-12-3456", False),
+     ("536-00-1234", False), ("536-22-0000", False), ("078-05-1120", False)],
+)  # fmt: skip
+def test_ssn_rules(value: str, valid: bool) -> None:
+    assert v.us_ssn(value) is valid
+
+
+def test_aba_routing_checksum() -> None:
+    assert v.aba_routing("011000015")
+    assert not v.aba_routing("011000016")
+
+
+def test_canadian_sin_luhn() -> None:
+    assert v.canada_sin("130 692 544")
+    assert not v.canada_sin("130 692 545")
+    assert not v.canada_sin("046 454 286")  # 0xx numbers are never issued (fictitious example)
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def test_jwt_requires_json_header_with_alg() -> None:
+    token = f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{_b64({'sub': '1'})}.c2lnbmF0dXJlc2lnbmF0dXJl"
+    assert v.jwt(token)
+    assert not v.jwt(f"{_b64({'typ': 'JWT'})}.{_b64({'sub': '1'})}.c2lnbmF0dXJl")
+    assert not v.jwt("eyJhbGciOi.eyJzdWIi.notbase64!!")
+
+
+def test_entropy_separates_random_from_words() -> None:
+    assert v.shannon_entropy("aaaaaaaa") == 0
+    assert v.shannon_entropy("Xk9#mQ2$vL7@pR4!") > 3.5
+    assert v.shannon_entropy("passwordpassword") < 3

@@ -1,7 +1,7 @@
 """The ``slack-dlp`` command.
 
-    slack-dlp scan [FILE|-] [--json] [--jsonl FILE] [--exit-zero]   inspect text locally
-    slack-dlp local                                                 the stack in MiniStack (make run)
+slack-dlp scan [FILE|-] [--json] [--jsonl FILE] [--exit-zero]   inspect text locally
+slack-dlp local                                                 the stack in MiniStack (make run)
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ def _scan_jsonl(engine: Any, source: TextIO, out: TextIO) -> tuple[int, int]:
         findings = engine.scan(text)
         items += 1
         found += bool(findings)
-        out.write(json.dumps({"id": record.get("id"), "findings": [_finding_row(f) for f in findings]}) + "\n")
+        out.write(
+            json.dumps({"id": record.get("id"), "findings": [_finding_row(f) for f in findings]}) + "\n"
+        )
     return items, found
 
 
@@ -82,7 +84,7 @@ def _print_table(findings: Sequence[Finding], text: str, out: TextIO) -> None:
 def cmd_scan(args: argparse.Namespace) -> int:
     engine = _engine(args)
     if args.jsonl:
-        with (sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8")) as source:  # noqa: SIM115
+        with sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8") as source:
             _, found = _scan_jsonl(engine, source, sys.stdout)
         return EXIT_FOUND if found and not args.exit_zero else EXIT_CLEAN
     if args.file in (None, "-"):
@@ -116,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--exit-zero", action="store_true", help="exit 0 even when something is found")
     scan.set_defaults(func=cmd_scan)
 
-    local = commands.add_parser("local", help="deploy the stack into MiniStack with a Slack stand-in (make run)")
+    local = commands.add_parser(
+        "local", help="deploy the stack into MiniStack with a Slack stand-in (make run)"
+    )
     local.set_defaults(func=cmd_local)
     return parser
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from slack_dlp.config import Resources, Settings, SettingsError
 
 
@@ -17,7 +16,12 @@ def test_defaults_match_the_documented_design() -> None:
 
 def test_cdk_context_strings_are_coerced() -> None:
     # GIVEN values as `cdk -c key=value` passes them (strings)
-    context = {"batch_size": "50", "max_concurrency": "4", "disabled_detectors": "jwt, iban", "alert_channel": "C1"}
+    context = {
+        "batch_size": "50",
+        "max_concurrency": "4",
+        "disabled_detectors": "jwt, iban",
+        "alert_channel": "C1",
+    }
     # WHEN
     settings = Settings.from_lookup(context.get)
     # THEN
@@ -28,7 +32,9 @@ def test_cdk_context_strings_are_coerced() -> None:
 
 
 def test_env_round_trip_gives_the_same_settings_the_stack_was_built_with() -> None:
-    original = Settings(alert_channel="C0ALERTS", batch_size=25, disabled_detectors=("jwt",), min_confidence="high")
+    original = Settings(
+        alert_channel="C0ALERTS", batch_size=25, disabled_detectors=("jwt",), min_confidence="high"
+    )
     assert Settings.from_env(original.to_env()) == original
 
 
@@ -43,7 +49,9 @@ def test_env_round_trip_gives_the_same_settings_the_stack_was_built_with() -> No
         ({"min_confidence": "certain"}, "min_confidence"),
     ],
 )
-def test_invalid_settings_fail_with_a_message_naming_the_setting(changes: dict[str, str], message: str) -> None:
+def test_invalid_settings_fail_with_a_message_naming_the_setting(
+    changes: dict[str, str], message: str
+) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_lookup(changes.get)
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from slack_dlp.model import (
     Category,
     Confidence,
@@ -53,7 +52,12 @@ def test_malformed_items_are_rejected(body: str) -> None:
 
 @pytest.mark.parametrize(
     "findings",
-    [[], [{"detector": "x"}], [{**FINDING.to_dict(), "start": 9, "end": 2}], [{**FINDING.to_dict(), "category": "?"}]],
+    [
+        [],
+        [{"detector": "x"}],
+        [{**FINDING.to_dict(), "start": 9, "end": 2}],
+        [{**FINDING.to_dict(), "category": "?"}],
+    ],
 )
 def test_malformed_results_are_rejected(findings: list[dict[str, object]]) -> None:
     body = json.dumps({"v": 1, "ref": REF.to_dict(), "findings": findings})

@@ -122,7 +122,7 @@ class LocalDeployment:
                "LAMBDA_EXECUTOR": "local"}  # fmt: skip
         for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
             env.pop(name, None)
-        self._ministack = subprocess.Popen(  # noqa: S603 - our own venv's ministack, fixed argv
+        self._ministack = subprocess.Popen(
             [binary], cwd=workdir, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
         self.log(f"MiniStack starting on {self.endpoint} (log: {self.state_dir / 'ministack.log'})")
@@ -145,7 +145,7 @@ class LocalDeployment:
         env = {**os.environ, **self.aws_env()}
         log_path = self.state_dir / log_name
         with log_path.open("wb") as log_file:
-            result = subprocess.run(  # noqa: S603 - fixed argv
+            result = subprocess.run(
                 [str(cdk), *args, "--no-notices", "--ci"],
                 cwd=self.repo_root, env=env, stdout=log_file, stderr=subprocess.STDOUT, check=False,
             )  # fmt: skip
@@ -176,7 +176,7 @@ class LocalDeployment:
         import boto3
 
         return boto3.client(
-            service,  # type: ignore[call-overload]
+            service,
             endpoint_url=self.endpoint,
             region_name=REGION,
             aws_access_key_id="test",

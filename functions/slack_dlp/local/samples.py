@@ -29,7 +29,9 @@ def fake_github_pat(rng: random.Random) -> str:
 def fake_slack_bot_token(rng: random.Random) -> str:
     digits = string.digits
     return "xoxb-{}-{}-{}".format(
-        "".join(rng.choices(digits, k=12)), "".join(rng.choices(digits, k=13)), "".join(rng.choices(_ALNUM, k=24))
+        "".join(rng.choices(digits, k=12)),
+        "".join(rng.choices(digits, k=13)),
+        "".join(rng.choices(_ALNUM, k=24)),
     )
 
 
@@ -60,7 +62,11 @@ class Sample:
 
 
 def event_envelope(
-    event: dict[str, Any], *, team_id: str = "T0LOCAL", event_id: str | None = None, event_time: int | None = None
+    event: dict[str, Any],
+    *,
+    team_id: str = "T0LOCAL",
+    event_id: str | None = None,
+    event_time: int | None = None,
 ) -> dict[str, Any]:
     return {
         "token": "unused-verification-token",
@@ -85,30 +91,58 @@ def sample_events(seed: int | None = None) -> list[Sample]:
     rng = random.Random(seed)  # noqa: S311 - look-alike test data, not cryptography
     base = time.time()
     edited_ts = f"{base - 30:.6f}"
-    leak = event_envelope(message_event(f"deploy keys for staging: {fake_aws_access_key_id(rng)} (rotate later)"))
+    leak = event_envelope(
+        message_event(f"deploy keys for staging: {fake_aws_access_key_id(rng)} (rotate later)")
+    )
     return [
         Sample("AWS access key pasted in #general", leak, expect_alert=True),
         Sample("Slack retried the same event (X-Slack-Retry-Num: 1)", leak, expect_alert=False, retry_num=1),
         Sample(
             "GitHub token in a thread reply",
-            event_envelope(message_event(f"try with mine: {fake_github_pat(rng)}", channel="C0ENG", user="U0BOB",
-                                         thread_ts=f"{base - 60:.6f}")),  # fmt: skip
+            event_envelope(
+                message_event(
+                    f"try with mine: {fake_github_pat(rng)}",
+                    channel="C0ENG",
+                    user="U0BOB",
+                    thread_ts=f"{base - 60:.6f}",
+                )
+            ),
             expect_alert=True,
         ),
         Sample(
             "card number in a DM",
-            event_envelope(message_event(f"my card is {fake_card_number(rng)} exp 04/29", channel="D0DM",
-                                         user="U0CAROL", channel_type="im")),  # fmt: skip
+            event_envelope(
+                message_event(
+                    f"my card is {fake_card_number(rng)} exp 04/29",
+                    channel="D0DM",
+                    user="U0CAROL",
+                    channel_type="im",
+                )
+            ),
             expect_alert=True,
         ),
         Sample(
             "an edit that adds a Slack bot token",
-            event_envelope({
-                "type": "message", "subtype": "message_changed", "channel": "C0OPS", "ts": f"{base:.6f}",
-                "message": {"type": "message", "user": "U0DAVE", "ts": edited_ts,
-                            "text": f"use {fake_slack_bot_token(rng)} for the bot"},
-                "previous_message": {"type": "message", "user": "U0DAVE", "ts": edited_ts, "text": "use the bot token"},
-            }),  # fmt: skip
+            event_envelope(
+                {
+                    "type": "message",
+                    "subtype": "message_changed",
+                    "channel": "C0OPS",
+                    "ts": f"{base:.6f}",
+                    "message": {
+                        "type": "message",
+                        "user": "U0DAVE",
+                        "ts": edited_ts,
+                        "text": f"use {fake_slack_bot_token(rng)} for the bot",
+                    },
+                    "previous_message": {
+                        "type": "message",
+                        "user": "U0DAVE",
+                        "ts": edited_ts,
+                        "text": "use the bot token",
+                    },
+                }
+            ),
             expect_alert=True,
         ),
         Sample("ordinary chatter", event_envelope(message_event("lunch at 12:30? the usual place")), False),
@@ -119,7 +153,9 @@ def sample_events(seed: int | None = None) -> list[Sample]:
         ),
         Sample(
             "a bot's own message (skipped)",
-            event_envelope(message_event(f"bot says {fake_github_pat(rng)}", user="U0DLPBOT", bot_id="B0DLPBOT")),
+            event_envelope(
+                message_event(f"bot says {fake_github_pat(rng)}", user="U0DLPBOT", bot_id="B0DLPBOT")
+            ),
             expect_alert=False,
         ),
     ]

@@ -56,7 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def do_GET(self) -> None:
@@ -143,7 +143,11 @@ def _answer(state: StandInState, method: str, args: dict[str, Any]) -> dict[str,
         return {"ok": True, "team_id": "T0LOCAL", "user_id": "U0DLPBOT", "bot_id": "B0DLPBOT"}
     if method == "chat.getPermalink":
         channel, ts = args.get("channel", ""), str(args.get("message_ts", ""))
-        return {"ok": True, "channel": channel, "permalink": f"https://local.slack.test/archives/{channel}/p{ts.replace('.', '')}"}
+        return {
+            "ok": True,
+            "channel": channel,
+            "permalink": f"https://local.slack.test/archives/{channel}/p{ts.replace('.', '')}",
+        }
     if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
         ts = str(args.get("ts") or state.next_ts())
         _record_alert(state, method, args, ts)

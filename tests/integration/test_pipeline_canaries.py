@@ -1,0 +1,73 @@
+"""The whole pipeline in-process (moto + Slack stand-in), with canary secrets planted at the start."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+
+from slack_dlp.local.slack_standin import SlackStandIn
+from tests.factories import (
+    FakeLambdaContext,
+    canary_secrets,
+    event_envelope,
+    http_api_event,
+    message_event,
+    signed_request,
+    sqs_event,
+)
+from tests.integration.conftest import FakeStack
+
+CANARIES = canary_secrets(seed=2024)
+
+
+def _variants(value: str) -> list[str]:
+    """The value as planted, without separators, and its longest unmasked stretch."""
+    compact = value.replace(" ", "")
+    return [value, compact, compact[4:16]]
+
+
+def test_planted_secrets_alert_once_each_and_leak_nowhere(
+    load_handler: Any,
+    stack: FakeStack,
+    slack: SlackStandIn,
+    logs: io.StringIO,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ingest, inspector, reporter = load_handler("ingest"), load_handler("inspector"), load_handler("reporter")
+    context = FakeLambdaContext()
+
+    # GIVEN messages that leak each canary, one clean message, and a Slack retry
+    leaks = {name: event_envelope(message_event(f"note: {value} (do not share)", channel=f"C0{name.upper()}"))
+             for name, value in CANARIES.items()}  # fmt: skip
+    clean = event_envelope(message_event("all quiet today"))
+    for envelope in [*leaks.values(), clean, leaks["github"]]:
+        body, headers = signed_request(envelope)
+        assert ingest.handler(http_api_event(body, headers), context)["statusCode"] == 200
+
+    # WHEN the queues are drained through the inspector and the reporter
+    inspect_bodies = [m["Body"] for m in stack.drain(stack.inspect_queue_url)]
+    assert len(inspect_bodies) == 4
+    assert inspector.handler(sqs_event(inspect_bodies), context) == {"batchItemFailures": []}
+    result_bodies = [m["Body"] for m in stack.drain(stack.results_queue_url)]
+    assert reporter.handler(sqs_event(result_bodies), context) == {"batchItemFailures": []}
+
+    # THEN one alert per leaking message, none for the clean one
+    alerts = slack.alerts()
+    assert len(alerts) == 3
+    assert {a["args"]["channel"] for a in alerts} == {"C0ALERTS"}
+
+    # AND no canary appears in the results queue, the alerts, the logs or the metrics
+    outputs = {
+        "results queue": "\n".join(result_bodies),
+        "slack calls": json.dumps(slack.state.calls, ensure_ascii=False),
+        "logs": logs.getvalue(),
+        "stdout (metrics)": capsys.readouterr().out,
+    }
+    for where, text in outputs.items():
+        for value in CANARIES.values():
+            for variant in _variants(value):
+                assert variant not in text, f"canary leaked into {where}"
+    assert "do not share" not in outputs["results queue"] + outputs["slack calls"] + outputs["logs"]

@@ -11,9 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "functions"))
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
-from slack_dlp.config import Settings
 
 from infra.stack import SlackDlpStack
+from slack_dlp.config import Settings
 
 
 def build_app(context: dict[str, object] | None = None) -> cdk.App:

@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from slack_dlp.config import Resources, Settings
 from slack_dlp.http import HttpRequest, HttpResponse
 from slack_dlp.observability import logger, metrics

@@ -11,13 +11,13 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
-from slack_dlp.config import Resources, Settings
 
 from infra.api import SlackApi
 from infra.bundling import REPO_ROOT, LocalPythonBundling
 from infra.functions import PIP_PLATFORM, PYTHON_VERSION, RUNTIME, PipelineFunction
 from infra.queues import QueueWithDlq
 from infra.secrets import SlackSecrets
+from slack_dlp.config import Resources, Settings
 
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 INSPECTOR_TIMEOUT = Duration.seconds(60)

@@ -6,8 +6,8 @@ from typing import Any
 
 import boto3
 import pytest
-from slack_dlp.model import InspectionItem
 
+from slack_dlp.model import InspectionItem
 from tests.factories import FakeLambdaContext, event_envelope, http_api_event, message_event, signed_request
 from tests.integration.conftest import FakeStack
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from slack_dlp.model import InspectionResult
-
 from tests.factories import FakeLambdaContext, canary_secrets, inspection_item, sqs_event
 from tests.integration.conftest import FakeStack
 

@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
+
 from slack_dlp.cli import main
 from slack_dlp.local.samples import fake_github_pat
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from slack_dlp.config import Resources, Settings, SettingsError
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from slack_dlp.detect.catalog import BUILTIN_DETECTORS
 from slack_dlp.detect.detector import Detector, DetectorError
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter, Policy, mask

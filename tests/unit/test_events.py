@@ -3,9 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from slack_dlp.model import InspectionItem, MessageKind
 from slack_dlp.slack.events import MalformedEvent, Skip, normalize
-
 from tests.factories import event_envelope, message_event
 
 

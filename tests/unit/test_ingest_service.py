@@ -4,12 +4,12 @@ import json
 import time
 
 import pytest
+
 from slack_dlp.config import Settings
 from slack_dlp.http import HttpRequest
 from slack_dlp.ingest import IngestService
 from slack_dlp.model import InspectionItem
 from slack_dlp.slack.verify import SlackRequestVerifier
-
 from tests.factories import SIGNING_SECRET, canary_secrets, event_envelope, message_event, signed_request
 from tests.fakes import InMemoryDeduplicator, InMemoryPublisher
 

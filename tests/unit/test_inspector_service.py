@@ -3,12 +3,12 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
 from slack_dlp.dlp.base import DlpError
 from slack_dlp.dlp.builtin import BuiltinDlpClient
 from slack_dlp.inspect import Inspector
 from slack_dlp.model import InspectionResult, MalformedMessage
-
 from tests.factories import canary_secrets, inspection_item
 from tests.fakes import FakeDlpClient, InMemoryPublisher
 

@@ -4,6 +4,7 @@ import base64
 import json
 
 import pytest
+
 from slack_dlp.detect import validators as v
 
 

@@ -52,6 +52,8 @@ class LocalDeployment:
     stack_name: str = "SlackDlp"
     ministack_port: int = 0
     extra_context: Mapping[str, str] = field(default_factory=dict)
+    #: Where `cdk` writes the cloud assembly; tests use their own so they never clobber cdk.out/.
+    cdk_out: Path | None = None
     log: Callable[[str], None] = print
     outputs: dict[str, str] = field(default_factory=dict)
     _ministack: subprocess.Popen[bytes] | None = None
@@ -146,7 +148,7 @@ class LocalDeployment:
         log_path = self.state_dir / log_name
         with log_path.open("wb") as log_file:
             result = subprocess.run(
-                [str(cdk), *args, "--no-notices", "--ci"],
+                [str(cdk), *args, "--no-notices", "--ci", *(["--output", str(self.cdk_out)] if self.cdk_out else [])],
                 cwd=self.repo_root, env=env, stdout=log_file, stderr=subprocess.STDOUT, check=False,
             )  # fmt: skip
         if result.returncode != 0:

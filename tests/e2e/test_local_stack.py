@@ -1,0 +1,112 @@
+"""The stack deployed with the real CDK app into MiniStack; events in over HTTP, alerts out at the stand-in."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from slack_dlp.local.deployment import LocalDeployment
+from slack_dlp.local.samples import event_envelope, message_event
+from slack_dlp.local.slack_standin import SlackStandIn
+from tests.conftest import REPO_ROOT
+from tests.factories import canary_secrets, signed_request
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "e2e-signing-secret-0123456789abcdef"
+TOKEN = "xoxb-e2e-standin-token"
+CANARIES = canary_secrets(seed=99)
+
+
+@pytest.fixture(scope="module")
+def slack() -> Iterator[SlackStandIn]:
+    with SlackStandIn(token=TOKEN) as standin:
+        yield standin
+
+
+@pytest.fixture(scope="module")
+def deployed(slack: SlackStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
+    state = tmp_path_factory.mktemp("local")
+    deployment = LocalDeployment(
+        repo_root=REPO_ROOT,
+        state_dir=state,
+        signing_secret=SECRET,
+        bot_token=TOKEN,
+        slack_api_url=slack.api_url,
+        alert_channel="C0ALERTS",
+        cdk_out=state / "cdk.out",
+        log=lambda _: None,
+    )
+    with deployment:
+        yield deployment
+
+
+def _post(deployed: LocalDeployment, envelope: dict[str, object], **kwargs: object) -> tuple[int, str]:
+    body, headers = signed_request(envelope, secret=SECRET, **kwargs)  # type: ignore[arg-type]
+    return deployed.post_event(body, headers)
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 90) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return condition()
+
+
+def test_url_verification_through_the_http_api(deployed: LocalDeployment) -> None:
+    status, body = _post(deployed, {"type": "url_verification", "challenge": "e2e-challenge"})
+    assert status == 200
+    assert json.loads(body) == {"challenge": "e2e-challenge"}
+
+
+def test_unsigned_request_is_rejected(deployed: LocalDeployment) -> None:
+    body = json.dumps(event_envelope(message_event(f"x {CANARIES['github']}"))).encode()
+    status, _ = deployed.post_event(body, {"Content-Type": "application/json"})
+    assert status == 401
+
+
+def test_planted_secrets_alert_once_clean_text_does_not_and_nothing_leaks(
+    deployed: LocalDeployment, slack: SlackStandIn
+) -> None:
+    # GIVEN messages leaking canaries, clean chatter, and Slack retrying one of the deliveries
+    leaks = [
+        event_envelope(message_event(f"aws creds {CANARIES['aws']}", channel="C0E2EAWS")),
+        event_envelope(message_event(f"here: {CANARIES['github']}", channel="C0E2EGH")),
+    ]
+    clean = [event_envelope(message_event(f"clean message {i}", channel="C0E2ECLEAN")) for i in range(3)]
+    before = len(slack.alerts())
+    # WHEN they are posted to the Request URL
+    for envelope in [*leaks, *clean]:
+        assert _post(deployed, envelope)[0] == 200
+    assert _post(deployed, leaks[0], extra_headers={"X-Slack-Retry-Num": "1"})[0] == 200
+    # THEN one alert per leak arrives, and the queues drain with nothing in the DLQs
+    assert _wait_for(lambda: len(slack.alerts()) >= before + 2), "alerts did not arrive"
+    assert _wait_for(lambda: sum(deployed.queue_depths().values()) == 0, timeout=30)
+    time.sleep(2)  # a duplicate or a clean-message alert would arrive now
+    alerts = slack.alerts()[before:]
+    assert len(alerts) == 2
+    channels_alerted = json.dumps([a["args"]["blocks"] for a in alerts])
+    assert "C0E2EAWS" in channels_alerted and "C0E2EGH" in channels_alerted
+    assert "C0E2ECLEAN" not in channels_alerted
+    # AND no canary reached Slack or any function's log
+    logs = (deployed.state_dir / "ministack.log").read_text(errors="replace")
+    slack_calls = json.dumps(slack.state.calls, ensure_ascii=False)
+    for value in CANARIES.values():
+        assert value not in slack_calls
+        assert value not in logs
+    assert "findings published" in logs  # the functions' logs really are in this file
+
+
+def test_lambda_asset_was_built_without_docker(deployed: LocalDeployment) -> None:
+    assembly = Path(deployed.cdk_out or "")
+    assets = [p for p in assembly.glob("asset.*") if p.is_dir()]
+    assert assets, "no bundled asset"
+    assert (assets[0] / "slack_dlp" / "ingest.py").exists()
+    assert (assets[0] / "aws_lambda_powertools").is_dir()
+    assert not (assets[0] / "slack_dlp" / "local").exists()

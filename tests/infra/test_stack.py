@@ -1,0 +1,163 @@
+"""Assertions on the synthesized template (synthesized once for the module: it takes seconds)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk import assertions
+
+from app import build_app
+
+CONTEXT = {"alert_channel": "C0ALERTS", "max_concurrency": "7", "batch_size": "100"}
+
+
+@pytest.fixture(scope="module")
+def template() -> assertions.Template:
+    app = build_app(context=CONTEXT)
+    stack = app.node.find_child("SlackDlp")
+    return assertions.Template.from_stack(stack)  # type: ignore[arg-type]
+
+
+def _resources(template: assertions.Template, kind: str) -> dict[str, Any]:
+    return dict(template.find_resources(kind))
+
+
+def test_inspector_event_source_batches_100_with_a_window_and_max_concurrency(
+    template: assertions.Template,
+) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "BatchSize": 100,
+            "MaximumBatchingWindowInSeconds": 1,
+            "ScalingConfig": {"MaximumConcurrency": 7},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    )
+
+
+def test_every_event_source_reports_partial_batch_failures(template: assertions.Template) -> None:
+    mappings = _resources(template, "AWS::Lambda::EventSourceMapping")
+    assert len(mappings) == 2
+    for mapping in mappings.values():
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_no_function_caps_throughput_with_reserved_concurrency_below_the_event_source(
+    template: assertions.Template,
+) -> None:
+    for function in _resources(template, "AWS::Lambda::Function").values():
+        reserved = function["Properties"].get("ReservedConcurrentExecutions")
+        assert reserved is None or reserved >= 7
+
+
+def test_queues_are_kms_encrypted_ssl_only_with_dlqs_and_long_enough_visibility(
+    template: assertions.Template,
+) -> None:
+    queues = _resources(template, "AWS::SQS::Queue")
+    functions = _resources(template, "AWS::Lambda::Function")
+    max_timeout = max(f["Properties"]["Timeout"] for f in functions.values())
+    main_queues = {k: q for k, q in queues.items() if "RedrivePolicy" in q["Properties"]}
+    assert len(main_queues) == 2
+    assert len(queues) == 4
+    for queue in queues.values():
+        assert "KmsMasterKeyId" in queue["Properties"]
+    for queue in main_queues.values():
+        props = queue["Properties"]
+        assert props["RedrivePolicy"]["maxReceiveCount"] >= 5
+        assert props["VisibilityTimeout"] >= 6 * 30 + 1
+    assert max_timeout <= 60
+    policies = json.dumps(_resources(template, "AWS::SQS::QueuePolicy"))
+    assert policies.count('"aws:SecureTransport": "false"') == 4
+
+
+def test_kms_key_rotates(template: assertions.Template) -> None:
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_dlqs_have_alarms(template: assertions.Template) -> None:
+    template.resource_count_is("AWS::CloudWatch::Alarm", 2)
+
+
+def test_settings_reach_the_functions_through_the_environment(template: assertions.Template) -> None:
+    for function in _resources(template, "AWS::Lambda::Function").values():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert env["SLACK_DLP_ALERT_CHANNEL"] == "C0ALERTS"
+        assert env["SLACK_DLP_BATCH_SIZE"] == "100"
+        assert env["SLACK_DLP_MAX_CONCURRENCY"] == "7"
+
+
+def test_functions_get_secret_arns_never_values(template: assertions.Template) -> None:
+    rendered = json.dumps(_resources(template, "AWS::Lambda::Function"))
+    assert "SLACK_SIGNING_SECRET_ARN" in rendered
+    assert "xoxb-" not in rendered
+    template.resource_count_is("AWS::SecretsManager::Secret", 3)
+
+
+def test_each_function_has_its_own_role_and_only_the_grants_it_needs(template: assertions.Template) -> None:
+    functions = _resources(template, "AWS::Lambda::Function")
+    roles = {json.dumps(f["Properties"]["Role"]) for f in functions.values()}
+    assert len(roles) == len(functions) == 3
+    assert not any(
+        "ManagedPolicyArns" in r["Properties"] for r in _resources(template, "AWS::IAM::Role").values()
+    )
+    policies = {
+        key: json.dumps(p["Properties"]) for key, p in _resources(template, "AWS::IAM::Policy").items()
+    }
+    ingest = next(p for k, p in policies.items() if k.startswith("Ingest"))
+    reporter = next(p for k, p in policies.items() if k.startswith("Reporter"))
+    assert "sqs:SendMessage" in ingest and "dynamodb:PutItem" in ingest
+    assert "BotToken" not in ingest and "FingerprintKey" not in ingest
+    assert "sqs:SendMessage" not in reporter and "dynamodb" not in reporter
+    assert "SigningSecret" not in reporter
+    for policy in policies.values():
+        assert '"Action": "*"' not in policy and "kms:*" not in policy
+
+
+def test_functions_run_the_latest_python(template: assertions.Template) -> None:
+    for function in _resources(template, "AWS::Lambda::Function").values():
+        assert function["Properties"]["Runtime"] == "python3.14"
+
+
+def test_http_api_routes_post_slack_events_with_throttling_and_access_logs(
+    template: assertions.Template,
+) -> None:
+    template.has_resource_properties("AWS::ApiGatewayV2::Api", {"ProtocolType": "HTTP"})
+    template.has_resource_properties("AWS::ApiGatewayV2::Route", {"RouteKey": "POST /slack/events"})
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "StageName": "$default",
+            "DefaultRouteSettings": assertions.Match.object_like(
+                {"ThrottlingRateLimit": assertions.Match.any_value()}
+            ),
+            "AccessLogSettings": assertions.Match.object_like(
+                {"DestinationArn": assertions.Match.any_value()}
+            ),
+        },
+    )
+
+
+def test_dedup_table_expires_records(template: assertions.Template) -> None:
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table", {"TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True}}
+    )
+
+
+def test_request_url_is_an_output(template: assertions.Template) -> None:
+    assert "RequestUrl" in template.find_outputs("*")
+
+
+def test_cdk_nag_runs_during_synth_and_the_stack_passes_it() -> None:
+    # GIVEN the app as users deploy it WHEN synthesized THEN AwsSolutions checks pass
+    build_app(context=CONTEXT).synth()
+    # AND a non-compliant resource makes the same synth fail (the checks really run)
+    from aws_cdk import aws_sqs as sqs
+
+    app = build_app(context=CONTEXT)
+    stack = app.node.find_child("SlackDlp")
+    sqs.Queue(stack, "Unencrypted", encryption=sqs.QueueEncryption.UNENCRYPTED)  # type: ignore[arg-type]
+    with pytest.raises(Exception, match=r"AwsSolutions-SQS"):
+        app.synth()

@@ -146,9 +146,10 @@ class LocalDeployment:
             raise LocalDeploymentError("the CDK CLI is not installed in node_modules; run `make setup`")
         env = {**os.environ, **self.aws_env()}
         log_path = self.state_dir / log_name
+        output = ["--output", str(self.cdk_out)] if self.cdk_out else []
         with log_path.open("wb") as log_file:
             result = subprocess.run(
-                [str(cdk), *args, "--no-notices", "--ci", *(["--output", str(self.cdk_out)] if self.cdk_out else [])],
+                [str(cdk), *args, "--no-notices", "--ci", *output],
                 cwd=self.repo_root, env=env, stdout=log_file, stderr=subprocess.STDOUT, check=False,
             )  # fmt: skip
         if result.returncode != 0:

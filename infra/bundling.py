@@ -31,13 +31,13 @@ class LocalPythonBundling:
         requirements: Path,
         *,
         python_version: str,
-        platform: str,
+        platforms: tuple[str, ...],
         cache_dir: Path = DEFAULT_CACHE,
     ) -> None:
         self._source = source
         self._requirements = requirements
         self._python_version = python_version
-        self._platform = platform
+        self._platforms = platforms
         self._cache_dir = cache_dir
 
     def try_bundle(self, output_dir: str, *_args: Any, **_kwargs: Any) -> bool:
@@ -49,7 +49,7 @@ class LocalPythonBundling:
     def dependencies(self) -> Path:
         """The installed requirements for Lambda's platform, built on first use."""
         key = hashlib.sha256(
-            self._requirements.read_bytes() + f"|{self._python_version}|{self._platform}".encode()
+            self._requirements.read_bytes() + f"|{self._python_version}|{','.join(self._platforms)}".encode()
         ).hexdigest()[:16]
         target = self._cache_dir / key
         if target.is_dir():
@@ -59,8 +59,8 @@ class LocalPythonBundling:
         command = [
             sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
             "--no-compile", "--target", str(staging), "--requirement", str(self._requirements),
-            "--platform", self._platform, "--implementation", "cp",
-            "--python-version", self._python_version, "--only-binary=:all:",
+            *(arg for platform in self._platforms for arg in ("--platform", platform)),
+            "--implementation", "cp", "--python-version", self._python_version, "--only-binary=:all:",
         ]  # fmt: skip
         subprocess.run(command, check=True)  # noqa: S603 - fixed argv, no shell
         try:
@@ -73,12 +73,12 @@ class LocalPythonBundling:
 
 if __name__ == "__main__":
     # `make setup` prebuilds the Lambda dependencies so later synths need no network.
-    from infra.functions import PIP_PLATFORM, PYTHON_VERSION
+    from infra.functions import PIP_PLATFORMS, PYTHON_VERSION
 
     built = LocalPythonBundling(
         REPO_ROOT / "functions",
         REPO_ROOT / "functions" / "requirements.txt",
         python_version=PYTHON_VERSION,
-        platform=PIP_PLATFORM,
+        platforms=PIP_PLATFORMS,
     ).dependencies()
-    print(f"Lambda dependencies for Python {PYTHON_VERSION} ({PIP_PLATFORM}): {built}")
+    print(f"Lambda dependencies for Python {PYTHON_VERSION} ({', '.join(PIP_PLATFORMS)}): {built}")

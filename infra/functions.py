@@ -14,7 +14,8 @@ from constructs import Construct
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 PYTHON_VERSION = "3.14"
 ARCHITECTURE = lambda_.Architecture.ARM_64
-PIP_PLATFORM = "manylinux2014_aarch64"
+#: pip accepts several; RE2 publishes manylinux_2_28 wheels (Lambda's Amazon Linux 2023 has glibc 2.34).
+PIP_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 
 
 class PipelineFunction(Construct):

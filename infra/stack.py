@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from constructs import Construct
 
 from infra.api import SlackApi
 from infra.bundling import REPO_ROOT, LocalPythonBundling
-from infra.functions import PIP_PLATFORM, PYTHON_VERSION, RUNTIME, PipelineFunction
+from infra.functions import PIP_PLATFORMS, PYTHON_VERSION, RUNTIME, PipelineFunction
 from infra.queues import QueueWithDlq
 from infra.secrets import SlackSecrets
 from slack_dlp.config import Resources, Settings
@@ -27,8 +29,20 @@ REPORTER_MAX_CONCURRENCY = 2
 REPORTER_BATCH_SIZE = 10
 
 
-def lambda_code(functions_dir: Path = FUNCTIONS_DIR) -> lambda_.Code:
-    """The one asset all functions share: the handlers, the core package and its dependencies."""
+def lambda_code(functions_dir: Path = FUNCTIONS_DIR, *, for_local_emulator: bool = False) -> lambda_.Code:
+    """The one asset all functions share: the handlers, the core package and its dependencies.
+
+    MiniStack runs functions with the host's Python, so a local deployment carries wheels for the
+    host's interpreter and platform instead of Lambda's (compiled extensions differ).
+    """
+    if for_local_emulator:
+        python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        platforms: tuple[str, ...] = (
+            f"manylinux2014_{platform.machine()}",
+            f"manylinux_2_28_{platform.machine()}",
+        )
+    else:
+        python_version, platforms = PYTHON_VERSION, PIP_PLATFORMS
     return lambda_.Code.from_asset(
         str(functions_dir),
         exclude=["**/__pycache__", "slack_dlp/local", "slack_dlp/cli.py"],
@@ -37,8 +51,8 @@ def lambda_code(functions_dir: Path = FUNCTIONS_DIR) -> lambda_.Code:
             local=LocalPythonBundling(
                 functions_dir,
                 functions_dir / "requirements.txt",
-                python_version=PYTHON_VERSION,
-                platform=PIP_PLATFORM,
+                python_version=python_version,
+                platforms=platforms,
             ),
         ),
     )
@@ -50,7 +64,15 @@ def visibility_timeout(function_timeout: Duration, batching_window_seconds: int)
 
 
 class SlackDlpStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        for_local_emulator: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
         key = kms.Key(
@@ -95,7 +117,7 @@ class SlackDlpStack(Stack):
             bot_token_secret_arn=secrets.bot_token.secret_arn,
             fingerprint_key_secret_arn=secrets.fingerprint_key.secret_arn,
         )
-        code = lambda_code()
+        code = lambda_code(for_local_emulator=for_local_emulator)
 
         ingest = PipelineFunction(
             self,

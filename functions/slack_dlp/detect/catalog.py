@@ -140,6 +140,7 @@ CLOUD: tuple[Detector, ...] = (
         "Snowflake credentials in a connection string",
         r"snowflake://[^\s:/@]+:(?P<secret>[^\s@/]{4,})@[\w.-]+",
         _kw("snowflake://"),
+        trigger=r"(?i)snowflake://[^\s:/@]+:[^\s@/]+@",
     ),
 )
 
@@ -308,6 +309,7 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
         rf"{_START}[MNO][A-Za-z0-9_-]{{23,25}}\.[A-Za-z0-9_-]{{6}}\.[A-Za-z0-9_-]{{27,38}}{_END}",
         (),
         v.entropy_at_least(4.2),
+        trigger=r"[MNO][A-Za-z0-9_-]{20}",
     ),
     Detector(
         "discord-webhook",
@@ -391,6 +393,7 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
         rf"{_START}[0-9a-f]{{32}}-us\d{{1,2}}{_END}",
         _kw("-us"),
         v.mixed_alnum,
+        trigger=r"[0-9a-f]{4}-us\d",
     ),
     Detector(
         "twilio-api-key",
@@ -400,6 +403,7 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
         _kw("sk"),
         v.mixed_alnum,
         MEDIUM,
+        trigger=r"SK[0-9a-fA-F]{8}",
     ),
     Detector(
         "twilio-auth-token",
@@ -524,6 +528,7 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         r"cockroachdb|clickhouse|neo4j(?:\+s)?|jdbc:[a-z]+)://[^\s:/@]{1,64}:(?P<secret>[^\s@/]{3,128})@"
         r"[\w.-]+",
         _kw("://"),
+        trigger=r"://[^\s:/@]+:[^\s@/]+@",
     ),
     Detector(
         "password-in-url",
@@ -531,6 +536,7 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         "Password in a URL",
         r"(?i:https?|ftps?|sftp|ssh|smtps?|imaps?|ldaps?)://[^\s:/@]{1,64}:(?P<secret>[^\s@/]{3,128})@[\w.-]+",
         _kw("://"),
+        trigger=r"://[^\s:/@]+:[^\s@/]+@",
     ),
     Detector(
         "generic-secret-assignment",
@@ -556,6 +562,11 @@ FINANCIAL_DATA: tuple[Detector, ...] = (
         (),
         v.payment_card,
         MEDIUM,
+        context_up=_kw(
+            "card", "visa", "mastercard", "amex", "credit", "debit", "cvv", "cvc", "exp", "payment", "billing"
+        ),
+        context_down=_kw("order", "invoice", "tracking", "ticket", "build", "version", "phone", "account id"),
+        trigger=r"\d{4}[ -]?\d{4}[ -]?\d{4}",
     ),
     Detector(
         "iban",
@@ -564,6 +575,8 @@ FINANCIAL_DATA: tuple[Detector, ...] = (
         r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}(?![A-Za-z0-9])",
         (),
         v.iban,
+        context_up=_kw("iban", "bank", "wire", "transfer", "account"),
+        trigger=r"[A-Z]{2}\d{2} ?[A-Z0-9]{4} ?[A-Z0-9]{4} ?[A-Z0-9]{3}",
     ),
     Detector(
         "us-bank-routing-number",
@@ -573,6 +586,7 @@ FINANCIAL_DATA: tuple[Detector, ...] = (
         _kw("routing", "aba", "rtn", "transit"),
         v.aba_routing,
         MEDIUM,
+        trigger=r"(?i)(?:routing|aba|rtn|transit)[\w #:.-]{0,20}\d{9}",
     ),
 )
 
@@ -585,6 +599,9 @@ PERSONAL_DATA: tuple[Detector, ...] = (
         (),
         v.us_ssn,
         MEDIUM,
+        context_up=_kw("ssn", "social security", "ss#"),
+        context_down=_kw("phone", "tel", "fax", "call"),
+        trigger=r"\d{3}[- ]\d{2}[- ]\d{4}",
     ),
     Detector(
         "us-itin",
@@ -594,6 +611,9 @@ PERSONAL_DATA: tuple[Detector, ...] = (
         (),
         v.us_itin,
         MEDIUM,
+        context_up=_kw("itin", "taxpayer", "tax id"),
+        context_down=_kw("phone", "tel", "fax", "call"),
+        trigger=r"9\d{2}[- ]\d{2}[- ]\d{4}",
     ),
     Detector(
         "uk-national-insurance-number",
@@ -603,6 +623,8 @@ PERSONAL_DATA: tuple[Detector, ...] = (
         (),
         v.uk_nino,
         MEDIUM,
+        context_up=_kw("national insurance", "nino", "ni number", "ni no"),
+        trigger=r"[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]",
     ),
     Detector(
         "canada-sin",
@@ -612,6 +634,7 @@ PERSONAL_DATA: tuple[Detector, ...] = (
         _kw("sin", "social insurance"),
         v.canada_sin,
         MEDIUM,
+        trigger=r"(?i)(?:sin|social insurance)[\w #:.-]{0,20}\d{3}[- ]?\d{3}[- ]?\d{3}",
     ),
     Detector(
         "email-address",
@@ -630,6 +653,7 @@ PERSONAL_DATA: tuple[Detector, ...] = (
         (),
         confidence=LOW,
         enabled_by_default=False,
+        trigger=r"\d{3}[ .-]?\d{3,4}[ .-]?\d{3,4}",
     ),
 )
 

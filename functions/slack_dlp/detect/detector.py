@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from slack_dlp.detect.validators import Validator
 from slack_dlp.model import Category, Confidence
+
+#: Characters either side of a match in which context words are looked for.
+CONTEXT_WINDOW = 48
 
 
 class DetectorError(ValueError):
@@ -17,10 +21,13 @@ class DetectorError(ValueError):
 class Detector:
     """One kind of sensitive data.
 
-    ``pattern`` finds candidates; a named group ``secret`` (if present) is the sensitive value,
-    otherwise the whole match is. ``keywords`` are lowercase literals of which at least one must
-    occur in the text for the pattern to run at all (the cheap prefilter); an empty tuple means
-    always run. ``validator`` confirms a candidate (checksum, structure, entropy).
+    ``pattern`` finds candidates; the group ``secret_group`` (a name or a number; by default a
+    group named ``secret`` if the pattern has one) is the sensitive value, else the whole match.
+    ``keywords`` are lowercase literals used by the fallback prefilter when RE2 is unavailable.
+    ``validator`` confirms a candidate (checksum, structure); ``min_entropy`` is a floor in bits
+    per character. ``context_up``/``context_down`` words near a match raise or lower its
+    confidence by one level. Built-in patterns use Python's ``re`` (ASCII semantics, so RE2 can
+    prefilter them); user rules use RE2 (``engine="re2"``), which runs in linear time.
     """
 
     id: str
@@ -32,22 +39,75 @@ class Detector:
     confidence: Confidence = Confidence.HIGH
     flags: int = 0
     enabled_by_default: bool = True
-    compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    context_up: tuple[str, ...] = ()
+    context_down: tuple[str, ...] = ()
+    min_entropy: float | None = None
+    secret_group: int | str = "secret"  # noqa: S105 - a regex group name
+    allow_patterns: tuple[str, ...] = ()
+    engine: Literal["re", "re2"] = "re"
+    #: RE2 pattern a text must contain for ``pattern`` to be worth running (keywords otherwise).
+    trigger: str | None = None
+    source: str = "builtin"
+    compiled: Any = field(init=False, repr=False, compare=False)
+    compiled_allow: tuple[Any, ...] = field(init=False, repr=False, compare=False)
+    group_index: int = field(init=False, repr=False, compare=False)
+    #: Whether the pattern behaves the same on texts joined by newlines (no ^/$ anchors, Python re).
+    batch_safe: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", self.id):
-            raise DetectorError(f"detector id {self.id!r} must be lowercase letters, digits, '-', '_'")
+            raise DetectorError(f"detector id {self.id!r} must be lowercase letters, digits, '-', '_', '.'")
+        compile_ = _compile_re2 if self.engine == "re2" else _compile_re
         try:
-            compiled = re.compile(self.pattern, self.flags)
-        except re.error as error:
+            compiled = compile_(self.pattern, self.flags)
+            allow = tuple(compile_(p, 0) for p in self.allow_patterns)
+        except Exception as error:  # re.error, re2.error: both mean "does not compile"
             raise DetectorError(f"detector {self.id!r}: pattern does not compile: {error}") from None
-        if compiled.match(""):
+        if compiled.search("") is not None:
             raise DetectorError(f"detector {self.id!r}: pattern matches the empty string")
         if any(k != k.lower() or not k for k in self.keywords):
             raise DetectorError(f"detector {self.id!r}: keywords must be non-empty and lowercase")
         object.__setattr__(self, "compiled", compiled)
+        object.__setattr__(self, "compiled_allow", allow)
+        object.__setattr__(self, "group_index", self._resolve_group(compiled))
+        unescaped = re.sub(r"\\.|\[(?:\\.|[^\]])*\]", "", self.pattern)
+        object.__setattr__(self, "batch_safe", self.engine == "re" and not re.search(r"[$^]", unescaped))
 
-    def value_span(self, match: re.Match[str]) -> tuple[int, int]:
-        if "secret" in self.compiled.groupindex and match.group("secret") is not None:
-            return match.span("secret")
-        return match.span()
+    def _resolve_group(self, compiled: Any) -> int:
+        if isinstance(self.secret_group, int):
+            if not 0 <= self.secret_group <= compiled.groups:
+                raise DetectorError(f"detector {self.id!r}: secret group {self.secret_group} does not exist")
+            return self.secret_group
+        return int(compiled.groupindex.get(self.secret_group, 0))
+
+    def value_span(self, match: Any) -> tuple[int, int]:
+        if self.group_index:
+            start, end = match.span(self.group_index)
+            if start >= 0 and end > start:
+                return int(start), int(end)
+        start, end = match.span()
+        return int(start), int(end)
+
+    def adjusted_confidence(self, text: str, start: int, end: int) -> Confidence:
+        """Confidence after context words around ``text[start:end]`` have had their say."""
+        if not (self.context_up or self.context_down):
+            return self.confidence
+        window = text[max(0, start - CONTEXT_WINDOW) : end + CONTEXT_WINDOW].lower()
+        levels = list(Confidence)
+        rank = levels.index(self.confidence)
+        if any(word in window for word in self.context_down):
+            rank -= 1
+        elif any(word in window for word in self.context_up):
+            rank += 1
+        return levels[max(0, min(rank, len(levels) - 1))]
+
+
+def _compile_re(pattern: str, flags: int) -> re.Pattern[str]:
+    return re.compile(pattern, flags | re.ASCII)
+
+
+def _compile_re2(pattern: str, flags: int) -> Any:
+    import re2
+
+    prefix = "".join(flag for bit, flag in ((re.I, "i"), (re.S, "s"), (re.M, "m")) if flags & bit)
+    return re2.compile(f"(?{prefix}){pattern}" if prefix else pattern)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Sequence
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from slack_dlp.detect.allowlist import is_benign
 from slack_dlp.detect.catalog import BUILTIN_DETECTORS
 from slack_dlp.detect.detector import Detector
+from slack_dlp.detect.prefilter import Prefilter
+from slack_dlp.detect.validators import shannon_entropy
 from slack_dlp.model import Confidence, Finding
 
 _MASK = "•"
@@ -65,7 +69,7 @@ class Policy:
 
 
 class DetectionEngine:
-    """Runs detectors over text. Cheap keyword prefilter first, patterns and validators after."""
+    """Runs detectors over batches of texts: one prefilter pass per batch, exact patterns after."""
 
     def __init__(
         self,
@@ -80,6 +84,7 @@ class DetectionEngine:
         if duplicates:
             raise ValueError(f"duplicate detector ids: {', '.join(duplicates)}")
         self._detectors = tuple(d for d in detectors if self._policy.runs(d))
+        self._prefilter = Prefilter(self._detectors)
         self._fingerprint = fingerprinter
 
     @property
@@ -88,20 +93,51 @@ class DetectionEngine:
 
     def scan(self, text: str) -> list[Finding]:
         """Findings in ``text``, non-overlapping, ordered by position."""
-        if not text:
-            return []
-        lowered = text.lower()
-        candidates: list[tuple[int, int, int, Detector]] = []
-        for rank, detector in enumerate(self._detectors):
-            if detector.keywords and not any(k in lowered for k in detector.keywords):
-                continue
-            for match in detector.compiled.finditer(text):
-                start, end = detector.value_span(match)
-                candidates.append((rank, start, end, detector))
-        return self._confirm(text, candidates)
+        return self.scan_many([text])[0]
 
-    def scan_many(self, texts: Iterable[str]) -> list[list[Finding]]:
-        return [self.scan(t) for t in texts]
+    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+        """Findings per text. The batch is joined once: one prefilter pass, one pass per candidate."""
+        if not texts:
+            return []
+        joined = "\n".join(texts)
+        candidates = self._prefilter.candidates(joined)
+        if not candidates:
+            return [[] for _ in texts]
+        starts = list(accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+        found: list[list[tuple[int, int, int, Detector]]] = [[] for _ in texts]
+        for rank in candidates:
+            detector = self._detectors[rank]
+            if not (
+                detector.batch_safe and self._collect_joined(rank, detector, joined, texts, starts, found)
+            ):
+                for index, text in enumerate(texts):
+                    found[index].extend(self._matches(rank, detector, text))
+        return [self._confirm(text, hits) if hits else [] for text, hits in zip(texts, found, strict=True)]
+
+    @staticmethod
+    def _matches(rank: int, detector: Detector, text: str) -> list[tuple[int, int, int, Detector]]:
+        return [(rank, *detector.value_span(m), detector) for m in detector.compiled.finditer(text)]
+
+    @staticmethod
+    def _collect_joined(
+        rank: int,
+        detector: Detector,
+        joined: str,
+        texts: Sequence[str],
+        starts: list[int],
+        found: list[list[tuple[int, int, int, Detector]]],
+    ) -> bool:
+        """Run one detector over the joined batch; False if a match crossed two texts (rescan them)."""
+        collected: list[tuple[int, int, int]] = []
+        for match in detector.compiled.finditer(joined):
+            index = bisect_right(starts, match.start()) - 1
+            if match.end() > starts[index] + len(texts[index]):
+                return False
+            start, end = detector.value_span(match)
+            collected.append((index, start - starts[index], end - starts[index]))
+        for index, start, end in collected:
+            found[index].append((rank, start, end, detector))
+        return True
 
     def _confirm(self, text: str, candidates: list[tuple[int, int, int, Detector]]) -> list[Finding]:
         taken: list[tuple[int, int]] = []
@@ -111,9 +147,10 @@ class DetectionEngine:
             if any(start < t_end and t_start < end for t_start, t_end in taken):
                 continue
             value = text[start:end]
-            if is_benign(value) or (detector.validator is not None and not detector.validator(value)):
+            if not self._is_real(detector, value):
                 continue
-            if not detector.confidence.at_least(self._policy.min_confidence):
+            confidence = detector.adjusted_confidence(text, start, end)
+            if not confidence.at_least(self._policy.min_confidence):
                 continue
             fingerprint = self._fingerprint(value)
             if self._policy.allows_value(value, fingerprint):
@@ -125,7 +162,7 @@ class DetectionEngine:
                     category=detector.category,
                     start=start,
                     end=end,
-                    confidence=detector.confidence,
+                    confidence=confidence,
                     masked=mask(value),
                     fingerprint=fingerprint,
                     description=detector.description,
@@ -133,3 +170,13 @@ class DetectionEngine:
             )
         findings.sort(key=lambda f: f.start)
         return findings
+
+    @staticmethod
+    def _is_real(detector: Detector, value: str) -> bool:
+        if is_benign(value):
+            return False
+        if detector.min_entropy is not None and shannon_entropy(value) < detector.min_entropy:
+            return False
+        if any(p.search(value) for p in detector.compiled_allow):
+            return False
+        return detector.validator is None or detector.validator(value)

@@ -162,6 +162,7 @@ class LocalDeployment:
             "slack_api_url": self.slack_api_url,
             "alert_channel": self.alert_channel,
             "stack_name": self.stack_name,
+            "local_emulator": "true",
             **self.extra_context,
         }
         self.log("Bootstrapping CDK in MiniStack…")

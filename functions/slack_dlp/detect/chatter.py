@@ -1,0 +1,78 @@
+"""Generated Slack-like chatter: the text the engine spends nearly all its time on.
+
+Realistic noise matters for a benchmark: mentions, channel links, URLs, code, numbers, times,
+ids, hashes and UUIDs, so the prefilter sees what it sees in production.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import uuid
+
+_WORDS = (
+    "the deploy is done can you take a look at this when you have a minute thanks we should ship it "
+    "today after standup the build failed again on main because of flaky tests I will rerun it "
+    "lunch anyone meeting moved to tomorrow please review my pull request customer reported a bug "
+    "in checkout page latency is up since the release rolling back now incident resolved postmortem "
+    "doc is in the drive sounds good ok great nice lgtm ship it weekend plans on call handover "
+    "dashboard metrics alert fired database migration ran fine cache hit rate dropped"
+).split()
+
+_TEMPLATES = (
+    "{w} {w} {w} {w} {w}",
+    "<@U{id}> {w} {w} {w}?",
+    "{w} {w} in <#C{id}|{w}> {w} {w}",
+    "see https://github.com/acme/{w}/pull/{n} {w} {w}",
+    "{w} {w} at {h}:{m} {w}",
+    "build {n} {w}: {sha}",
+    "request id {uuid} {w} {w}",
+    "```\n$ kubectl get pods -n {w}\n{w}-{hex6} 1/1 Running 0 {n}m\n```",
+    "{w} {w} {w} :tada: :rocket:",
+    "ticket OPS-{n} {w} {w} {w} {w} {w}",
+    "version {n}.{m}.{h} {w} released on 2026-{mo}-{d}",
+    "{w} {w} {w} {w} {w} {w} {w} {w} {w} {w} {w} {w}",
+    "price went from ${n}.{m} to ${n}.{h} {w}",
+    "> {w} {w} {w}\n{w} {w}",
+)
+
+
+class _Filler(dict[str, str]):
+    def __init__(self, rng: random.Random) -> None:
+        super().__init__()
+        self._rng = rng
+
+    def __missing__(self, key: str) -> str:
+        rng = self._rng
+        makers = {
+            "w": lambda: rng.choice(_WORDS),
+            "id": lambda: "".join(rng.choices(string.ascii_uppercase + string.digits, k=10)),
+            "n": lambda: str(rng.randint(1, 9999)),
+            "h": lambda: f"{rng.randint(0, 23):02d}",
+            "m": lambda: f"{rng.randint(0, 59):02d}",
+            "mo": lambda: f"{rng.randint(1, 12):02d}",
+            "d": lambda: f"{rng.randint(1, 28):02d}",
+            "sha": lambda: "".join(rng.choices("0123456789abcdef", k=40)),
+            "hex6": lambda: "".join(rng.choices("0123456789abcdef", k=6)),
+            "uuid": lambda: str(uuid.UUID(int=rng.getrandbits(128))),
+        }
+        return makers[key]()
+
+    def format_value(self, key: str) -> str:
+        return self.__missing__(key)
+
+
+def chatter(count: int, seed: int = 1) -> list[str]:
+    rng = random.Random(seed)  # noqa: S311 - test data
+    return [_fill(rng.choice(_TEMPLATES), rng) for _ in range(count)]
+
+
+def _fill(template: str, rng: random.Random) -> str:
+    # str.format would reuse one value per field name; every {w} here draws a new word.
+    filler = _Filler(rng)
+    out: list[str] = []
+    for literal, name, _, _ in string.Formatter().parse(template):
+        out.append(literal)
+        if name is not None:
+            out.append(filler.format_value(name))
+    return "".join(out)

@@ -26,9 +26,7 @@ def build_app(context: dict[str, object] | None = None) -> cdk.App:
         settings=settings,
         for_local_emulator=str(app.node.try_get_context("local_emulator") or "").lower() == "true",
         description="slack-dlp: data loss prevention for Slack",
-        env=cdk.Environment(
-            account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
-        ),
+        env=cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
     )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app

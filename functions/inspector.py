@@ -25,6 +25,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     def complete(record: SQSRecord) -> None:
         inspector.complete(batch, record.message_id)
 
-    return dict(
-        process_partial_response(event=event, record_handler=complete, processor=processor, context=context)
-    )
+    return dict(process_partial_response(event=event, record_handler=complete, processor=processor, context=context))

@@ -23,6 +23,4 @@ def report(record: SQSRecord) -> None:
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return dict(
-        process_partial_response(event=event, record_handler=report, processor=processor, context=context)
-    )
+    return dict(process_partial_response(event=event, record_handler=report, processor=processor, context=context))

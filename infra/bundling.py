@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +34,22 @@ class LocalPythonBundling:
         python_version: str,
         platforms: tuple[str, ...],
         cache_dir: Path = DEFAULT_CACHE,
+        extra_files: Mapping[str, Path] | None = None,
     ) -> None:
         self._source = source
         self._requirements = requirements
         self._python_version = python_version
         self._platforms = platforms
         self._cache_dir = cache_dir
+        self._extra_files = dict(extra_files or {})
 
     def try_bundle(self, output_dir: str, *_args: Any, **_kwargs: Any) -> bool:
         out = Path(output_dir)
         shutil.copytree(self.dependencies(), out, dirs_exist_ok=True)
         shutil.copytree(self._source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*ASSET_EXCLUDES))
+        for destination, source in self._extra_files.items():
+            (out / destination).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, out / destination)
         return True
 
     def dependencies(self) -> Path:

@@ -39,20 +39,14 @@ class QueueWithDlq(Construct):
             enforce_ssl=True,
             visibility_timeout=visibility_timeout,
             retention_period=Duration.days(retention_days),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=max_receive_count
-            ),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receive_count),
         )
         self._key = key
         self.dlq_alarm = cloudwatch.Alarm(
             self,
             "DlqNotEmpty",
-            alarm_description=(
-                f"Messages of {construct_id} failed {max_receive_count} times and wait in its DLQ"
-            ),
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(1)
-            ),
+            alarm_description=(f"Messages of {construct_id} failed {max_receive_count} times and wait in its DLQ"),
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -37,9 +37,7 @@ class SlackSecrets(Construct):
             "FingerprintKey",
             description="slack-dlp: key of the keyed hash that fingerprints findings (never leaves AWS)",
             encryption_key=key,
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=64, exclude_punctuation=True
-            ),
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
             removal_policy=RemovalPolicy.DESTROY,
         )
         for secret in (self.signing_secret, self.bot_token):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import BundlingOptions, CfnOutput, DockerImage, Duration, RemovalPolicy, Stack
+from aws_cdk import AssetHashType, BundlingOptions, CfnOutput, DockerImage, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -20,6 +21,7 @@ from infra.functions import PIP_PLATFORMS, PYTHON_VERSION, RUNTIME, PipelineFunc
 from infra.queues import QueueWithDlq
 from infra.secrets import SlackSecrets
 from slack_dlp.config import Resources, Settings
+from slack_dlp.detect.rules import load_rules
 
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 INSPECTOR_TIMEOUT = Duration.seconds(60)
@@ -29,7 +31,12 @@ REPORTER_MAX_CONCURRENCY = 2
 REPORTER_BATCH_SIZE = 10
 
 
-def lambda_code(functions_dir: Path = FUNCTIONS_DIR, *, for_local_emulator: bool = False) -> lambda_.Code:
+def lambda_code(
+    functions_dir: Path = FUNCTIONS_DIR,
+    *,
+    for_local_emulator: bool = False,
+    extra_files: Mapping[str, Path] | None = None,
+) -> lambda_.Code:
     """The one asset all functions share: the handlers, the core package and its dependencies.
 
     MiniStack runs functions with the host's Python, so a local deployment carries wheels for the
@@ -46,6 +53,8 @@ def lambda_code(functions_dir: Path = FUNCTIONS_DIR, *, for_local_emulator: bool
     return lambda_.Code.from_asset(
         str(functions_dir),
         exclude=["**/__pycache__", "slack_dlp/local", "slack_dlp/cli.py"],
+        # Files from outside functions/ (rules) only show in the output's hash.
+        asset_hash_type=AssetHashType.OUTPUT if extra_files else AssetHashType.SOURCE,
         bundling=BundlingOptions(
             image=DockerImage.from_registry(RUNTIME.bundling_image.image),
             local=LocalPythonBundling(
@@ -53,9 +62,20 @@ def lambda_code(functions_dir: Path = FUNCTIONS_DIR, *, for_local_emulator: bool
                 functions_dir / "requirements.txt",
                 python_version=python_version,
                 platforms=platforms,
+                extra_files=extra_files,
             ),
         ),
     )
+
+
+def custom_rule_files(settings: Settings) -> dict[str, Path]:
+    """Asset path -> repo file for each rules file; each is loaded now so a bad rule fails the synth."""
+    files = {}
+    for position, name in enumerate(settings.custom_rules):
+        source = (REPO_ROOT / name).resolve()
+        load_rules(source)
+        files[f"custom_rules/{position}-{source.name}"] = source
+    return files
 
 
 def visibility_timeout(function_timeout: Duration, batching_window_seconds: int) -> Duration:
@@ -74,6 +94,9 @@ class SlackDlpStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        rule_files = custom_rule_files(settings)
+        # The functions find the rules next to their code, under the names the bundler gives them.
+        settings = settings.replace(custom_rules=tuple(rule_files))
         self.settings = settings
         key = kms.Key(
             self,
@@ -117,7 +140,7 @@ class SlackDlpStack(Stack):
             bot_token_secret_arn=secrets.bot_token.secret_arn,
             fingerprint_key_secret_arn=secrets.fingerprint_key.secret_arn,
         )
-        code = lambda_code(for_local_emulator=for_local_emulator)
+        code = lambda_code(for_local_emulator=for_local_emulator, extra_files=rule_files)
 
         ingest = PipelineFunction(
             self,
@@ -127,9 +150,7 @@ class SlackDlpStack(Stack):
             description="slack-dlp: verifies Slack events, drops retries, enqueues messages",
             timeout=Duration.seconds(10),
             memory_size=512,
-            environment=_environment(
-                settings, resources, "inspect_queue_url", "dedup_table", "signing_secret_arn"
-            ),
+            environment=_environment(settings, resources, "inspect_queue_url", "dedup_table", "signing_secret_arn"),
         )
         inspect.grant_send(ingest.function)
         dedup_table.grant(ingest.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
@@ -184,9 +205,7 @@ class SlackDlpStack(Stack):
         self.api = api
         self.queues = {"inspect": inspect, "results": results}
         self.functions = {"ingest": ingest, "inspector": inspector, "reporter": reporter}
-        CfnOutput(
-            self, "RequestUrl", value=api.events_url, description="Paste into Slack: Event Subscriptions"
-        )
+        CfnOutput(self, "RequestUrl", value=api.events_url, description="Paste into Slack: Event Subscriptions")
         CfnOutput(self, "HttpApiId", value=api.http_api.api_id)
         CfnOutput(self, "SigningSecretArn", value=secrets.signing_secret.secret_arn)
         CfnOutput(self, "BotTokenSecretArn", value=secrets.bot_token.secret_arn)

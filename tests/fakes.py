@@ -61,10 +61,7 @@ class FakeDlpClient:
         outcomes: list[ItemOutcome] = (
             self._inner.inspect(texts) if self._inner is not None else [[] for _ in texts]  # type: ignore[attr-defined]
         )
-        return [
-            DlpError("item failed") if t in self.fail_texts else o
-            for t, o in zip(texts, outcomes, strict=True)
-        ]
+        return [DlpError("item failed") if t in self.fail_texts else o for t, o in zip(texts, outcomes, strict=True)]
 
 
 class RecordingNotifier:

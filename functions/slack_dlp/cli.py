@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from slack_dlp.config import Settings
@@ -38,10 +39,14 @@ def _finding_row(finding: Finding) -> dict[str, Any]:
 
 
 def _engine(args: argparse.Namespace) -> Any:
+    from slack_dlp.detect.rules import RulesError
     from slack_dlp.wiring import build_engine
 
     key = os.environ.get("SLACK_DLP_FINGERPRINT_KEY", "").encode() or LOCAL_FINGERPRINT_KEY
-    return build_engine(Settings.from_env(), key)
+    try:
+        return build_engine(Settings.from_env(), key, extra_rules=args.rules or (), rules_base=Path.cwd())
+    except (RulesError, ValueError) as error:
+        raise UsageError(str(error)) from None
 
 
 def _scan_jsonl(engine: Any, source: TextIO, out: TextIO) -> tuple[int, int]:
@@ -60,9 +65,7 @@ def _scan_jsonl(engine: Any, source: TextIO, out: TextIO) -> tuple[int, int]:
         findings = engine.scan(text)
         items += 1
         found += bool(findings)
-        out.write(
-            json.dumps({"id": record.get("id"), "findings": [_finding_row(f) for f in findings]}) + "\n"
-        )
+        out.write(json.dumps({"id": record.get("id"), "findings": [_finding_row(f) for f in findings]}) + "\n")
     return items, found
 
 
@@ -116,11 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--json", action="store_true", help="print findings as JSON")
     scan.add_argument("--jsonl", metavar="FILE", help='read lines {"id", "text"}; write one result line each')
     scan.add_argument("--exit-zero", action="store_true", help="exit 0 even when something is found")
+    scan.add_argument(
+        "--rules", action="append", metavar="FILE", help="add detectors from a slack-dlp or gitleaks TOML file"
+    )
     scan.set_defaults(func=cmd_scan)
 
-    local = commands.add_parser(
-        "local", help="deploy the stack into MiniStack with a Slack stand-in (make run)"
-    )
+    local = commands.add_parser("local", help="deploy the stack into MiniStack with a Slack stand-in (make run)")
     local.set_defaults(func=cmd_local)
     return parser
 

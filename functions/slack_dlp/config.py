@@ -8,6 +8,7 @@ A batch size or a rate limit therefore cannot disagree between infrastructure an
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -47,8 +48,20 @@ class Settings:
     max_receive_count: int = 10
     #: Minimum confidence a finding needs to be reported: low, medium or high.
     min_confidence: Literal["low", "medium", "high"] = "medium"
-    #: Detector ids to switch off, comma-separated in context/env.
+    #: Detector ids to switch off (lists: comma-separated or a JSON array in context/env).
     disabled_detectors: tuple[str, ...] = field(default_factory=tuple)
+    #: Detectors that are off by default (email-address, phone-number) to switch on.
+    enabled_detectors: tuple[str, ...] = field(default_factory=tuple)
+    #: Channel ids whose messages are never inspected (e.g. the security team's own channels).
+    allow_channels: tuple[str, ...] = field(default_factory=tuple)
+    #: User ids whose messages are never inspected (e.g. a service account that posts test data).
+    allow_users: tuple[str, ...] = field(default_factory=tuple)
+    #: Fingerprints of values that never alert (from a finding's fingerprint).
+    allow_fingerprints: tuple[str, ...] = field(default_factory=tuple)
+    #: Regexes (RE2 syntax) of values that never alert.
+    allow_patterns: tuple[str, ...] = field(default_factory=tuple)
+    #: Rules files (slack-dlp or gitleaks TOML) added to the built-in detectors, relative to the repo.
+    custom_rules: tuple[str, ...] = field(default_factory=tuple)
     #: Log level of every function.
     log_level: str = "INFO"
 
@@ -98,7 +111,7 @@ class Settings:
         env: dict[str, str] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            env[ENV_PREFIX + f.name.upper()] = ",".join(value) if isinstance(value, tuple) else str(value)
+            env[ENV_PREFIX + f.name.upper()] = json.dumps(list(value)) if isinstance(value, tuple) else str(value)
         return env
 
     def replace(self, **changes: Any) -> Settings:
@@ -111,7 +124,10 @@ def _coerce(name: str, annotation: object, raw: Any) -> Any:
         if kind == "int":
             return int(raw)
         if kind.startswith("tuple"):
-            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            if isinstance(raw, str):
+                items = json.loads(raw) if raw.lstrip().startswith("[") else raw.split(",")
+            else:
+                items = list(raw)
             return tuple(str(item).strip() for item in items if str(item).strip())
         return str(raw)
     except (TypeError, ValueError) as error:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from slack_dlp.dlp.base import DlpClient, DlpError, ItemOutcome
-from slack_dlp.model import Finding, InspectionItem, InspectionResult, MalformedMessage
+from slack_dlp.model import Finding, InspectionItem, InspectionResult, MalformedMessage, MessageRef
 from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import Publisher
 
@@ -25,10 +25,22 @@ class InspectedBatch:
     findings: dict[str, ItemOutcome] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ItemAllowlist:
+    """Messages never inspected: from allowlisted channels or users. They spend no DLP quota."""
+
+    channels: frozenset[str] = frozenset()
+    users: frozenset[str] = frozenset()
+
+    def __call__(self, ref: MessageRef) -> bool:
+        return ref.channel_id in self.channels or (bool(ref.user_id) and ref.user_id in self.users)
+
+
 class Inspector:
-    def __init__(self, dlp: DlpClient, results: Publisher) -> None:
+    def __init__(self, dlp: DlpClient, results: Publisher, skip: ItemAllowlist | None = None) -> None:
         self._dlp = dlp
         self._results = results
+        self._skip = skip or ItemAllowlist()
 
     def inspect(self, records: Sequence[tuple[str, str]]) -> InspectedBatch:
         """Parse ``(message_id, body)`` records and inspect all parseable ones together."""
@@ -41,6 +53,9 @@ class Inspector:
                 batch.outcomes[message_id] = error
                 continue
             batch.outcomes[message_id] = item
+            if self._skip(item.ref):
+                batch.findings[message_id] = []
+                continue
             items.append((message_id, item))
 
         size = max(1, self._dlp.max_items)

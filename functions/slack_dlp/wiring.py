@@ -5,14 +5,17 @@ Handlers call these factories; tests build the services directly with fakes inst
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from slack_dlp.config import Resources, Settings
+from slack_dlp.detect.catalog import BUILTIN_DETECTORS
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter, Policy
+from slack_dlp.detect.rules import load_many
 from slack_dlp.dlp.base import DlpClient
 from slack_dlp.dlp.builtin import BuiltinDlpClient
 from slack_dlp.ingest import IngestService
-from slack_dlp.inspect import Inspector
+from slack_dlp.inspect import Inspector, ItemAllowlist
 from slack_dlp.model import Confidence
 from slack_dlp.queues import SqsPublisher
 from slack_dlp.report import Reporter
@@ -47,12 +50,23 @@ def build_ingest(settings: Settings, resources: Resources) -> IngestService:
     )
 
 
-def build_engine(settings: Settings, fingerprint_key: bytes) -> DetectionEngine:
+#: Relative rules paths resolve against the Lambda asset's root (where the bundler copies them).
+ASSET_ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_engine(
+    settings: Settings, fingerprint_key: bytes, *, extra_rules: Sequence[str] = (), rules_base: Path = ASSET_ROOT
+) -> DetectionEngine:
     policy = Policy(
         min_confidence=Confidence(settings.min_confidence),
         disabled=frozenset(settings.disabled_detectors),
+        enabled=frozenset(settings.enabled_detectors),
+        allow_fingerprints=frozenset(settings.allow_fingerprints),
+        allow_patterns=Policy.compile_allow_patterns(settings.allow_patterns),
     )
-    return DetectionEngine(fingerprinter=Fingerprinter(fingerprint_key), policy=policy)
+    rule_files = [rules_base / path for path in settings.custom_rules] + [Path(p) for p in extra_rules]
+    detectors = (*BUILTIN_DETECTORS, *load_many(rule_files))
+    return DetectionEngine(detectors, fingerprinter=Fingerprinter(fingerprint_key), policy=policy)
 
 
 def build_dlp_client(settings: Settings, fingerprint_key: bytes) -> DlpClient:
@@ -69,6 +83,7 @@ def build_inspector(settings: Settings, resources: Resources) -> Inspector:
     return Inspector(
         dlp=build_dlp_client(settings, key),
         results=SqsPublisher(boto3.client("sqs"), resources.results_queue_url),
+        skip=ItemAllowlist(channels=frozenset(settings.allow_channels), users=frozenset(settings.allow_users)),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,12 +101,8 @@ def test_each_function_has_its_own_role_and_only_the_grants_it_needs(template: a
     functions = _resources(template, "AWS::Lambda::Function")
     roles = {json.dumps(f["Properties"]["Role"]) for f in functions.values()}
     assert len(roles) == len(functions) == 3
-    assert not any(
-        "ManagedPolicyArns" in r["Properties"] for r in _resources(template, "AWS::IAM::Role").values()
-    )
-    policies = {
-        key: json.dumps(p["Properties"]) for key, p in _resources(template, "AWS::IAM::Policy").items()
-    }
+    assert not any("ManagedPolicyArns" in r["Properties"] for r in _resources(template, "AWS::IAM::Role").values())
+    policies = {key: json.dumps(p["Properties"]) for key, p in _resources(template, "AWS::IAM::Policy").items()}
     ingest = next(p for k, p in policies.items() if k.startswith("Ingest"))
     reporter = next(p for k, p in policies.items() if k.startswith("Reporter"))
     assert "sqs:SendMessage" in ingest and "dynamodb:PutItem" in ingest
@@ -130,12 +127,8 @@ def test_http_api_routes_post_slack_events_with_throttling_and_access_logs(
         "AWS::ApiGatewayV2::Stage",
         {
             "StageName": "$default",
-            "DefaultRouteSettings": assertions.Match.object_like(
-                {"ThrottlingRateLimit": assertions.Match.any_value()}
-            ),
-            "AccessLogSettings": assertions.Match.object_like(
-                {"DestinationArn": assertions.Match.any_value()}
-            ),
+            "DefaultRouteSettings": assertions.Match.object_like({"ThrottlingRateLimit": assertions.Match.any_value()}),
+            "AccessLogSettings": assertions.Match.object_like({"DestinationArn": assertions.Match.any_value()}),
         },
     )
 
@@ -161,3 +154,20 @@ def test_cdk_nag_runs_during_synth_and_the_stack_passes_it() -> None:
     sqs.Queue(stack, "Unencrypted", encryption=sqs.QueueEncryption.UNENCRYPTED)  # type: ignore[arg-type]
     with pytest.raises(Exception, match=r"AwsSolutions-SQS"):
         app.synth()
+
+
+def test_custom_rules_are_validated_at_synth_and_shipped_in_the_asset(tmp_path: Path) -> None:
+    rules = tmp_path / "team-rules.toml"
+    rules.write_text("[[detectors]]\nid = \"acme-key\"\nregex = 'acme_[a-z0-9]{32}'\n")
+    app = build_app(context={**CONTEXT, "custom_rules": str(rules)})
+    assembly = app.synth()
+    template = assertions.Template.from_stack(app.node.find_child("SlackDlp"))  # type: ignore[arg-type]
+    env = next(iter(template.find_resources("AWS::Lambda::Function").values()))["Properties"]["Environment"]
+    assert json.loads(env["Variables"]["SLACK_DLP_CUSTOM_RULES"]) == ["custom_rules/0-team-rules.toml"]
+    shipped = list(Path(assembly.directory).glob("asset.*/custom_rules/0-team-rules.toml"))
+    assert shipped
+    assert shipped[0].read_text() == rules.read_text()
+
+    rules.write_text('[[detectors]]\nid = "broken"\nregex = "("\n')
+    with pytest.raises(Exception, match="broken"):
+        build_app(context={**CONTEXT, "custom_rules": str(rules)})

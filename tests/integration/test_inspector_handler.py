@@ -9,9 +9,7 @@ from tests.integration.conftest import FakeStack
 CANARIES = canary_secrets()
 
 
-def test_batch_of_100_publishes_masked_results_and_reports_no_failures(
-    load_handler: Any, stack: FakeStack
-) -> None:
+def test_batch_of_100_publishes_masked_results_and_reports_no_failures(load_handler: Any, stack: FakeStack) -> None:
     # GIVEN a full SQS batch with three leaks among chatter
     inspector = load_handler("inspector")
     texts = [f"standup note {i}" for i in range(97)]
@@ -44,8 +42,6 @@ def test_poison_record_fails_alone(load_handler: Any, stack: FakeStack) -> None:
 def test_results_queue_failure_fails_only_records_with_findings(load_handler: Any, stack: FakeStack) -> None:
     inspector = load_handler("inspector")
     inspector.inspector._results._queue_url = stack.results_queue_url + "-gone"
-    event = sqs_event(
-        [inspection_item("clean").to_json(), inspection_item(f"gh {CANARIES['github']}").to_json()]
-    )
+    event = sqs_event([inspection_item("clean").to_json(), inspection_item(f"gh {CANARIES['github']}").to_json()])
     response = inspector.handler(event, FakeLambdaContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}

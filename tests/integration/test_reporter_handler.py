@@ -15,9 +15,7 @@ from tests.integration.conftest import FakeStack
 def _result(channel: str = "C0ENG") -> InspectionResult:
     ref = MessageRef(team_id="T1", channel_id=channel, ts="1700000000.000100", user_id="U0BOB", event_id="Ev1",
                      event_time=1700000000)  # fmt: skip
-    finding = Finding(
-        "github-pat", Category.SECRET, 5, 45, Confidence.HIGH, "ghp_••••", "ab" * 16, "GitHub PAT"
-    )
+    finding = Finding("github-pat", Category.SECRET, 5, 45, Confidence.HIGH, "ghp_••••", "ab" * 16, "GitHub PAT")
     return InspectionResult(ref=ref, findings=(finding,))
 
 

@@ -45,8 +45,6 @@ def test_severity_ranks_secrets_over_financial_over_personal() -> None:
 
 
 def test_fallback_permalink_points_at_the_thread_reply() -> None:
-    threaded = MessageRef(
-        team_id="T1", channel_id="C1", ts="1700000001.000200", thread_ts="1700000000.000100"
-    )
+    threaded = MessageRef(team_id="T1", channel_id="C1", ts="1700000001.000200", thread_ts="1700000000.000100")
     link = fallback_permalink(InspectionResult(ref=threaded, findings=(_finding(),)))
     assert link == "https://slack.com/archives/C1/p1700000001000200?thread_ts=1700000000.000100&cid=C1"

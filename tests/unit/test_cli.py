@@ -34,9 +34,7 @@ def test_scan_json_and_exit_zero(monkeypatch: pytest.MonkeyPatch, capsys: pytest
 
 def test_scan_jsonl_writes_one_line_per_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "in.jsonl"
-    source.write_text(
-        json.dumps({"id": "a", "text": "nothing"}) + "\n" + json.dumps({"id": 2, "text": TOKEN}) + "\n"
-    )
+    source.write_text(json.dumps({"id": "a", "text": "nothing"}) + "\n" + json.dumps({"id": 2, "text": TOKEN}) + "\n")
     assert main(["scan", "--jsonl", str(source)]) == 1
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0] == {"id": "a", "findings": []}

@@ -33,9 +33,7 @@ def test_cdk_context_strings_are_coerced() -> None:
 
 
 def test_env_round_trip_gives_the_same_settings_the_stack_was_built_with() -> None:
-    original = Settings(
-        alert_channel="C0ALERTS", batch_size=25, disabled_detectors=("jwt",), min_confidence="high"
-    )
+    original = Settings(alert_channel="C0ALERTS", batch_size=25, disabled_detectors=("jwt",), min_confidence="high")
     assert Settings.from_env(original.to_env()) == original
 
 
@@ -50,9 +48,7 @@ def test_env_round_trip_gives_the_same_settings_the_stack_was_built_with() -> No
         ({"min_confidence": "certain"}, "min_confidence"),
     ],
 )
-def test_invalid_settings_fail_with_a_message_naming_the_setting(
-    changes: dict[str, str], message: str
-) -> None:
+def test_invalid_settings_fail_with_a_message_naming_the_setting(changes: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_lookup(changes.get)
 
@@ -61,3 +57,9 @@ def test_missing_resources_are_named_at_cold_start() -> None:
     resources = Resources.from_env({"INSPECT_QUEUE_URL": "https://sqs/q"})
     with pytest.raises(SettingsError, match="DEDUP_TABLE_NAME"):
         resources.require("inspect_queue_url", "dedup_table")
+
+
+def test_list_settings_accept_json_arrays_so_regexes_may_contain_commas() -> None:
+    settings = Settings.from_lookup({"allow_patterns": '["^test_[a-z]{2,4}$", "x"]'}.get)
+    assert settings.allow_patterns == ("^test_[a-z]{2,4}$", "x")
+    assert Settings.from_env(settings.to_env()) == settings

@@ -31,9 +31,7 @@ POSITIVES = [
 
 
 @pytest.mark.parametrize(("detector", "text"), POSITIVES)
-def test_planted_values_are_found_with_offsets_and_no_value(
-    engine: DetectionEngine, detector: str, text: str
-) -> None:
+def test_planted_values_are_found_with_offsets_and_no_value(engine: DetectionEngine, detector: str, text: str) -> None:
     # WHEN
     findings = engine.scan(text)
     # THEN exactly the planted value is found, located by offsets, and only masked

@@ -40,9 +40,7 @@ def test_signed_message_is_enqueued_once_as_a_normalized_item(
     envelope = event_envelope(message_event("hello", channel="C1"))
     # WHEN Slack delivers it, then retries it
     first = service.handle_event_request(_request(*signed_request(envelope)))
-    retry = service.handle_event_request(
-        _request(*signed_request(envelope, extra_headers={"X-Slack-Retry-Num": "1"}))
-    )
+    retry = service.handle_event_request(_request(*signed_request(envelope, extra_headers={"X-Slack-Retry-Num": "1"})))
     # THEN both get 200 and exactly one normalized item is enqueued (not the envelope)
     assert (first.status, retry.status) == (200, 200)
     assert len(publisher.bodies) == 1
@@ -102,18 +100,14 @@ def test_malformed_bodies_are_4xx_never_5xx(
     service: IngestService, publisher: InMemoryPublisher, body: bytes, content_type: str, status: int
 ) -> None:
     headers = signed_request(b"{}", content_type=content_type)[1] if status == 401 else None
-    request = (
-        _request(body, headers) if headers else _request(*signed_request(body, content_type=content_type))
-    )
+    request = _request(body, headers) if headers else _request(*signed_request(body, content_type=content_type))
     response = service.handle_event_request(request)
     assert response.status == status
     assert publisher.bodies == []
 
 
 def test_oversized_body_is_413(service: IngestService, publisher: InMemoryPublisher) -> None:
-    response = service.handle_event_request(
-        _request(*signed_request(event_envelope(message_event("x" * 5000))))
-    )
+    response = service.handle_event_request(_request(*signed_request(event_envelope(message_event("x" * 5000)))))
     assert response.status == 413
     assert publisher.bodies == []
 
@@ -121,9 +115,7 @@ def test_oversized_body_is_413(service: IngestService, publisher: InMemoryPublis
 def test_skipped_events_are_acknowledged_without_enqueueing(
     service: IngestService, publisher: InMemoryPublisher
 ) -> None:
-    response = service.handle_event_request(
-        _request(*signed_request(event_envelope(message_event("x", bot_id="B1"))))
-    )
+    response = service.handle_event_request(_request(*signed_request(event_envelope(message_event("x", bot_id="B1")))))
     assert response.status == 200
     assert publisher.bodies == []
 
@@ -146,9 +138,7 @@ def test_enqueue_failure_is_503_so_slack_retries_and_the_retry_is_not_deduplicat
     assert len(publisher.bodies) == 1
 
 
-def test_rejections_never_echo_the_message_text(
-    service: IngestService, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_rejections_never_echo_the_message_text(service: IngestService, capsys: pytest.CaptureFixture[str]) -> None:
     canary = canary_secrets()["github"]
     body, headers = signed_request(event_envelope(message_event(f"token {canary}")))
     for request in (

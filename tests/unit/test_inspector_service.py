@@ -85,9 +85,7 @@ def test_poison_records_fail_alone_and_do_not_block_the_batch() -> None:
 
 
 def test_publish_failure_fails_the_record() -> None:
-    inspector = Inspector(
-        _dlp(), InMemoryPublisher(fail_with="SQS SendMessage failed: KMS.DisabledException")
-    )
+    inspector = Inspector(_dlp(), InMemoryPublisher(fail_with="SQS SendMessage failed: KMS.DisabledException"))
     records = _records([f"x {CANARIES['github']}"])
     batch = inspector.inspect(records)
     with pytest.raises(Exception, match=r"KMS\.DisabledException"):
@@ -102,3 +100,21 @@ def test_results_reference_the_message_not_its_text() -> None:
     data = json.loads(results.bodies[0])
     assert "text" not in data
     assert "the secret is" not in results.bodies[0]
+
+
+def test_allowlisted_channels_and_users_spend_no_dlp_quota_and_never_alert() -> None:
+    from slack_dlp.inspect import ItemAllowlist
+
+    dlp, results = _dlp(), InMemoryPublisher()
+    inspector = Inspector(dlp, results, skip=ItemAllowlist(channels=frozenset({"C0SEC"}), users=frozenset({"U0BOT"})))
+    leak = f"gh {CANARIES['github']}"
+    records = [
+        ("a", inspection_item(leak, channel="C0SEC").to_json()),
+        ("b", inspection_item(leak, user="U0BOT", ts="1.000002").to_json()),
+        ("c", inspection_item(leak, ts="1.000003").to_json()),
+    ]
+    batch = inspector.inspect(records)
+    for message_id, _ in records:
+        inspector.complete(batch, message_id)
+    assert dlp.requests == [1]
+    assert len(results.bodies) == 1

@@ -26,9 +26,7 @@ def test_card_issuers_and_luhn(number: str, issuer: str) -> None:
     assert v.luhn(number)
 
 
-@pytest.mark.parametrize(
-    "number", ["4539148803436468", "1234567812345670", "9999999999999995", "4444444444444448"]
-)
+@pytest.mark.parametrize("number", ["4539148803436468", "1234567812345670", "9999999999999995", "4444444444444448"])
 def test_invalid_cards_are_rejected(number: str) -> None:
     assert not v.payment_card(number)
 

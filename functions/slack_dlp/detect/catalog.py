@@ -112,9 +112,7 @@ CLOUD: tuple[Detector, ...] = (
         rf"{_START}do[por]_v1_[a-f0-9]{{64}}{_END}",
         _kw("dop_v1_", "doo_v1_", "dor_v1_"),
     ),
-    Detector(
-        "heroku-api-key", SECRET, "Heroku API key", rf"{_START}HRKU-[A-Za-z0-9_-]{{60}}{_END}", _kw("hrku-")
-    ),
+    Detector("heroku-api-key", SECRET, "Heroku API key", rf"{_START}HRKU-[A-Za-z0-9_-]{{60}}{_END}", _kw("hrku-")),
     Detector(
         "heroku-api-key-legacy",
         SECRET,

@@ -9,6 +9,8 @@ from typing import Any, Literal
 from slack_dlp.detect.validators import Validator
 from slack_dlp.model import Category, Confidence
 
+#: ``secret_group`` value meaning "the first capturing group that matched" (gitleaks' default).
+FIRST_GROUP = "first"
 #: Characters either side of a match in which context words are looked for.
 CONTEXT_WINDOW = 48
 
@@ -74,6 +76,8 @@ class Detector:
         object.__setattr__(self, "batch_safe", self.engine == "re" and not re.search(r"[$^]", unescaped))
 
     def _resolve_group(self, compiled: Any) -> int:
+        if self.secret_group == FIRST_GROUP:
+            return -1
         if isinstance(self.secret_group, int):
             if not 0 <= self.secret_group <= compiled.groups:
                 raise DetectorError(f"detector {self.id!r}: secret group {self.secret_group} does not exist")
@@ -81,7 +85,12 @@ class Detector:
         return int(compiled.groupindex.get(self.secret_group, 0))
 
     def value_span(self, match: Any) -> tuple[int, int]:
-        if self.group_index:
+        if self.group_index < 0:  # gitleaks' default: the first group that matched something
+            for group in range(1, match.re.groups + 1):
+                start, end = match.span(group)
+                if start >= 0 and end > start:
+                    return int(start), int(end)
+        elif self.group_index:
             start, end = match.span(self.group_index)
             if start >= 0 and end > start:
                 return int(start), int(end)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
+from typing import Any
 
 from slack_dlp.detect.allowlist import is_benign
 from slack_dlp.detect.catalog import BUILTIN_DETECTORS
@@ -54,7 +54,20 @@ class Policy:
     #: Detectors that are off by default (email, phone) and the user switched on.
     enabled: frozenset[str] = frozenset()
     allow_fingerprints: frozenset[str] = frozenset()
-    allow_patterns: tuple[re.Pattern[str], ...] = field(default_factory=tuple)
+    allow_patterns: tuple[Any, ...] = field(default_factory=tuple)
+
+    @staticmethod
+    def compile_allow_patterns(patterns: Sequence[str]) -> tuple[Any, ...]:
+        """User-supplied allowlist regexes, compiled with RE2 (linear time)."""
+        import re2
+
+        compiled = []
+        for pattern in patterns:
+            try:
+                compiled.append(re2.compile(pattern))
+            except re2.error as error:
+                raise ValueError(f"allow pattern {pattern!r} does not compile: {error}") from None
+        return tuple(compiled)
 
     def runs(self, detector: Detector) -> bool:
         if detector.id in self.disabled:
@@ -107,9 +120,7 @@ class DetectionEngine:
         found: list[list[tuple[int, int, int, Detector]]] = [[] for _ in texts]
         for rank in candidates:
             detector = self._detectors[rank]
-            if not (
-                detector.batch_safe and self._collect_joined(rank, detector, joined, texts, starts, found)
-            ):
+            if not (detector.batch_safe and self._collect_joined(rank, detector, joined, texts, starts, found)):
                 for index, text in enumerate(texts):
                     found[index].extend(self._matches(rank, detector, text))
         return [self._confirm(text, hits) if hits else [] for text, hits in zip(texts, found, strict=True)]

@@ -127,9 +127,7 @@ class Prefilter:
         if self._set is None:
             lowered = text.lower()
             keyword_hits = [
-                i
-                for i, d in enumerate(self._detectors)
-                if d.keywords and any(k in lowered for k in d.keywords)
+                i for i, d in enumerate(self._detectors) if d.keywords and any(k in lowered for k in d.keywords)
             ]
             return sorted({*keyword_hits, *self._always})
         hits = self._set.Match(text) or ()

@@ -91,9 +91,7 @@ def sample_events(seed: int | None = None) -> list[Sample]:
     rng = random.Random(seed)  # noqa: S311 - look-alike test data, not cryptography
     base = time.time()
     edited_ts = f"{base - 30:.6f}"
-    leak = event_envelope(
-        message_event(f"deploy keys for staging: {fake_aws_access_key_id(rng)} (rotate later)")
-    )
+    leak = event_envelope(message_event(f"deploy keys for staging: {fake_aws_access_key_id(rng)} (rotate later)"))
     return [
         Sample("AWS access key pasted in #general", leak, expect_alert=True),
         Sample("Slack retried the same event (X-Slack-Retry-Num: 1)", leak, expect_alert=False, retry_num=1),
@@ -153,9 +151,7 @@ def sample_events(seed: int | None = None) -> list[Sample]:
         ),
         Sample(
             "a bot's own message (skipped)",
-            event_envelope(
-                message_event(f"bot says {fake_github_pat(rng)}", user="U0DLPBOT", bot_id="B0DLPBOT")
-            ),
+            event_envelope(message_event(f"bot says {fake_github_pat(rng)}", user="U0DLPBOT", bot_id="B0DLPBOT")),
             expect_alert=False,
         ),
     ]

@@ -79,9 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
         args = dict(parse_qsl(url.query))
         args.update(_parse_body(raw, self.headers.get("Content-Type", "")))
         state = self.server.state
-        token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip() or str(
-            args.pop("token", "")
-        )
+        token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip() or str(args.pop("token", ""))
         fault = state.take_fault(method)
         status, headers = 200, {}
         if fault is not None:

@@ -82,9 +82,7 @@ def build_alert(result: InspectionResult, permalink: str) -> Alert:
     blocks: list[Block] = [
         HeaderBlock(text=f"{_SEVERITY_ICON[level]} Sensitive data in Slack ({level.value})"[:150]),
         SectionBlock(
-            text=MarkdownTextObject(
-                text=f"*{escape(summary)}* found in {what} by {author} in <#{ref.channel_id}>."
-            ),
+            text=MarkdownTextObject(text=f"*{escape(summary)}* found in {what} by {author} in <#{ref.channel_id}>."),
             fields=[
                 MarkdownTextObject(text=f"*Severity*\n{level.value}"),
                 MarkdownTextObject(text=f"*Posted*\n{when}"),

@@ -26,9 +26,7 @@ class MalformedEvent(ValueError):
     """The envelope lacks a field the Events API always sends."""
 
 
-def normalize(
-    envelope: Mapping[str, Any], *, bot_user_ids: frozenset[str] = frozenset()
-) -> InspectionItem | Skip:
+def normalize(envelope: Mapping[str, Any], *, bot_user_ids: frozenset[str] = frozenset()) -> InspectionItem | Skip:
     """The inspection item for an ``event_callback`` envelope, or the reason to skip it."""
     event = envelope.get("event")
     if not isinstance(event, Mapping):
@@ -117,9 +115,7 @@ def _bot_authorizations(envelope: Mapping[str, Any]) -> frozenset[str]:
     if not isinstance(authorizations, list):
         return frozenset()
     return frozenset(
-        str(a["user_id"])
-        for a in authorizations
-        if isinstance(a, Mapping) and a.get("is_bot") and a.get("user_id")
+        str(a["user_id"]) for a in authorizations if isinstance(a, Mapping) and a.get("is_bot") and a.get("user_id")
     )
 
 

@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run test test-unit test-integration test-infra test-e2e lint typecheck synth clean
+.PHONY: setup run test test-unit test-integration test-infra test-e2e test-quality lint typecheck synth bench-engine clean
 
 setup: $(VENV)/.setup-done node_modules/.setup-done
 
@@ -39,6 +39,12 @@ test-infra: setup
 	$(PY) -m pytest tests/infra
 test-e2e: setup
 	$(PY) -m pytest tests/e2e
+test-quality: setup
+	$(PY) -m pytest tests/quality -s
+
+## bench-engine: detection throughput and latency, compared with detect-secrets in the same run
+bench-engine: setup
+	$(PY) -m slack_dlp.detect.benchmark
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -43,10 +43,12 @@ KNOWN_EXAMPLES = frozenset(
 
 _PLACEHOLDER = re.compile(
     r"""(?ix)
-      x{4,} | \*{3,} | •{3,} | \.\.\. | …
+      (?-i:X{5,}|x{5,}) | \*{3,} | •{3,} | \.\.\. | …
     | your[_-]?(?:own[_-]?)?(?:token|key|secret|password|api|pass|app|bot|user|id)
-    | (?:^|[^a-z])(?:example|placeholder|dummy|redacted|changeme|change_me|sample|fake|foobar|
-                   notreal|not_a_real|insert|replace_?me|todo|tbd)
+    | (?<![a-z0-9])(?:example|placeholder|dummy|redacted|changeme|change_me|sample|foobar|notreal|not_a_real
+                     |replace_?me)
+    | (?:example|placeholder|dummy|redacted|changeme|change_me|sample|foobar|notreal|not_a_real
+        |replace_?me)(?![a-z0-9])
     | <[^>]{1,40}> | \$\{[^}]*\} | \{\{[^}]*\}\} | %\([a-z_]+\)s
     | ^\$[a-z_][a-z0-9_]*$
     | ^(?:password|passwd|pass|pwd|secret|user|username|token|apikey|api_key|key|value|string|

@@ -130,7 +130,6 @@ CLOUD: tuple[Detector, ...] = (
         "Databricks personal access token",
         rf"{_START}dapi[a-f0-9]{{32}}(?:-\d)?{_END}",
         _kw("dapi"),
-        v.mixed_alnum,
     ),
     Detector(
         "snowflake-connection",
@@ -138,7 +137,7 @@ CLOUD: tuple[Detector, ...] = (
         "Snowflake credentials in a connection string",
         r"snowflake://[^\s:/@]+:(?P<secret>[^\s@/]{4,})@[\w.-]+",
         _kw("snowflake://"),
-        trigger=r"(?i)snowflake://[^\s:/@]+:[^\s@/]+@",
+        trigger=r"(?i)snowflake://",
     ),
 )
 
@@ -195,7 +194,6 @@ CODE_HOSTING: tuple[Detector, ...] = (
             "glffct-",
             "gloas-",
         ),
-        v.mixed_alnum,
     ),
     Detector(
         "bitbucket-app-password",
@@ -217,7 +215,6 @@ CODE_HOSTING: tuple[Detector, ...] = (
         "npm access token",
         rf"{_START}npm_[A-Za-z0-9]{{36}}{_END}",
         _kw("npm_"),
-        v.mixed_alnum,
     ),
     Detector(
         "pypi-token",
@@ -246,7 +243,6 @@ CODE_HOSTING: tuple[Detector, ...] = (
         "HashiCorp Vault token",
         rf"{_START}hv[sbr]\.[A-Za-z0-9_-]{{24,}}{_END}",
         _kw("hvs.", "hvb.", "hvr."),
-        v.mixed_alnum,
     ),
     Detector(
         "terraform-cloud-token",
@@ -307,7 +303,7 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
         rf"{_START}[MNO][A-Za-z0-9_-]{{23,25}}\.[A-Za-z0-9_-]{{6}}\.[A-Za-z0-9_-]{{27,38}}{_END}",
         (),
         v.entropy_at_least(4.2),
-        trigger=r"[MNO][A-Za-z0-9_-]{20}",
+        trigger=r"\.[A-Za-z0-9_-]{6}\.",
     ),
     Detector(
         "discord-webhook",
@@ -391,7 +387,7 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
         rf"{_START}[0-9a-f]{{32}}-us\d{{1,2}}{_END}",
         _kw("-us"),
         v.mixed_alnum,
-        trigger=r"[0-9a-f]{4}-us\d",
+        trigger=r"-us\d",
     ),
     Detector(
         "twilio-api-key",
@@ -401,7 +397,7 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
         _kw("sk"),
         v.mixed_alnum,
         MEDIUM,
-        trigger=r"SK[0-9a-fA-F]{8}",
+        trigger=r"SK[0-9a-fA-F]{2}",
     ),
     Detector(
         "twilio-auth-token",
@@ -471,7 +467,6 @@ PAYMENTS: tuple[Detector, ...] = (
         "Stripe webhook signing secret",
         rf"{_START}whsec_[A-Za-z0-9]{{32,}}{_END}",
         _kw("whsec_"),
-        v.mixed_alnum,
     ),
     Detector(
         "square-token",
@@ -546,26 +541,12 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
             r"[^\s\"'`,;()<>]{8,128}",
         ),
         _kw("pass", "pwd", "secret", "key", "token", "credential"),
-        v.entropy_at_least(3.5),
+        v.password_like,
         MEDIUM,
     ),
 )
 
 FINANCIAL_DATA: tuple[Detector, ...] = (
-    Detector(
-        "payment-card",
-        FINANCIAL,
-        "Payment card number",
-        r"(?<![\d.-])(?:\d[ -]?){12,18}\d(?![\d-]|\.\d)",
-        (),
-        v.payment_card,
-        MEDIUM,
-        context_up=_kw(
-            "card", "visa", "mastercard", "amex", "credit", "debit", "cvv", "cvc", "exp", "payment", "billing"
-        ),
-        context_down=_kw("order", "invoice", "tracking", "ticket", "build", "version", "phone", "account id"),
-        trigger=r"\d{4}[ -]?\d{4}[ -]?\d{4}",
-    ),
     Detector(
         "iban",
         FINANCIAL,
@@ -574,7 +555,21 @@ FINANCIAL_DATA: tuple[Detector, ...] = (
         (),
         v.iban,
         context_up=_kw("iban", "bank", "wire", "transfer", "account"),
-        trigger=r"[A-Z]{2}\d{2} ?[A-Z0-9]{4} ?[A-Z0-9]{4} ?[A-Z0-9]{3}",
+        trigger=r"\b[A-Z]{2}\d\d ?[A-Z0-9]{4} ?\d{4}",
+    ),
+    Detector(
+        "payment-card",
+        FINANCIAL,
+        "Payment card number",
+        r"(?<![A-Za-z0-9.-])(?:\d[ -]?){12,18}\d(?![A-Za-z0-9-]|\.\d)",
+        (),
+        v.payment_card,
+        MEDIUM,
+        context_up=_kw(
+            "card", "visa", "mastercard", "amex", "credit", "debit", "cvv", "cvc", "exp", "payment", "billing"
+        ),
+        context_down=_kw("order", "invoice", "tracking", "ticket", "build", "version", "phone", "account id"),
+        trigger=r"\d[ -]?\d\d\d[ -]?\d\d\d\d[ -]?\d\d\d\d",
     ),
     Detector(
         "us-bank-routing-number",
@@ -584,7 +579,7 @@ FINANCIAL_DATA: tuple[Detector, ...] = (
         _kw("routing", "aba", "rtn", "transit"),
         v.aba_routing,
         MEDIUM,
-        trigger=r"(?i)(?:routing|aba|rtn|transit)[\w #:.-]{0,20}\d{9}",
+        trigger=r"(?i)\b(?:routing|aba|rtn|transit)\b",
     ),
 )
 
@@ -599,7 +594,7 @@ PERSONAL_DATA: tuple[Detector, ...] = (
         MEDIUM,
         context_up=_kw("ssn", "social security", "ss#"),
         context_down=_kw("phone", "tel", "fax", "call"),
-        trigger=r"\d{3}[- ]\d{2}[- ]\d{4}",
+        trigger=r"\d\d\d[- ]\d\d[- ]\d\d\d\d",
     ),
     Detector(
         "us-itin",
@@ -611,7 +606,7 @@ PERSONAL_DATA: tuple[Detector, ...] = (
         MEDIUM,
         context_up=_kw("itin", "taxpayer", "tax id"),
         context_down=_kw("phone", "tel", "fax", "call"),
-        trigger=r"9\d{2}[- ]\d{2}[- ]\d{4}",
+        trigger=r"9\d\d[- ]\d\d[- ]\d\d\d\d",
     ),
     Detector(
         "uk-national-insurance-number",
@@ -622,7 +617,7 @@ PERSONAL_DATA: tuple[Detector, ...] = (
         v.uk_nino,
         MEDIUM,
         context_up=_kw("national insurance", "nino", "ni number", "ni no"),
-        trigger=r"[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]",
+        trigger=r"[A-Z]{2} ?\d\d ?\d\d ?\d\d ?[A-D]",
     ),
     Detector(
         "canada-sin",
@@ -632,7 +627,7 @@ PERSONAL_DATA: tuple[Detector, ...] = (
         _kw("sin", "social insurance"),
         v.canada_sin,
         MEDIUM,
-        trigger=r"(?i)(?:sin|social insurance)[\w #:.-]{0,20}\d{3}[- ]?\d{3}[- ]?\d{3}",
+        trigger=r"(?i)\b(?:sin|social insurance)\b",
     ),
     Detector(
         "email-address",

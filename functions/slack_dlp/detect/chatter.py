@@ -34,6 +34,13 @@ _TEMPLATES = (
     "{w} {w} {w} {w} {w} {w} {w} {w} {w} {w} {w} {w}",
     "price went from ${n}.{m} to ${n}.{h} {w}",
     "> {w} {w} {w}\n{w} {w}",
+    # Longer posts: a paragraph, a stack trace, a config snippet.
+    "{w} {w} {w} {w} {w} {w} {w} {w} {w} {w} {w} {w} {w} {w} {w} {w} {w} {w} {w} {w}. {w} {w} {w} {w} {w} {w} "
+    "{w} {w} {w} {w} {w} {w} {w} {w}, {w} {w} {w} {w} {w} {w} {w} {w} {w} {w}.",
+    '```\nTraceback (most recent call last):\n  File "/srv/app/{w}.py", line {n}, in handle\n'
+    "    result = client.{w}(payload)\nTimeoutError: request {uuid} timed out after {n} ms\n```",
+    "```yaml\nservice: {w}\nreplicas: {h}\nimage: registry.acme.io/{w}:{n}.{m}.{h}\nenv:\n  LOG_LEVEL: info\n"
+    "  REGION: eu-west-1\n```",
 )
 
 

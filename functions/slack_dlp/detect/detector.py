@@ -53,8 +53,6 @@ class Detector:
     compiled: Any = field(init=False, repr=False, compare=False)
     compiled_allow: tuple[Any, ...] = field(init=False, repr=False, compare=False)
     group_index: int = field(init=False, repr=False, compare=False)
-    #: Whether the pattern behaves the same on texts joined by newlines (no ^/$ anchors, Python re).
-    batch_safe: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", self.id):
@@ -72,8 +70,6 @@ class Detector:
         object.__setattr__(self, "compiled", compiled)
         object.__setattr__(self, "compiled_allow", allow)
         object.__setattr__(self, "group_index", self._resolve_group(compiled))
-        unescaped = re.sub(r"\\.|\[(?:\\.|[^\]])*\]", "", self.pattern)
-        object.__setattr__(self, "batch_safe", self.engine == "re" and not re.search(r"[$^]", unescaped))
 
     def _resolve_group(self, compiled: Any) -> int:
         if self.secret_group == FIRST_GROUP:

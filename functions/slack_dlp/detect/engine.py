@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
@@ -90,8 +90,10 @@ class DetectionEngine:
         *,
         fingerprinter: Fingerprinter,
         policy: Policy | None = None,
+        use_prefilter: bool = True,
     ) -> None:
         self._policy = policy or Policy()
+        self._use_prefilter = use_prefilter
         ids = [d.id for d in detectors]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
@@ -109,46 +111,34 @@ class DetectionEngine:
         return self.scan_many([text])[0]
 
     def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
-        """Findings per text. The batch is joined once: one prefilter pass, one pass per candidate."""
+        """Findings per text. RE2 finds the candidate detectors for the whole batch in one pass and
+        then the texts each candidate's trigger occurs in; exact patterns run on those texts only."""
         if not texts:
             return []
         joined = "\n".join(texts)
-        candidates = self._prefilter.candidates(joined)
+        candidates = self._prefilter.candidates(joined) if self._use_prefilter else range(len(self._detectors))
         if not candidates:
             return [[] for _ in texts]
-        starts = list(accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+        starts = [0, *(end + i for i, end in enumerate(accumulate(map(len, texts[:-1])), start=1))]
         found: list[list[tuple[int, int, int, Detector]]] = [[] for _ in texts]
         for rank in candidates:
             detector = self._detectors[rank]
-            if not (detector.batch_safe and self._collect_joined(rank, detector, joined, texts, starts, found)):
-                for index, text in enumerate(texts):
-                    found[index].extend(self._matches(rank, detector, text))
+            spans = self._prefilter.locate(rank, joined) if self._use_prefilter else None
+            if spans is None:
+                indexes: Iterable[int] = range(len(texts))
+            else:
+                indexes = sorted(
+                    {
+                        bisect_right(starts, position) - 1
+                        for span in spans
+                        for position in (span[0], max(span[0], span[1] - 1))
+                    }
+                )
+            for index in indexes:
+                found[index].extend(
+                    (rank, *detector.value_span(m), detector) for m in detector.compiled.finditer(texts[index])
+                )
         return [self._confirm(text, hits) if hits else [] for text, hits in zip(texts, found, strict=True)]
-
-    @staticmethod
-    def _matches(rank: int, detector: Detector, text: str) -> list[tuple[int, int, int, Detector]]:
-        return [(rank, *detector.value_span(m), detector) for m in detector.compiled.finditer(text)]
-
-    @staticmethod
-    def _collect_joined(
-        rank: int,
-        detector: Detector,
-        joined: str,
-        texts: Sequence[str],
-        starts: list[int],
-        found: list[list[tuple[int, int, int, Detector]]],
-    ) -> bool:
-        """Run one detector over the joined batch; False if a match crossed two texts (rescan them)."""
-        collected: list[tuple[int, int, int]] = []
-        for match in detector.compiled.finditer(joined):
-            index = bisect_right(starts, match.start()) - 1
-            if match.end() > starts[index] + len(texts[index]):
-                return False
-            start, end = detector.value_span(match)
-            collected.append((index, start - starts[index], end - starts[index]))
-        for index, start, end in collected:
-            found[index].append((rank, start, end, detector))
-        return True
 
     def _confirm(self, text: str, candidates: list[tuple[int, int, int, Detector]]) -> list[Finding]:
         taken: list[tuple[int, int]] = []

@@ -100,6 +100,7 @@ class Prefilter:
         self._set: Any = None
         self._set_members: list[int] = []
         self._always: list[int] = []
+        self._locators: dict[int, Any] = {}
         try:
             import re2
         except ImportError:  # pragma: no cover - re2 is a pinned dependency; keep working without it
@@ -109,8 +110,10 @@ class Prefilter:
         options.max_mem = _DFA_MEMORY
         rset = re2.Set.SearchSet(options)
         for index, detector in enumerate(self._detectors):
+            trigger = trigger_of(detector)
             try:
-                rset.Add(trigger_of(detector))
+                rset.Add(trigger)
+                self._locators[index] = re2.compile(trigger, options)
             except re2.error:
                 self._always.append(index)  # cannot prefilter: always run its exact pattern
                 continue
@@ -132,3 +135,10 @@ class Prefilter:
             return sorted({*keyword_hits, *self._always})
         hits = self._set.Match(text) or ()
         return sorted({*(self._set_members[h] for h in hits), *self._always})
+
+    def locate(self, index: int, text: str) -> list[tuple[int, int]] | None:
+        """Spans in ``text`` where detector ``index``'s trigger matches, or None if unknown (scan all)."""
+        locator = self._locators.get(index)
+        if locator is None:
+            return None
+        return [match.span() for match in locator.finditer(text)]

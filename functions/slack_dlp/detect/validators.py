@@ -138,7 +138,7 @@ def pem_private_key(value: str) -> bool:
 
 
 def aws_secret_key(value: str) -> bool:
-    return shannon_entropy(value) >= 4.2 and mixed_alnum(value)
+    return shannon_entropy(value) >= 4.2
 
 
 # Country -> IBAN length (ISO 13616 registry).
@@ -205,3 +205,15 @@ _NINO_BAD_PREFIXES = {"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"}
 def uk_nino(value: str) -> bool:
     compact = re.sub(r"\s", "", value).upper()
     return compact[:2] not in _NINO_BAD_PREFIXES and len(set(compact[2:8])) > 1
+
+
+def password_like(value: str) -> bool:
+    """A typed password or secret: long enough, two or more character classes, and random enough
+    for its length (short random strings cannot reach the entropy of long ones)."""
+    if len(value) < 8:
+        return False
+    classes = sum(
+        (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value),
+         any(not c.isalnum() for c in value))
+    )  # fmt: skip
+    return classes >= 2 and shannon_entropy(value) >= min(3.5, 0.8 * math.log2(len(value)))

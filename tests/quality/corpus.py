@@ -135,7 +135,7 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], str], str]] = {
             + "\\n-----END PRIVATE KEY-----\\n"
         ),
         '{{"type": "service_account", "project_id": "acme", "private_key": "{v}"}}',
-    ),  # fmt: skip
+    ),
     "gcp-oauth-client-secret": (lambda r: "GOCSPX-" + _r(r, URLSAFE, 28), "client secret {v}"),
     "azure-storage-account-key": (
         lambda r: _r(r, B64, 86) + "==",

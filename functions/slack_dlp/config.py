@@ -36,8 +36,22 @@ class Settings:
     batching_window_seconds: int = 1
     #: Concurrent inspector invocations (the event source's MaximumConcurrency).
     max_concurrency: int = 10
-    #: The DLP API quota: requests in any 1-second window.
+    #: The DLP API quota: requests in any 1-second window (google provider).
     dlp_requests_per_second: int = 10
+    #: Margin the rate limiter adds to the window for arrival jitter, in milliseconds.
+    dlp_rate_margin_ms: int = 40
+    #: Google DLP API base URL (regional endpoints, emulators).
+    dlp_endpoint: str = "https://dlp.googleapis.com"
+    #: Google Cloud project that owns the DLP quota (google provider).
+    dlp_project: str = ""
+    #: Google DLP location (``global`` or a region such as ``europe-west1``).
+    dlp_location: str = "global"
+    #: infoTypes to inspect for; empty means slack-dlp's explicit default list.
+    dlp_info_types: tuple[str, ...] = field(default_factory=tuple)
+    #: Lowest likelihood Google reports: VERY_UNLIKELY, UNLIKELY, POSSIBLE, LIKELY, VERY_LIKELY.
+    dlp_min_likelihood: str = "POSSIBLE"
+    #: Seconds to wait for one DLP request.
+    dlp_timeout_seconds: int = 10
     #: Slack Web API base URL; point it at a stand-in for local runs.
     slack_api_url: str = "https://slack.com/api/"
     #: How long a Slack event_id is remembered to drop Slack's retries.
@@ -66,26 +80,31 @@ class Settings:
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
-        if self.dlp_provider not in get_args(DlpProvider):
-            raise SettingsError(f"dlp_provider must be one of {get_args(DlpProvider)}")
-        if not 1 <= self.batch_size <= 10_000:
-            raise SettingsError("batch_size must be between 1 and 10000")
-        if self.batch_size > 10 and self.batching_window_seconds < 1:
-            raise SettingsError("batching_window_seconds must be >= 1 when batch_size > 10 (SQS rule)")
-        if not 0 <= self.batching_window_seconds <= 300:
-            raise SettingsError("batching_window_seconds must be between 0 and 300")
-        if not 2 <= self.max_concurrency <= 1000:
-            raise SettingsError("max_concurrency must be between 2 and 1000 (ESM MaximumConcurrency)")
-        if self.dlp_requests_per_second < 1:
-            raise SettingsError("dlp_requests_per_second must be >= 1")
-        if not self.alert_channel.strip():
-            raise SettingsError("alert_channel must not be empty")
-        if self.max_body_bytes < 1024:
-            raise SettingsError("max_body_bytes must be at least 1024")
-        if not 1 <= self.max_receive_count <= 1000:
-            raise SettingsError("max_receive_count must be between 1 and 1000")
-        if self.min_confidence not in ("low", "medium", "high"):
-            raise SettingsError("min_confidence must be low, medium or high")
+        likelihoods = ("VERY_UNLIKELY", "UNLIKELY", "POSSIBLE", "LIKELY", "VERY_LIKELY")
+        checks = (
+            (self.dlp_provider in get_args(DlpProvider), f"dlp_provider must be one of {get_args(DlpProvider)}"),
+            (1 <= self.batch_size <= 10_000, "batch_size must be between 1 and 10000"),
+            (
+                self.batch_size <= 10 or self.batching_window_seconds >= 1,
+                "batching_window_seconds must be >= 1 when batch_size > 10 (SQS rule)",
+            ),
+            (0 <= self.batching_window_seconds <= 300, "batching_window_seconds must be between 0 and 300"),
+            (2 <= self.max_concurrency <= 1000, "max_concurrency must be between 2 and 1000 (ESM MaximumConcurrency)"),
+            (self.dlp_requests_per_second >= 1, "dlp_requests_per_second must be >= 1"),
+            (0 <= self.dlp_rate_margin_ms <= 1000, "dlp_rate_margin_ms must be between 0 and 1000"),
+            (
+                self.dlp_provider != "google" or bool(self.dlp_project),
+                "dlp_project is required when dlp_provider is google",
+            ),
+            (self.dlp_min_likelihood in likelihoods, "dlp_min_likelihood must be a Google likelihood such as POSSIBLE"),
+            (bool(self.alert_channel.strip()), "alert_channel must not be empty"),
+            (self.max_body_bytes >= 1024, "max_body_bytes must be at least 1024"),
+            (1 <= self.max_receive_count <= 1000, "max_receive_count must be between 1 and 1000"),
+            (self.min_confidence in ("low", "medium", "high"), "min_confidence must be low, medium or high"),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise SettingsError(message)
         if not self.slack_api_url.endswith("/"):
             object.__setattr__(self, "slack_api_url", self.slack_api_url + "/")
 
@@ -144,6 +163,8 @@ class Resources:
     signing_secret_arn: str = ""
     bot_token_secret_arn: str = ""
     fingerprint_key_secret_arn: str = ""
+    rate_limit_table: str = ""
+    dlp_credentials_secret_arn: str = ""
 
     ENV_NAMES: ClassVar[dict[str, str]] = {
         "inspect_queue_url": "INSPECT_QUEUE_URL",
@@ -152,6 +173,8 @@ class Resources:
         "signing_secret_arn": "SLACK_SIGNING_SECRET_ARN",
         "bot_token_secret_arn": "SLACK_BOT_TOKEN_SECRET_ARN",
         "fingerprint_key_secret_arn": "FINGERPRINT_KEY_SECRET_ARN",
+        "rate_limit_table": "RATE_LIMIT_TABLE_NAME",
+        "dlp_credentials_secret_arn": "DLP_CREDENTIALS_SECRET_ARN",
     }
 
     @classmethod

@@ -14,6 +14,9 @@ from slack_dlp.detect.engine import DetectionEngine, Fingerprinter, Policy
 from slack_dlp.detect.rules import load_many
 from slack_dlp.dlp.base import DlpClient
 from slack_dlp.dlp.builtin import BuiltinDlpClient
+from slack_dlp.dlp.credentials import google_token_source
+from slack_dlp.dlp.google import DEFAULT_INFO_TYPES, GoogleDlpClient, GoogleDlpConfig
+from slack_dlp.dlp.ratelimit import DynamoDbRateLimiter, Quota
 from slack_dlp.ingest import IngestService
 from slack_dlp.inspect import Inspector, ItemAllowlist
 from slack_dlp.model import Confidence
@@ -69,10 +72,40 @@ def build_engine(
     return DetectionEngine(detectors, fingerprinter=Fingerprinter(fingerprint_key), policy=policy)
 
 
-def build_dlp_client(settings: Settings, fingerprint_key: bytes) -> DlpClient:
+def google_config(settings: Settings) -> GoogleDlpConfig:
+    return GoogleDlpConfig(
+        project=settings.dlp_project,
+        endpoint=settings.dlp_endpoint,
+        location=settings.dlp_location,
+        info_types=settings.dlp_info_types or DEFAULT_INFO_TYPES,
+        min_likelihood=settings.dlp_min_likelihood,
+        max_items=settings.batch_size,
+        timeout_seconds=settings.dlp_timeout_seconds,
+    )
+
+
+def quota(settings: Settings) -> Quota:
+    return Quota(requests=settings.dlp_requests_per_second, margin_seconds=settings.dlp_rate_margin_ms / 1000)
+
+
+def build_dlp_client(settings: Settings, fingerprint_key: bytes, resources: Resources | None = None) -> DlpClient:
     if settings.dlp_provider == "builtin":
         return BuiltinDlpClient(build_engine(settings, fingerprint_key), max_items=settings.batch_size)
-    raise NotImplementedError(f"DLP provider {settings.dlp_provider!r} is not available in this version")
+    import boto3
+
+    resources = resources or Resources.from_env()
+    resources.require("rate_limit_table")
+    token = (
+        google_token_source(secret_reader(resources.dlp_credentials_secret_arn)())
+        if resources.dlp_credentials_secret_arn
+        else (lambda: None)
+    )
+    return GoogleDlpClient(
+        google_config(settings),
+        fingerprinter=Fingerprinter(fingerprint_key),
+        limiter=DynamoDbRateLimiter(boto3.client("dynamodb"), resources.rate_limit_table, quota(settings)),
+        token=token,
+    )
 
 
 def build_inspector(settings: Settings, resources: Resources) -> Inspector:
@@ -81,7 +114,7 @@ def build_inspector(settings: Settings, resources: Resources) -> Inspector:
     resources.require("results_queue_url", "fingerprint_key_secret_arn")
     key = secret_reader(resources.fingerprint_key_secret_arn)().encode("utf-8")
     return Inspector(
-        dlp=build_dlp_client(settings, key),
+        dlp=build_dlp_client(settings, key, resources),
         results=SqsPublisher(boto3.client("sqs"), resources.results_queue_url),
         skip=ItemAllowlist(channels=frozenset(settings.allow_channels), users=frozenset(settings.allow_users)),
     )

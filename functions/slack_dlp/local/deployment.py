@@ -8,12 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -21,24 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slack_dlp.local.ministack import MiniStack, MiniStackError, aws_client
+
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 
 
 class LocalDeploymentError(RuntimeError):
     """A step of the local deployment failed; the message says which and where its log is."""
-
-
-def free_port(preferred: int = 0) -> int:
-    """``preferred`` if nothing listens there, else any free port."""
-    for candidate in (preferred, 0) if preferred else (0,):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            return int(sock.getsockname()[1])
-    raise LocalDeploymentError("no free TCP port on 127.0.0.1")
 
 
 @dataclass
@@ -56,7 +41,7 @@ class LocalDeployment:
     cdk_out: Path | None = None
     log: Callable[[str], None] = print
     outputs: dict[str, str] = field(default_factory=dict)
-    _ministack: subprocess.Popen[bytes] | None = None
+    _ministack: MiniStack | None = None
 
     @property
     def endpoint(self) -> str:
@@ -90,15 +75,9 @@ class LocalDeployment:
         return self
 
     def stop(self) -> None:
-        process, self._ministack = self._ministack, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        ministack, self._ministack = self._ministack, None
+        if ministack is not None:
+            ministack.stop()
 
     def __enter__(self) -> LocalDeployment:
         try:
@@ -113,32 +92,14 @@ class LocalDeployment:
     # -- steps --------------------------------------------------------------------------------------
 
     def start_ministack(self) -> None:
-        self.ministack_port = free_port(self.ministack_port)
-        binary = shutil.which("ministack", path=str(Path(sys.executable).parent)) or shutil.which("ministack")
-        if binary is None:
-            raise LocalDeploymentError("the ministack command is not installed; run `make setup`")
-        workdir = self.state_dir / "ministack"
-        workdir.mkdir(parents=True, exist_ok=True)
-        log_file = (self.state_dir / "ministack.log").open("wb")
-        env = {**os.environ, "GATEWAY_PORT": str(self.ministack_port), "MINISTACK_HOST": "127.0.0.1",
-               "LAMBDA_EXECUTOR": "local"}  # fmt: skip
-        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-            env.pop(name, None)
-        self._ministack = subprocess.Popen(
-            [binary], cwd=workdir, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self.log(f"MiniStack starting on {self.endpoint} (log: {self.state_dir / 'ministack.log'})")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self._ministack.poll() is not None:
-                raise LocalDeploymentError(f"MiniStack exited; see {self.state_dir / 'ministack.log'}")
-            try:
-                with urllib.request.urlopen(f"{self.endpoint}/_ministack/health", timeout=2) as response:  # noqa: S310
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.3)
-        raise LocalDeploymentError("MiniStack did not become healthy within 60 s")
+        ministack = MiniStack(self.state_dir, self.ministack_port)
+        self._ministack = ministack
+        self.log(f"MiniStack starting (log: {ministack.log_path})")
+        try:
+            ministack.start()
+        except MiniStackError as error:
+            raise LocalDeploymentError(str(error)) from None
+        self.ministack_port = ministack.port
 
     def _cdk(self, *args: str, log_name: str) -> None:
         cdk = self.repo_root / "node_modules" / ".bin" / "cdk"
@@ -177,15 +138,7 @@ class LocalDeployment:
         return self.outputs
 
     def client(self, service: str) -> Any:
-        import boto3
-
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        return aws_client(service, self.endpoint)
 
     def configure_secrets(self) -> None:
         """What a user does after ``cdk deploy``: put Slack's values into the stack's secrets."""

@@ -8,16 +8,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import AssetHashType, BundlingOptions, CfnOutput, DockerImage, Duration, RemovalPolicy, Stack
+from aws_cdk import (
+    AssetHashType,
+    BundlingOptions,
+    CfnOutput,
+    DockerImage,
+    Duration,
+    RemovalPolicy,
+    SecretValue,
+    Stack,
+)
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.api import SlackApi
 from infra.bundling import REPO_ROOT, LocalPythonBundling
 from infra.functions import PIP_PLATFORMS, PYTHON_VERSION, RUNTIME, PipelineFunction
+from infra.nag import acknowledge
 from infra.queues import QueueWithDlq
 from infra.secrets import SlackSecrets
 from slack_dlp.config import Resources, Settings
@@ -167,6 +178,8 @@ class SlackDlpStack(Stack):
             memory_size=1024,
             environment=_environment(settings, resources, "results_queue_url", "fingerprint_key_secret_arn"),
         )
+        if settings.dlp_provider == "google":
+            self._external_dlp(inspector.function, key)
         inspector.function.add_event_source(
             event_sources.SqsEventSource(
                 inspect.queue,
@@ -213,6 +226,38 @@ class SlackDlpStack(Stack):
         CfnOutput(self, "ResultsQueueUrl", value=results.queue.queue_url)
         CfnOutput(self, "InspectDlqUrl", value=inspect.dead_letter_queue.queue_url)
         CfnOutput(self, "ResultsDlqUrl", value=results.dead_letter_queue.queue_url)
+
+    def _external_dlp(self, inspector: lambda_.Function, key: kms.IKey) -> None:
+        """The shared rate limiter's table and the DLP API credentials, for the inspector only."""
+        limiter_table = dynamodb.Table(
+            self,
+            "RateLimitTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        limiter_table.grant(inspector, "dynamodb:GetItem", "dynamodb:PutItem")
+        credentials = secretsmanager.Secret(
+            self,
+            "DlpCredentials",
+            description="slack-dlp: Google DLP credentials, a service-account key or a workload identity "
+            'federation config (JSON); {"type": "none"} sends no Authorization header (emulators)',
+            encryption_key=key,
+            secret_string_value=SecretValue.unsafe_plain_text('{"type": "none"}'),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            credentials,
+            "AwsSolutions-SMG4",
+            "Google issues this credential; prefer workload identity federation, which holds no long-lived key.",
+        )
+        credentials.grant_read(inspector)
+        inspector.add_environment(Resources.ENV_NAMES["rate_limit_table"], limiter_table.table_name)
+        inspector.add_environment(Resources.ENV_NAMES["dlp_credentials_secret_arn"], credentials.secret_arn)
+        CfnOutput(self, "DlpCredentialsSecretArn", value=credentials.secret_arn)
 
 
 def _environment(settings: Settings, resources: Resources, *needed: str) -> dict[str, str]:

@@ -92,6 +92,16 @@ class Inspector:
             raise outcome
         return self._publish(parsed, outcome)
 
+    @staticmethod
+    def retry_delays(batch: InspectedBatch, failed: list[str]) -> dict[str, float]:
+        """Seconds the provider asked us to wait (Retry-After), per failed record that has a hint."""
+        delays: dict[str, float] = {}
+        for message_id in failed:
+            outcome = batch.findings.get(message_id)
+            if isinstance(outcome, DlpError) and outcome.retryable and outcome.retry_after:
+                delays[message_id] = outcome.retry_after
+        return delays
+
     def _publish(self, item: InspectionItem, findings: list[Finding]) -> InspectionResult | None:
         if not findings:
             return None

@@ -171,3 +171,27 @@ def test_custom_rules_are_validated_at_synth_and_shipped_in_the_asset(tmp_path: 
     rules.write_text('[[detectors]]\nid = "broken"\nregex = "("\n')
     with pytest.raises(Exception, match="broken"):
         build_app(context={**CONTEXT, "custom_rules": str(rules)})
+
+
+def test_google_provider_adds_the_shared_rate_limiter_and_credentials_for_the_inspector_only() -> None:
+    app = build_app(context={**CONTEXT, "dlp_provider": "google", "dlp_project": "acme-dlp"})
+    template = assertions.Template.from_stack(app.node.find_child("SlackDlp"))  # type: ignore[arg-type]
+    template.resource_count_is("AWS::DynamoDB::Table", 2)
+    template.resource_count_is("AWS::SecretsManager::Secret", 4)
+    functions = template.find_resources("AWS::Lambda::Function")
+    inspector = next(f for k, f in functions.items() if k.startswith("Inspector"))["Properties"]
+    env = inspector["Environment"]["Variables"]
+    assert "RATE_LIMIT_TABLE_NAME" in env and "DLP_CREDENTIALS_SECRET_ARN" in env
+    assert env["SLACK_DLP_DLP_PROVIDER"] == "google"
+    assert env["SLACK_DLP_DLP_REQUESTS_PER_SECOND"] == "10"
+    others = [f for k, f in functions.items() if not k.startswith("Inspector")]
+    assert all("RATE_LIMIT_TABLE_NAME" not in f["Properties"]["Environment"]["Variables"] for f in others)
+    # The event source is sized from the same settings: one SQS batch is one DLP request.
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping", {"BatchSize": 100, "ScalingConfig": {"MaximumConcurrency": 7}}
+    )
+
+
+def test_google_provider_without_a_project_is_refused_at_synth() -> None:
+    with pytest.raises(Exception, match="dlp_project"):
+        build_app(context={**CONTEXT, "dlp_provider": "google"})

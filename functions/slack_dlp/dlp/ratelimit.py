@@ -5,10 +5,11 @@ boundary. Instead the limiter keeps, in one DynamoDB item, the send times of the
 (a sliding-window log). A caller may send at ``max(now, oldest + window + margin)``, where
 ``oldest`` is the N-th most recent send: then no window of one second ever holds N+1 sends, as
 long as the spread of delays between a reservation and its arrival at the API (sleep overshoot,
-network, clock skew between containers) stays below ``margin``. The reservation is one
+network, clock skew between containers) stays below ``margin``. Sends are also spaced 1/N s
+apart, so a backlog reaches the API as a steady stream rather than in bursts. The reservation is one
 conditional write (optimistic concurrency on a version number), so concurrent Lambda containers
-never hand out the same room twice. With less than N sends in the last second it returns at once:
-no backlog, no waiting.
+never hand out the same room twice. When the previous send is more than 1/N s old it returns at
+once: no backlog, no waiting.
 """
 
 from __future__ import annotations
@@ -41,11 +42,23 @@ class Quota:
         if self.requests < 1 or self.window_seconds <= 0 or self.margin_seconds < 0:
             raise ValueError("quota needs requests >= 1, a positive window and a non-negative margin")
 
+    @property
+    def spacing(self) -> float:
+        return self.window_seconds / self.requests
+
     def next_slot(self, recent: list[float], now: float) -> float:
-        """When the next request may go, given the sorted send times of the most recent requests."""
-        if len(recent) < self.requests:
-            return now
-        return max(now, recent[-self.requests] + self.window_seconds + self.margin_seconds)
+        """When the next request may go, given the sorted send times of the most recent requests.
+
+        Two rules: the sliding-window log (no N+1 sends within window + margin), and an even
+        spacing of window/N between sends, so that a backlog flows as a steady stream instead of
+        bursts of N that queue up at the API and widen the spread of arrival delays.
+        """
+        slot = now
+        if recent:
+            slot = max(slot, recent[-1] + self.spacing)
+        if len(recent) >= self.requests:
+            slot = max(slot, recent[-self.requests] + self.window_seconds + self.margin_seconds)
+        return slot
 
 
 class NoRateLimit:

@@ -100,12 +100,14 @@ def build_dlp_client(settings: Settings, fingerprint_key: bytes, resources: Reso
         if resources.dlp_credentials_secret_arn
         else (lambda: None)
     )
-    return GoogleDlpClient(
+    client = GoogleDlpClient(
         google_config(settings),
         fingerprinter=Fingerprinter(fingerprint_key),
         limiter=DynamoDbRateLimiter(boto3.client("dynamodb"), resources.rate_limit_table, quota(settings)),
         token=token,
     )
+    client.warm_up()  # during the Lambda init phase, not on the first batch's clock
+    return client
 
 
 def build_inspector(settings: Settings, resources: Resources) -> Inspector:

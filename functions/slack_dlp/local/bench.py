@@ -92,7 +92,8 @@ def _worker(config: BenchConfig, aws_endpoint: str, dlp_endpoint: str, work: Any
         on_request=lambda rows, _: requests.append((time.time(), rows)),
     )
     inspector = Inspector(client, CountingPublisher())
-    limiter._read()  # connect to DynamoDB now, as a warm container would have
+    limiter._read()  # connect to DynamoDB and the API now, as a warm container would have
+    client.warm_up()
     done.put(("ready", [], 0, 0))
     while True:
         batch = work.get()

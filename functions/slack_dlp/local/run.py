@@ -6,6 +6,8 @@ Contract (scripts build on it):
 - every alert the Slack stand-in receives is printed and appended as one JSON line to
   ``.local/alerts.jsonl``.
 With ``SLACK_BOT_TOKEN`` set, alerts go to real Slack (``SLACK_ALERT_CHANNEL``) instead.
+With ``DLP_PROVIDER=google`` the inspector calls a Google DLP v2 API: ``DLP_ENDPOINT``, or a local
+emulator enforcing ``DLP_REQUESTS_PER_SECOND`` (default 10) that this command starts.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 
 from slack_dlp.local.deployment import LocalDeployment, LocalDeploymentError
+from slack_dlp.local.dlp_emulator import DlpEmulator
 from slack_dlp.local.samples import sample_events
 from slack_dlp.local.signing import signed_headers
 from slack_dlp.local.slack_standin import SlackStandIn
@@ -48,6 +51,26 @@ def replay_samples(deployment: LocalDeployment, signing_secret: str) -> int:
     return expected
 
 
+def _dlp_provider() -> tuple[dict[str, str], DlpEmulator | None]:
+    """cdk context for the chosen DLP provider, and the emulator started for it if any."""
+    provider = os.environ.get("DLP_PROVIDER", "builtin")
+    if provider != "google":
+        return {"dlp_provider": provider}, None
+    rate = os.environ.get("DLP_REQUESTS_PER_SECOND", "10")
+    endpoint, emulator = os.environ.get("DLP_ENDPOINT", ""), None
+    if not endpoint:
+        emulator = DlpEmulator(requests_per_second=int(rate)).start()
+        endpoint = emulator.endpoint
+        _say(f"Google DLP API emulator on {endpoint} (quota enforced: 429 over the limit)")
+    context = {
+        "dlp_provider": provider,
+        "dlp_endpoint": endpoint,
+        "dlp_project": os.environ.get("DLP_PROJECT", "slack-dlp-local"),
+        "dlp_requests_per_second": rate,
+    }
+    return context, emulator
+
+
 def main(argv: list[str] | None = None) -> int:
     del argv
     repo_root = Path.cwd()
@@ -71,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         api_url, token, channel = standin.api_url, STANDIN_TOKEN, "#dlp-alerts"
         _say(f"Slack Web API stand-in on {standin.api_url} (alerts: {alerts_file})")
 
+    extra_context, emulator = _dlp_provider()
+
     deployment = LocalDeployment(
         repo_root=repo_root,
         state_dir=state_dir,
@@ -79,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         slack_api_url=api_url,
         alert_channel=channel,
         ministack_port=int(os.environ.get("MINISTACK_PORT", "4566")),
-        extra_context={"dlp_provider": os.environ.get("DLP_PROVIDER", "builtin")},
+        extra_context=extra_context,
         log=_say,
     )
 
@@ -109,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         deployment.stop()
         if standin is not None:
             standin.stop()
+        if emulator is not None:
+            emulator.stop()
     return 0
 
 

@@ -47,15 +47,17 @@ def test_a_lost_race_rereads_and_retries(aws: None) -> None:
     clock = FakeClock()
     winner = DynamoDbRateLimiter(dynamodb, "limits", Quota(2), clock=clock, sleep=clock.sleep)
     loser = DynamoDbRateLimiter(dynamodb, "limits", Quota(2), clock=clock, sleep=clock.sleep)
-    stale = loser._read()  # the loser reads, then the winner writes twice
+    stale = loser._read()  # the loser reads, then the winner sends twice
+    first = clock.now
     winner.acquire()
     winner.acquire()
     real_read = loser._read
     loser._read = lambda: stale  # type: ignore[method-assign]
     try:
-        assert loser.acquire() > 0.9  # it saw the conflict, learned of both sends and waited
+        loser.acquire()  # its write conflicts; it must learn of both sends from the failed condition
     finally:
         loser._read = real_read  # type: ignore[method-assign]
+    assert clock.now >= first + 1.0 + Quota(2).margin_seconds
 
 
 def _worker(endpoint: str, dlp_endpoint: str, quota: int, count: int, results: Any) -> None:

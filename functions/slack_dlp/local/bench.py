@@ -80,6 +80,7 @@ def _worker(config: BenchConfig, aws_endpoint: str, dlp_endpoint: str, work: Any
             return str(CountingPublisher.published)
 
     requests: list[tuple[float, int]] = []
+    lateness: list[float] = []
     limiter = DynamoDbRateLimiter(
         aws_client("dynamodb", aws_endpoint),
         TABLE,
@@ -91,6 +92,16 @@ def _worker(config: BenchConfig, aws_endpoint: str, dlp_endpoint: str, work: Any
         limiter=limiter,
         on_request=lambda rows, _: requests.append((time.time(), rows)),
     )
+    acquire = limiter.acquire
+
+    def timed_acquire() -> float:
+        # How late the request leaves compared with its slot: the jitter the margin must absorb.
+        waited = acquire()
+        slot = time.time()
+        lateness.append(slot)
+        return waited
+
+    limiter.acquire = timed_acquire  # type: ignore[method-assign]
     inspector = Inspector(client, CountingPublisher())
     limiter._read()  # connect to DynamoDB and the API now, as a warm container would have
     client.warm_up()
@@ -111,7 +122,7 @@ def _worker(config: BenchConfig, aws_endpoint: str, dlp_endpoint: str, work: Any
         if failed:
             work.put(failed)  # redelivery
         done.put(("batch", completed, len(failed), rejected))
-    done.put(("requests", requests, 0, 0))
+    done.put(("requests", requests, [sent - slot for (sent, _), slot in zip(requests, lateness, strict=False)], 0))
 
 
 def run(config: BenchConfig) -> dict[str, Any]:
@@ -166,11 +177,13 @@ def run(config: BenchConfig) -> dict[str, Any]:
         for _ in workers:
             work.put(None)
         requests: list[tuple[float, int]] = []
+        late: list[float] = []
         remaining = len(workers)
         while remaining:
-            kind, payload, _, _ = done.get(timeout=60)
+            kind, payload, delays, _ = done.get(timeout=60)
             if kind == "requests":
                 requests.extend(payload)
+                late.extend(delays)
                 remaining -= 1
         for process in workers:
             process.join(timeout=30)
@@ -199,7 +212,10 @@ def run(config: BenchConfig) -> dict[str, Any]:
         "lost": pending,
         "duplicates": sum(count - 1 for count in completions.values() if count > 1),
         "max_requests_in_any_second": api_stats.get("max_in_any_second"),
+        "send_lateness_ms_max": round(max(late) * 1000, 1) if late else None,
         "timeline": sorted(requests),
+        "rejected_after_seconds": [round(t - started, 3) for t in api_stats.get("rejections", [])],
+        "api_arrivals": api_stats.get("arrivals", []),
         "started": started,
     }
 
@@ -238,7 +254,7 @@ def plot(report: dict[str, Any], path: str) -> None:
 
 
 def print_report(report: dict[str, Any], as_json: bool) -> None:
-    public = {k: v for k, v in report.items() if k not in ("timeline", "started")}
+    public = {k: v for k, v in report.items() if k not in ("timeline", "started", "api_arrivals")}
     if as_json:
         json.dump(public, sys.stdout)
         sys.stdout.write("\n")

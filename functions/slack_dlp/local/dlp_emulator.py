@@ -61,6 +61,7 @@ class EmulatorState:
     engine: DetectionEngine
     window: deque[float] = field(default_factory=deque)
     arrivals: list[float] = field(default_factory=list)
+    rejections: list[float] = field(default_factory=list)
     accepted: int = 0
     rejected: int = 0
     rows: int = 0
@@ -74,6 +75,7 @@ class EmulatorState:
                 self.window.popleft()
             if len(self.window) >= self.requests_per_second:
                 self.rejected += 1
+                self.rejections.append(now)
                 return self.window[0] + 1.0 - now
             self.window.append(now)
             self.arrivals.append(now)
@@ -88,6 +90,7 @@ class EmulatorState:
                 "rows": self.rows,
                 "bad_requests": self.bad_requests,
                 "arrivals": list(self.arrivals),
+                "rejections": list(self.rejections),
                 "max_in_any_second": max_in_window(self.arrivals, 1.0),
             }
 
@@ -215,6 +218,13 @@ class DlpEmulator:
         port: int = 0,
     ) -> None:
         engine = DetectionEngine(fingerprinter=Fingerprinter(b"dlp-emulator-fingerprint-key-000"))
+        # A cold engine builds its DFA on the first texts and holds the GIL meanwhile, which would
+        # delay the arrival time stamps of concurrent requests: warm it up before serving.
+        from slack_dlp.detect.chatter import chatter
+
+        texts = chatter(5_000, seed=3)
+        for first in range(0, len(texts), 100):
+            engine.scan_many(texts[first : first + 100])
         self.state = EmulatorState(requests_per_second, max_rows, max_bytes, latency, engine)
         self._server = _Server((host, port), self.state)
         self._thread = threading.Thread(target=self._server.serve_forever, name="dlp-emulator", daemon=True)

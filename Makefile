@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run test test-unit test-integration test-infra test-e2e test-quality lint typecheck synth bench-engine clean
+.PHONY: setup run test test-unit test-integration test-infra test-e2e test-quality lint typecheck synth bench-engine bench clean
 
 setup: $(VENV)/.setup-done node_modules/.setup-done
 
@@ -41,6 +41,10 @@ test-e2e: setup
 	$(PY) -m pytest tests/e2e
 test-quality: setup
 	$(PY) -m pytest tests/quality -s
+
+## bench: 10,000 messages through 10 inspector processes against the rate-limited DLP emulator
+bench: setup
+	$(VENV)/bin/slack-dlp bench --items 10000 --workers 10
 
 ## bench-engine: detection throughput and latency, compared with detect-secrets in the same run
 bench-engine: setup

@@ -17,10 +17,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
+from slack_dlp.local.background import BackgroundServer, StatefulServer
 from slack_dlp.model import Confidence
 
 _INFO_TYPE_OF = {
@@ -106,7 +107,7 @@ def max_in_window(times: list[float], window: float) -> int:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: StatefulServer
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -195,16 +196,7 @@ def _error(code: int, status: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "status": status, "message": message}}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], state: EmulatorState) -> None:
-        super().__init__(address, _Handler)
-        self.state = state
-
-
-class DlpEmulator:
+class DlpEmulator(BackgroundServer):
     """``with DlpEmulator(requests_per_second=10) as dlp: dlp.endpoint``"""
 
     def __init__(
@@ -226,27 +218,11 @@ class DlpEmulator:
         for first in range(0, len(texts), 100):
             engine.scan_many(texts[first : first + 100])
         self.state = EmulatorState(requests_per_second, max_rows, max_bytes, latency, engine)
-        self._server = _Server((host, port), self.state)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dlp-emulator", daemon=True)
+        super().__init__(StatefulServer((host, port), _Handler, self.state), "dlp-emulator")
 
     @property
     def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> DlpEmulator:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> DlpEmulator:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
+        return self.base_url
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,10 +12,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
+
+from slack_dlp.local.background import BackgroundServer, StatefulServer
 
 
 @dataclass
@@ -53,7 +55,7 @@ class StandInState:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: StatefulServer
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -176,15 +178,7 @@ def render(entry: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], state: StandInState) -> None:
-        super().__init__(address, _Handler)
-        self.state = state
-
-
-class SlackStandIn:
+class SlackStandIn(BackgroundServer):
     """Runs the stand-in on a background thread: ``with SlackStandIn(token=...) as slack: slack.api_url``."""
 
     def __init__(
@@ -197,27 +191,11 @@ class SlackStandIn:
         echo: Callable[[str], None] | None = None,
     ) -> None:
         self.state = StandInState(token=token, alerts_file=alerts_file, echo=echo)
-        self._server = _Server((host, port), self.state)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="slack-standin", daemon=True)
+        super().__init__(StatefulServer((host, port), _Handler, self.state), "slack-standin")
 
     @property
     def api_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/api/"
-
-    def start(self) -> SlackStandIn:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> SlackStandIn:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
+        return f"{self.base_url}/api/"
 
     def alerts(self) -> list[dict[str, Any]]:
         with self.state.lock:

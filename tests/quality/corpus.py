@@ -240,6 +240,12 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], str], str]] = {
         "partial paste:\n{v}",
     ),
     "jwt": (_jwt, "Authorization: Bearer {v}"),
+    "bearer-token": (lambda r: _r(r, URLSAFE, 40), "curl -H 'Authorization: Bearer {v}' https://api.acme.io"),
+    "basic-auth-header": (
+        lambda r: base64.b64encode(f"deploy:{_password(r)}".encode()).decode(),
+        "Authorization: Basic {v}",
+    ),
+    "gcp-oauth-access-token": (lambda r: "ya29." + _r(r, URLSAFE, 120), "gcloud token ya29 is {v}"),
     "database-connection-string": (_password, "DATABASE_URL=postgres://app:{v}@db.internal:5432/app"),
     "password-in-url": (_password, "git clone https://deploy:{v}@git.acme.io/platform.git"),
     "generic-secret-assignment": (_password, 'db_password = "{v}"'),
@@ -310,6 +316,9 @@ HARD_NEGATIVES: tuple[str, ...] = (
     "hex color #ff00ff and rgba(255, 0, 255, 0.5)",
     "IP 10.0.12.7 and 2001:db8::ff00:42:8329",
     "lat 51.5074, long -0.1278",
+    "Authorization: Bearer ${TOKEN}",
+    "Authorization: Bearer <token>",
+    "Authorization: Basic dXNlcjo=",
     "ISBN 978-3-16-148410-0",
     "invoice INV-2026-000123 total $1,234.56",
 )

@@ -66,6 +66,13 @@ CLOUD: tuple[Detector, ...] = (
         _kw("private_key"),
     ),
     Detector(
+        "gcp-oauth-access-token",
+        SECRET,
+        "Google OAuth access token",
+        rf"{_START}ya29\.[0-9A-Za-z_-]{{30,}}{_END}",
+        _kw("ya29."),
+    ),
+    Detector(
         "gcp-oauth-client-secret",
         SECRET,
         "Google OAuth client secret",
@@ -511,6 +518,23 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         rf"{_START}eyJ[A-Za-z0-9_-]{{8,}}\.eyJ[A-Za-z0-9_-]{{8,}}\.[A-Za-z0-9_-]{{16,}}{_END}",
         _kw("eyj"),
         v.jwt,
+        MEDIUM,
+    ),
+    Detector(
+        "basic-auth-header",
+        SECRET,
+        "HTTP Basic authorization credentials",
+        r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?(?i:basic)\s+(?P<secret>[A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])",
+        _kw("basic"),
+        v.basic_auth,
+    ),
+    Detector(
+        "bearer-token",
+        SECRET,
+        "Bearer token in an Authorization header",
+        r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?(?i:bearer)\s+(?P<secret>[A-Za-z0-9._~+/-]{20,}=*)",
+        _kw("bearer"),
+        v.password_like,
         MEDIUM,
     ),
     Detector(

@@ -217,3 +217,13 @@ def password_like(value: str) -> bool:
          any(not c.isalnum() for c in value))
     )  # fmt: skip
     return classes >= 2 and shannon_entropy(value) >= min(3.5, 0.8 * math.log2(len(value)))
+
+
+def basic_auth(value: str) -> bool:
+    """Base64 of ``user:password`` with a password that is not empty."""
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("utf-8")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return False
+    user, sep, password = decoded.partition(":")
+    return bool(sep) and bool(user) and len(password) >= 4 and decoded.isprintable()

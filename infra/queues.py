@@ -57,3 +57,8 @@ class QueueWithDlq(Construct):
         """SendMessage plus exactly the two KMS actions an encrypted send needs (no wildcards)."""
         self.queue.grant(grantee, "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
         self._key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
+
+    def grant_send_to_dead_letter_queue(self, grantee: iam.IGrantable) -> None:
+        """For a consumer that parks messages it knows no retry can fix."""
+        self.dead_letter_queue.grant(grantee, "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+        self._key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")

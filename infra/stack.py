@@ -150,6 +150,7 @@ class SlackDlpStack(Stack):
             signing_secret_arn=secrets.signing_secret.secret_arn,
             bot_token_secret_arn=secrets.bot_token.secret_arn,
             fingerprint_key_secret_arn=secrets.fingerprint_key.secret_arn,
+            results_dlq_url=results.dead_letter_queue.queue_url,
         )
         code = lambda_code(for_local_emulator=for_local_emulator, extra_files=rule_files)
 
@@ -200,7 +201,7 @@ class SlackDlpStack(Stack):
             description="slack-dlp: posts masked alerts to the alert channel",
             timeout=REPORTER_TIMEOUT,
             memory_size=256,
-            environment=_environment(settings, resources, "bot_token_secret_arn"),
+            environment=_environment(settings, resources, "bot_token_secret_arn", "dedup_table", "results_dlq_url"),
         )
         reporter.function.add_event_source(
             event_sources.SqsEventSource(
@@ -212,6 +213,9 @@ class SlackDlpStack(Stack):
             )
         )
         secrets.bot_token.grant_read(reporter.function)
+        dedup_table.grant(reporter.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                          "dynamodb:DeleteItem")  # fmt: skip
+        results.grant_send_to_dead_letter_queue(reporter.function)
 
         api = SlackApi(self, "Api", ingest=ingest.function, rate_limit=2000, burst_limit=1000)
 

@@ -67,7 +67,11 @@ class FakeDlpClient:
 class RecordingNotifier:
     def __init__(self) -> None:
         self.results: list[InspectionResult] = []
+        self.notices: list[tuple[InspectionResult, str]] = []
         self.fail: NotifyError | None = None
+
+    def notify_author(self, result: InspectionResult, text: str) -> None:
+        self.notices.append((result, text))
 
     def post_alert(self, result: InspectionResult) -> str:
         if self.fail is not None:

@@ -76,6 +76,13 @@ class Settings:
     allow_patterns: tuple[str, ...] = field(default_factory=tuple)
     #: Rules files (slack-dlp or gitleaks TOML) added to the built-in detectors, relative to the repo.
     custom_rules: tuple[str, ...] = field(default_factory=tuple)
+    #: Tell the person who posted, in an ephemeral message only they see.
+    notify_author: bool = True
+    #: The ephemeral notice; {kinds} is replaced by what was found (never the value).
+    author_notice: str = (
+        "slack-dlp: your message contains {kinds}. Please delete it, and if it is a credential, rotate it now: "
+        "anyone in this conversation may have copied it."
+    )
     #: Log level of every function.
     log_level: str = "INFO"
 
@@ -142,6 +149,13 @@ def _coerce(name: str, annotation: object, raw: Any) -> Any:
     try:
         if kind == "int":
             return int(raw)
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            lowered = str(raw).strip().lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(lowered)
+            return lowered in ("true", "1", "yes")
         if kind.startswith("tuple"):
             if isinstance(raw, str):
                 items = json.loads(raw) if raw.lstrip().startswith("[") else raw.split(",")
@@ -165,6 +179,7 @@ class Resources:
     fingerprint_key_secret_arn: str = ""
     rate_limit_table: str = ""
     dlp_credentials_secret_arn: str = ""
+    results_dlq_url: str = ""
 
     ENV_NAMES: ClassVar[dict[str, str]] = {
         "inspect_queue_url": "INSPECT_QUEUE_URL",
@@ -175,6 +190,7 @@ class Resources:
         "fingerprint_key_secret_arn": "FINGERPRINT_KEY_SECRET_ARN",
         "rate_limit_table": "RATE_LIMIT_TABLE_NAME",
         "dlp_credentials_secret_arn": "DLP_CREDENTIALS_SECRET_ARN",
+        "results_dlq_url": "RESULTS_DLQ_URL",
     }
 
     @classmethod

@@ -1,31 +1,112 @@
-"""Reporter: one alert per inspection result. A failed post fails only its record."""
+"""Reporter: one alert per inspection result, exactly once, and a private word to the author.
+
+SQS delivers at least once, so each alert is posted under an idempotency key made of the
+message and the fingerprints of its findings: a redelivered result posts nothing. A Slack
+error no retry can fix (wrong channel, revoked token, missing scope) is logged loudly once per
+container, counted, and the result is parked in the dead-letter queue instead of being retried
+until it lands there anyway.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
+from collections.abc import Mapping
+from enum import StrEnum
+
+from slack_dlp.ingest import Deduplicator, DedupOutcome
 from slack_dlp.model import InspectionResult
 from slack_dlp.observability import logger, metrics
+from slack_dlp.queues import Publisher
 from slack_dlp.slack.notifier import Notifier, NotifyError
 
 
-class Reporter:
-    def __init__(self, notifier: Notifier) -> None:
-        self._notifier = notifier
+class ReportOutcome(StrEnum):
+    POSTED = "posted"
+    DUPLICATE = "duplicate"
+    PARKED = "parked"  # moved to the dead-letter queue until the Slack setup is fixed
 
-    def report(self, body: str) -> str:
-        """Post the alert for one results-queue message; raise to have SQS deliver it again."""
+
+class AlertInProgress(Exception):
+    """Another container is posting this very alert now; retry later in case it fails."""
+
+
+class _NoDedup:
+    def run_once(self, key: str, action: object) -> DedupOutcome:
+        action()  # type: ignore[operator]
+        return DedupOutcome.DONE
+
+
+def alert_key(result: InspectionResult) -> str:
+    ref = result.ref
+    fingerprints = ",".join(sorted(f.fingerprint for f in result.findings))
+    raw = f"{ref.team_id}|{ref.channel_id}|{ref.ts}|{ref.kind.value}|{fingerprints}"
+    return "alert#" + hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+def describe_kinds(result: InspectionResult) -> str:
+    kinds = Counter((f.description or f.detector).lower() for f in result.findings)
+    names = [f"{name} (×{count})" if count > 1 else name for name, count in kinds.most_common()]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+class Reporter:
+    def __init__(
+        self,
+        notifier: Notifier,
+        *,
+        dedup: Deduplicator | None = None,
+        dead_letters: Publisher | None = None,
+        author_notice: str | None = None,
+    ) -> None:
+        self._notifier = notifier
+        self._dedup: Deduplicator = dedup or _NoDedup()
+        self._dead_letters = dead_letters
+        self._author_notice = author_notice
+        self._reported_config_errors: set[str] = set()
+
+    def register_lambda_context(self, context: object) -> None:
+        register = getattr(self._dedup, "register_lambda_context", None)
+        if register is not None:
+            register(context)
+
+    def report(self, body: str) -> ReportOutcome:
+        """Alert for one results-queue message; raise to have SQS deliver it again."""
         result = InspectionResult.from_json(body)
         try:
-            alert_ts = self._notifier.post_alert(result)
+            outcome = self._dedup.run_once(alert_key(result), lambda: self._post(result))
         except NotifyError as error:
             extra = {"item_id": result.id, "slack_error": error.code, "retry_after": error.retry_after}
             if error.fatal:
-                # Needs a person: wrong alert channel, revoked token, missing scope.
-                logger.error("alert cannot be posted until the Slack setup is fixed", extra=extra)
-                metrics.add_metric(name="AlertConfigErrors", unit="Count", value=1)
-            else:
-                logger.warning("alert post failed; will retry", extra=extra)
-                metrics.add_metric(name="AlertPostFailures", unit="Count", value=1)
+                return self._park(body, error.code, extra)
+            logger.warning("alert post failed; will retry", extra=extra)
+            metrics.add_metric(name="AlertPostFailures", unit="Count", value=1)
             raise
+        if outcome is DedupOutcome.IN_PROGRESS:
+            raise AlertInProgress(result.id)
+        if outcome is DedupOutcome.DUPLICATE:
+            metrics.add_metric(name="AlertsDeduplicated", unit="Count", value=1)
+            logger.info("alert already posted", extra={"item_id": result.id})
+            return ReportOutcome.DUPLICATE
+        return ReportOutcome.POSTED
+
+    def _post(self, result: InspectionResult) -> None:
+        self._notifier.post_alert(result)
         metrics.add_metric(name="AlertsPosted", unit="Count", value=1)
         logger.info("alert posted", extra={"item_id": result.id, "findings": len(result.findings)})
-        return alert_ts
+        if self._author_notice:
+            try:
+                self._notifier.notify_author(result, self._author_notice.format(kinds=describe_kinds(result)))
+            except NotifyError as error:
+                # Best effort: the alert is what matters, and a DM between two people admits no bot.
+                logger.info("author not notified", extra={"item_id": result.id, "slack_error": error.code})
+
+    def _park(self, body: str, code: str, extra: Mapping[str, object]) -> ReportOutcome:
+        metrics.add_metric(name="AlertConfigErrors", unit="Count", value=1)
+        if code not in self._reported_config_errors:
+            self._reported_config_errors.add(code)
+            logger.error("alerts cannot be posted until the Slack setup is fixed", extra=dict(extra))
+        if self._dead_letters is None:
+            raise NotifyError(code, fatal=True)
+        self._dead_letters.publish(body)
+        return ReportOutcome.PARKED

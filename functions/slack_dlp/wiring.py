@@ -122,11 +122,24 @@ def build_inspector(settings: Settings, resources: Resources) -> Inspector:
     )
 
 
+#: Alerts are remembered for longer than a result can wait on its queue (4 days), so no redelivery repeats one.
+ALERT_DEDUP_SECONDS = 5 * 24 * 3600
+
+
 def build_reporter(settings: Settings, resources: Resources) -> Reporter:
-    resources.require("bot_token_secret_arn")
+    import boto3
+
+    from slack_dlp.dedup import IdempotencyDeduplicator
+
+    resources.require("bot_token_secret_arn", "dedup_table", "results_dlq_url")
     notifier = SlackNotifier(
         token=secret_reader(resources.bot_token_secret_arn),
         alert_channel=settings.alert_channel,
         base_url=settings.slack_api_url,
     )
-    return Reporter(notifier)
+    return Reporter(
+        notifier,
+        dedup=IdempotencyDeduplicator(resources.dedup_table, ALERT_DEDUP_SECONDS),
+        dead_letters=SqsPublisher(boto3.client("sqs"), resources.results_dlq_url),
+        author_notice=settings.author_notice if settings.notify_author else None,
+    )

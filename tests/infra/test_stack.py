@@ -107,8 +107,12 @@ def test_each_function_has_its_own_role_and_only_the_grants_it_needs(template: a
     reporter = next(p for k, p in policies.items() if k.startswith("Reporter"))
     assert "sqs:SendMessage" in ingest and "dynamodb:PutItem" in ingest
     assert "BotToken" not in ingest and "FingerprintKey" not in ingest
-    assert "sqs:SendMessage" not in reporter and "dynamodb" not in reporter
-    assert "SigningSecret" not in reporter
+    assert "SigningSecret" not in reporter and "FingerprintKey" not in reporter
+    # The reporter sends only to the results DLQ (parking what Slack refuses) and keeps alert idempotency.
+    reporter_policy = json.loads(reporter)["PolicyDocument"]["Statement"]
+    sends = [st for st in reporter_policy if "sqs:SendMessage" in st["Action"]]
+    assert len(sends) == 1
+    assert "ResultsQueueDlq" in json.dumps(sends[0]["Resource"])
     for policy in policies.values():
         assert '"Action": "*"' not in policy and "kms:*" not in policy
 

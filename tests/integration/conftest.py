@@ -28,6 +28,7 @@ class FakeStack:
     signing_secret_arn: str
     bot_token_secret_arn: str
     fingerprint_key_secret_arn: str
+    results_dlq_url: str
 
     def drain(self, queue_url: str) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs")
@@ -81,6 +82,7 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch, slack: SlackStandIn) -> Fa
         signing_secret_arn=secrets.create_secret(Name="signing", SecretString=SIGNING_SECRET)["ARN"],
         bot_token_secret_arn=secrets.create_secret(Name="bot", SecretString=BOT_TOKEN)["ARN"],
         fingerprint_key_secret_arn=secrets.create_secret(Name="fp", SecretString="f" * 64)["ARN"],
+        results_dlq_url=sqs.create_queue(QueueName="results-dlq")["QueueUrl"],
     )
     env = {
         "INSPECT_QUEUE_URL": fake.inspect_queue_url,
@@ -89,6 +91,7 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch, slack: SlackStandIn) -> Fa
         "SLACK_SIGNING_SECRET_ARN": fake.signing_secret_arn,
         "SLACK_BOT_TOKEN_SECRET_ARN": fake.bot_token_secret_arn,
         "FINGERPRINT_KEY_SECRET_ARN": fake.fingerprint_key_secret_arn,
+        "RESULTS_DLQ_URL": fake.results_dlq_url,
         "SLACK_DLP_SLACK_API_URL": slack.api_url,
         "SLACK_DLP_ALERT_CHANNEL": "C0ALERTS",
         "POWERTOOLS_METRICS_NAMESPACE": "SlackDlp",

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
+import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
@@ -41,16 +43,70 @@ def test_failed_post_fails_only_its_record(load_handler: Any, stack: FakeStack, 
     assert len(slack.alerts()) == 1
 
 
-def test_revoked_token_fails_the_record_and_is_logged_with_the_slack_error(
+def test_revoked_token_parks_results_in_the_dlq_and_is_logged_once(
     load_handler: Any, stack: FakeStack, slack: SlackStandIn, logs: Any
 ) -> None:
+    # GIVEN a token Slack has revoked
     reporter = load_handler("reporter")
     slack.add_fault(Fault(method="*", error="token_revoked", count=10))
-    event = sqs_event([_result().to_json()])
-    # A batch in which every record failed fails the invocation: the event source backs off.
+    # WHEN two results arrive
+    event = sqs_event([_result("C1").to_json(), _result("C2").to_json()])
+    response = reporter.handler(event, FakeLambdaContext())
+    # THEN no retry loop: both records complete and wait in the DLQ for the token to be fixed
+    assert response == {"batchItemFailures": []}
+    assert len(stack.drain(stack.results_dlq_url)) == 2
+    errors = [line for line in logs.getvalue().splitlines() if '"level":"ERROR"' in line]
+    assert len(errors) == 1
+    assert '"slack_error":"token_revoked"' in errors[0]
+
+
+def test_a_redelivered_result_posts_no_second_alert(load_handler: Any, stack: FakeStack, slack: SlackStandIn) -> None:
+    reporter = load_handler("reporter")
+    body = _result().to_json()
+    assert reporter.handler(sqs_event([body]), FakeLambdaContext()) == {"batchItemFailures": []}
+    assert reporter.handler(sqs_event([body]), FakeLambdaContext()) == {"batchItemFailures": []}
+    assert len(slack.alerts()) == 1
+
+
+def test_the_author_gets_an_ephemeral_notice_without_the_value(
+    load_handler: Any, stack: FakeStack, slack: SlackStandIn
+) -> None:
+    reporter = load_handler("reporter")
+    reporter.handler(sqs_event([_result("C0ENG").to_json()]), FakeLambdaContext())
+    [notice] = [c for c in slack.state.calls if c["method"] == "chat.postEphemeral"]
+    assert notice["args"]["user"] == "U0BOB"
+    assert notice["args"]["channel"] == "C0ENG"
+    assert "github pat" in notice["args"]["text"].lower()
+    assert "rotate" in notice["args"]["text"]
+
+
+def test_a_failed_author_notice_does_not_fail_the_alert(
+    load_handler: Any, stack: FakeStack, slack: SlackStandIn
+) -> None:
+    reporter = load_handler("reporter")
+    slack.add_fault(Fault(method="chat.postEphemeral", error="user_not_in_channel", count=1))
+    assert reporter.handler(sqs_event([_result().to_json()]), FakeLambdaContext()) == {"batchItemFailures": []}
+    assert len(slack.alerts()) == 1
+
+
+def test_a_long_rate_limit_fails_the_record_and_delays_its_redelivery(
+    load_handler: Any, stack: FakeStack, slack: SlackStandIn
+) -> None:
+    # GIVEN a real message on the results queue and Slack asking to wait 30 s (beyond the SDK's retry)
+    reporter = load_handler("reporter")
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=stack.results_queue_url, MessageBody=_result().to_json())
+    [message] = sqs.receive_message(QueueUrl=stack.results_queue_url, VisibilityTimeout=1)["Messages"]
+    arn = sqs.get_queue_attributes(QueueUrl=stack.results_queue_url, AttributeNames=["QueueArn"])["Attributes"]
+    event = sqs_event([message["Body"]])
+    event["Records"][0] |= {"receiptHandle": message["ReceiptHandle"], "eventSourceARN": arn["QueueArn"]}
+    slack.add_fault(Fault(method="chat.postMessage", error="ratelimited", count=2, retry_after=30))
+    # WHEN the reporter runs
     with pytest.raises(BatchProcessingError):
         reporter.handler(event, FakeLambdaContext())
-    assert '"slack_error":"token_revoked"' in logs.getvalue()
+    # THEN the message stays invisible well past its 1 s visibility timeout
+    time.sleep(1.5)
+    assert sqs.receive_message(QueueUrl=stack.results_queue_url).get("Messages") is None
 
 
 def test_short_rate_limit_is_absorbed_by_the_retry_handler(

@@ -46,6 +46,10 @@ class Notifier(Protocol):
         """Post the alert for ``result``; return the alert message's ts. Raises NotifyError."""
         ...
 
+    def notify_author(self, result: InspectionResult, text: str) -> None:
+        """Tell the author, in an ephemeral message in the same conversation. Raises NotifyError."""
+        ...
+
 
 class SlackNotifier:
     def __init__(self, token: Callable[[], str], alert_channel: str, base_url: str) -> None:
@@ -80,6 +84,22 @@ class SlackNotifier:
         except SlackClientError as error:
             raise NotifyError(type(error).__name__) from None
         return str(response.get("ts", ""))
+
+    def notify_author(self, result: InspectionResult, text: str) -> None:
+        if not result.ref.user_id:
+            return
+        client = self._web()
+        try:
+            client.chat_postEphemeral(
+                channel=result.ref.channel_id,
+                user=result.ref.user_id,
+                text=text,
+                thread_ts=result.ref.thread_ts or None,
+            )
+        except SlackApiError as error:
+            raise _notify_error(error) from None
+        except SlackClientError as error:
+            raise NotifyError(type(error).__name__) from None
 
     def _permalink(self, client: WebClient, result: InspectionResult) -> str:
         try:

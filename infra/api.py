@@ -14,6 +14,7 @@ from constructs import Construct
 from infra.nag import acknowledge
 
 EVENTS_PATH = "/slack/events"
+INTERACTIONS_PATH = "/slack/interactions"
 
 
 class SlackApi(Construct):
@@ -26,6 +27,7 @@ class SlackApi(Construct):
         construct_id: str,
         *,
         ingest: lambda_.IFunction,
+        interactions: lambda_.IFunction,
         rate_limit: int,
         burst_limit: int,
     ) -> None:
@@ -62,6 +64,10 @@ class SlackApi(Construct):
             path=EVENTS_PATH,
             methods=[apigwv2.HttpMethod.POST],
             integration=integrations.HttpLambdaIntegration("Ingest", ingest),
+        ) + self.http_api.add_routes(
+            path=INTERACTIONS_PATH,
+            methods=[apigwv2.HttpMethod.POST],
+            integration=integrations.HttpLambdaIntegration("Interactions", interactions),
         )
         for route in routes:
             acknowledge(
@@ -74,6 +80,10 @@ class SlackApi(Construct):
     @property
     def events_url(self) -> str:
         return f"{self.http_api.api_endpoint}{EVENTS_PATH}"
+
+    @property
+    def interactions_url(self) -> str:
+        return f"{self.http_api.api_endpoint}{INTERACTIONS_PATH}"
 
 
 @jsii.implements(apigwv2.IAccessLogSettings)

@@ -143,6 +143,19 @@ class SlackDlpStack(Stack):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
+        triage_table = dynamodb.Table(
+            self,
+            "TriageTable",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute="expires",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
         resources = Resources(
             inspect_queue_url=inspect.queue.queue_url,
             results_queue_url=results.queue.queue_url,
@@ -151,6 +164,7 @@ class SlackDlpStack(Stack):
             bot_token_secret_arn=secrets.bot_token.secret_arn,
             fingerprint_key_secret_arn=secrets.fingerprint_key.secret_arn,
             results_dlq_url=results.dead_letter_queue.queue_url,
+            triage_table=triage_table.table_name,
         )
         code = lambda_code(for_local_emulator=for_local_emulator, extra_files=rule_files)
 
@@ -177,7 +191,9 @@ class SlackDlpStack(Stack):
             description="slack-dlp: inspects batches of messages with the DLP provider",
             timeout=INSPECTOR_TIMEOUT,
             memory_size=1024,
-            environment=_environment(settings, resources, "results_queue_url", "fingerprint_key_secret_arn"),
+            environment=_environment(
+                settings, resources, "results_queue_url", "fingerprint_key_secret_arn", "triage_table"
+            ),
         )
         if settings.dlp_provider == "google":
             self._external_dlp(inspector.function, key)
@@ -191,6 +207,7 @@ class SlackDlpStack(Stack):
             )
         )
         results.grant_send(inspector.function)
+        triage_table.grant(inspector.function, "dynamodb:BatchGetItem")
         secrets.fingerprint_key.grant_read(inspector.function)
 
         reporter = PipelineFunction(
@@ -201,7 +218,9 @@ class SlackDlpStack(Stack):
             description="slack-dlp: posts masked alerts to the alert channel",
             timeout=REPORTER_TIMEOUT,
             memory_size=256,
-            environment=_environment(settings, resources, "bot_token_secret_arn", "dedup_table", "results_dlq_url"),
+            environment=_environment(
+                settings, resources, "bot_token_secret_arn", "dedup_table", "results_dlq_url", "triage_table"
+            ),
         )
         reporter.function.add_event_source(
             event_sources.SqsEventSource(
@@ -216,14 +235,38 @@ class SlackDlpStack(Stack):
         dedup_table.grant(reporter.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
                           "dynamodb:DeleteItem")  # fmt: skip
         results.grant_send_to_dead_letter_queue(reporter.function)
+        triage_table.grant(reporter.function, "dynamodb:PutItem")
 
-        api = SlackApi(self, "Api", ingest=ingest.function, rate_limit=2000, burst_limit=1000)
+        interactions = PipelineFunction(
+            self,
+            "Interactions",
+            code=code,
+            handler="interactions.handler",
+            description="slack-dlp: the alert's buttons (acknowledge, false positive)",
+            timeout=Duration.seconds(10),
+            memory_size=256,
+            environment=_environment(settings, resources, "signing_secret_arn", "bot_token_secret_arn", "triage_table"),
+        )
+        secrets.signing_secret.grant_read(interactions.function)
+        secrets.bot_token.grant_read(interactions.function)
+        triage_table.grant(interactions.function, "dynamodb:PutItem")
+
+        api = SlackApi(
+            self,
+            "Api",
+            ingest=ingest.function,
+            interactions=interactions.function,
+            rate_limit=2000,
+            burst_limit=1000,
+        )
 
         self.api = api
         self.queues = {"inspect": inspect, "results": results}
-        self.functions = {"ingest": ingest, "inspector": inspector, "reporter": reporter}
+        self.functions = {"ingest": ingest, "inspector": inspector, "reporter": reporter, "interactions": interactions}
         CfnOutput(self, "RequestUrl", value=api.events_url, description="Paste into Slack: Event Subscriptions")
+        CfnOutput(self, "InteractionsUrl", value=api.interactions_url, description="Paste into Slack: Interactivity")
         CfnOutput(self, "HttpApiId", value=api.http_api.api_id)
+        CfnOutput(self, "TriageTableName", value=triage_table.table_name)
         CfnOutput(self, "SigningSecretArn", value=secrets.signing_secret.secret_arn)
         CfnOutput(self, "BotTokenSecretArn", value=secrets.bot_token.secret_arn)
         CfnOutput(self, "InspectQueueUrl", value=inspect.queue.queue_url)

@@ -83,6 +83,8 @@ class Settings:
         "slack-dlp: your message contains {kinds}. Please delete it, and if it is a credential, rotate it now: "
         "anyone in this conversation may have copied it."
     )
+    #: Days the audit trail (alerts and the actions taken on them) is kept.
+    audit_retention_days: int = 365
     #: Log level of every function.
     log_level: str = "INFO"
 
@@ -180,6 +182,7 @@ class Resources:
     rate_limit_table: str = ""
     dlp_credentials_secret_arn: str = ""
     results_dlq_url: str = ""
+    triage_table: str = ""
 
     ENV_NAMES: ClassVar[dict[str, str]] = {
         "inspect_queue_url": "INSPECT_QUEUE_URL",
@@ -191,6 +194,7 @@ class Resources:
         "rate_limit_table": "RATE_LIMIT_TABLE_NAME",
         "dlp_credentials_secret_arn": "DLP_CREDENTIALS_SECRET_ARN",
         "results_dlq_url": "RESULTS_DLQ_URL",
+        "triage_table": "TRIAGE_TABLE_NAME",
     }
 
     @classmethod

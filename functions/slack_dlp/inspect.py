@@ -15,6 +15,7 @@ from slack_dlp.dlp.base import DlpClient, DlpError, ItemOutcome
 from slack_dlp.model import Finding, InspectionItem, InspectionResult, MalformedMessage, MessageRef
 from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import Publisher
+from slack_dlp.triage import Allowlist
 
 
 @dataclass
@@ -37,10 +38,17 @@ class ItemAllowlist:
 
 
 class Inspector:
-    def __init__(self, dlp: DlpClient, results: Publisher, skip: ItemAllowlist | None = None) -> None:
+    def __init__(
+        self,
+        dlp: DlpClient,
+        results: Publisher,
+        skip: ItemAllowlist | None = None,
+        false_positives: Allowlist | None = None,
+    ) -> None:
         self._dlp = dlp
         self._results = results
         self._skip = skip or ItemAllowlist()
+        self._false_positives = false_positives
 
     def inspect(self, records: Sequence[tuple[str, str]]) -> InspectedBatch:
         """Parse ``(message_id, body)`` records and inspect all parseable ones together."""
@@ -103,6 +111,12 @@ class Inspector:
         return delays
 
     def _publish(self, item: InspectionItem, findings: list[Finding]) -> InspectionResult | None:
+        if findings and self._false_positives is not None:
+            # Values someone marked as a false positive in this workspace never alert again.
+            allowed = self._false_positives.allowed(item.ref.team_id, {f.fingerprint for f in findings})
+            if allowed:
+                metrics.add_metric(name="FindingsAllowlisted", unit="Count", value=len(allowed))
+            findings = [f for f in findings if f.fingerprint not in allowed]
         if not findings:
             return None
         result = InspectionResult(ref=item.ref, findings=tuple(findings), provider=self._dlp.name)

@@ -19,6 +19,7 @@ from slack_dlp.model import InspectionResult
 from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import Publisher
 from slack_dlp.slack.notifier import Notifier, NotifyError
+from slack_dlp.triage import AuditLog
 
 
 class ReportOutcome(StrEnum):
@@ -58,8 +59,10 @@ class Reporter:
         dedup: Deduplicator | None = None,
         dead_letters: Publisher | None = None,
         author_notice: str | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._notifier = notifier
+        self._audit = audit
         self._dedup: Deduplicator = dedup or _NoDedup()
         self._dead_letters = dead_letters
         self._author_notice = author_notice
@@ -91,7 +94,20 @@ class Reporter:
         return ReportOutcome.POSTED
 
     def _post(self, result: InspectionResult) -> None:
-        self._notifier.post_alert(result)
+        alert_ts = self._notifier.post_alert(result)
+        if self._audit is not None:
+            ref = result.ref
+            self._audit.record(
+                "alert",
+                item_id=ref.item_id,
+                team_id=ref.team_id,
+                channel=ref.channel_id,
+                user_id=ref.user_id,
+                alert_ts=alert_ts,
+                detectors=sorted({f.detector for f in result.findings}),
+                masked=[f.masked for f in result.findings],
+                fingerprints=sorted({f.fingerprint for f in result.findings}),
+            )
         metrics.add_metric(name="AlertsPosted", unit="Count", value=1)
         logger.info("alert posted", extra={"item_id": result.id, "findings": len(result.findings)})
         if self._author_notice:

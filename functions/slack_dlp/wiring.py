@@ -24,6 +24,7 @@ from slack_dlp.queues import SqsPublisher
 from slack_dlp.report import Reporter
 from slack_dlp.slack.notifier import SlackNotifier
 from slack_dlp.slack.verify import SlackRequestVerifier
+from slack_dlp.triage import DynamoDbTriageStore, TriageService
 
 #: Secrets are re-read at most this often, so a value set after deploy is picked up quickly.
 SECRET_MAX_AGE_SECONDS = 60
@@ -113,12 +114,35 @@ def build_dlp_client(settings: Settings, fingerprint_key: bytes, resources: Reso
 def build_inspector(settings: Settings, resources: Resources) -> Inspector:
     import boto3
 
-    resources.require("results_queue_url", "fingerprint_key_secret_arn")
+    resources.require("results_queue_url", "fingerprint_key_secret_arn", "triage_table")
     key = secret_reader(resources.fingerprint_key_secret_arn)().encode("utf-8")
     return Inspector(
         dlp=build_dlp_client(settings, key, resources),
         results=SqsPublisher(boto3.client("sqs"), resources.results_queue_url),
         skip=ItemAllowlist(channels=frozenset(settings.allow_channels), users=frozenset(settings.allow_users)),
+        false_positives=triage_store(settings, resources),
+    )
+
+
+def triage_store(settings: Settings, resources: Resources) -> DynamoDbTriageStore:
+    import boto3
+
+    return DynamoDbTriageStore(boto3.client("dynamodb"), resources.triage_table, settings.audit_retention_days)
+
+
+def build_triage(settings: Settings, resources: Resources) -> TriageService:
+    resources.require("signing_secret_arn", "bot_token_secret_arn", "triage_table")
+    store = triage_store(settings, resources)
+    notifier = SlackNotifier(
+        token=secret_reader(resources.bot_token_secret_arn),
+        alert_channel=settings.alert_channel,
+        base_url=settings.slack_api_url,
+    )
+    return TriageService(
+        verifier=SlackRequestVerifier(secret_reader(resources.signing_secret_arn)),
+        updater=notifier,
+        allowlist=store,
+        audit=store,
     )
 
 
@@ -131,7 +155,7 @@ def build_reporter(settings: Settings, resources: Resources) -> Reporter:
 
     from slack_dlp.dedup import IdempotencyDeduplicator
 
-    resources.require("bot_token_secret_arn", "dedup_table", "results_dlq_url")
+    resources.require("bot_token_secret_arn", "dedup_table", "results_dlq_url", "triage_table")
     notifier = SlackNotifier(
         token=secret_reader(resources.bot_token_secret_arn),
         alert_channel=settings.alert_channel,
@@ -142,4 +166,5 @@ def build_reporter(settings: Settings, resources: Resources) -> Reporter:
         dedup=IdempotencyDeduplicator(resources.dedup_table, ALERT_DEDUP_SECONDS),
         dead_letters=SqsPublisher(boto3.client("sqs"), resources.results_dlq_url),
         author_notice=settings.author_notice if settings.notify_author else None,
+        audit=triage_store(settings, resources),
     )

@@ -100,7 +100,7 @@ def test_functions_get_secret_arns_never_values(template: assertions.Template) -
 def test_each_function_has_its_own_role_and_only_the_grants_it_needs(template: assertions.Template) -> None:
     functions = _resources(template, "AWS::Lambda::Function")
     roles = {json.dumps(f["Properties"]["Role"]) for f in functions.values()}
-    assert len(roles) == len(functions) == 3
+    assert len(roles) == len(functions) == 4
     assert not any("ManagedPolicyArns" in r["Properties"] for r in _resources(template, "AWS::IAM::Role").values())
     policies = {key: json.dumps(p["Properties"]) for key, p in _resources(template, "AWS::IAM::Policy").items()}
     ingest = next(p for k, p in policies.items() if k.startswith("Ingest"))
@@ -127,6 +127,7 @@ def test_http_api_routes_post_slack_events_with_throttling_and_access_logs(
 ) -> None:
     template.has_resource_properties("AWS::ApiGatewayV2::Api", {"ProtocolType": "HTTP"})
     template.has_resource_properties("AWS::ApiGatewayV2::Route", {"RouteKey": "POST /slack/events"})
+    template.has_resource_properties("AWS::ApiGatewayV2::Route", {"RouteKey": "POST /slack/interactions"})
     template.has_resource_properties(
         "AWS::ApiGatewayV2::Stage",
         {
@@ -180,7 +181,7 @@ def test_custom_rules_are_validated_at_synth_and_shipped_in_the_asset(tmp_path: 
 def test_google_provider_adds_the_shared_rate_limiter_and_credentials_for_the_inspector_only() -> None:
     app = build_app(context={**CONTEXT, "dlp_provider": "google", "dlp_project": "acme-dlp"})
     template = assertions.Template.from_stack(app.node.find_child("SlackDlp"))  # type: ignore[arg-type]
-    template.resource_count_is("AWS::DynamoDB::Table", 2)
+    template.resource_count_is("AWS::DynamoDB::Table", 3)
     template.resource_count_is("AWS::SecretsManager::Secret", 4)
     functions = template.find_resources("AWS::Lambda::Function")
     inspector = next(f for k, f in functions.items() if k.startswith("Inspector"))["Properties"]

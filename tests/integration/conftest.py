@@ -29,6 +29,7 @@ class FakeStack:
     bot_token_secret_arn: str
     fingerprint_key_secret_arn: str
     results_dlq_url: str
+    triage_table: str = "triage"
 
     def drain(self, queue_url: str) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs")
@@ -75,6 +76,15 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch, slack: SlackStandIn) -> Fa
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    dynamodb.create_table(
+        TableName="triage",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
     fake = FakeStack(
         inspect_queue_url=sqs.create_queue(QueueName="inspect")["QueueUrl"],
         results_queue_url=sqs.create_queue(QueueName="results")["QueueUrl"],
@@ -92,6 +102,7 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch, slack: SlackStandIn) -> Fa
         "SLACK_BOT_TOKEN_SECRET_ARN": fake.bot_token_secret_arn,
         "FINGERPRINT_KEY_SECRET_ARN": fake.fingerprint_key_secret_arn,
         "RESULTS_DLQ_URL": fake.results_dlq_url,
+        "TRIAGE_TABLE_NAME": fake.triage_table,
         "SLACK_DLP_SLACK_API_URL": slack.api_url,
         "SLACK_DLP_ALERT_CHANNEL": "C0ALERTS",
         "POWERTOOLS_METRICS_NAMESPACE": "SlackDlp",

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -62,7 +64,24 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
 
 
-def build_alert(result: InspectionResult, permalink: str) -> Alert:
+def triage_buttons(result: InspectionResult) -> ActionsBlock:
+    from slack_dlp.triage import ACKNOWLEDGE, FALSE_POSITIVE, TRIAGE_BLOCK_ID, TriageTarget
+
+    target = TriageTarget(
+        team_id=result.ref.team_id,
+        item_id=result.ref.item_id,
+        fingerprints=tuple(sorted({f.fingerprint for f in result.findings})),
+    ).to_value()
+    return ActionsBlock(
+        block_id=TRIAGE_BLOCK_ID,
+        elements=[
+            ButtonElement(text="Acknowledge", action_id=ACKNOWLEDGE, value=target, style="primary"),
+            ButtonElement(text="False positive", action_id=FALSE_POSITIVE, value=target),
+        ],
+    )
+
+
+def build_alert(result: InspectionResult, permalink: str, *, interactive: bool = True) -> Alert:
     ref = result.ref
     level = severity(result.findings)
     kinds = Counter(f.description or f.detector for f in result.findings)
@@ -92,6 +111,7 @@ def build_alert(result: InspectionResult, permalink: str) -> Alert:
         ),
         SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000])),
         SectionBlock(text=MarkdownTextObject(text=f"<{permalink}|View the message>")),
+        *([triage_buttons(result)] if interactive else []),
         DividerBlock(),
         ContextBlock(
             elements=[

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -96,6 +96,14 @@ class SlackNotifier:
                 text=text,
                 thread_ts=result.ref.thread_ts or None,
             )
+        except SlackApiError as error:
+            raise _notify_error(error) from None
+        except SlackClientError as error:
+            raise NotifyError(type(error).__name__) from None
+
+    def update_alert(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        try:
+            self._web().chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
         except SlackApiError as error:
             raise _notify_error(error) from None
         except SlackClientError as error:

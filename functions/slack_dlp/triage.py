@@ -1,0 +1,217 @@
+"""Triage from the alert: Acknowledge and False positive buttons, an allowlist, an audit trail.
+
+The alert carries the buttons; Slack posts a signed ``block_actions`` payload to
+``POST /slack/interactions`` when one is pressed; the alert is then updated in place with who did
+what and when. *False positive* adds the findings' fingerprints to the workspace's allowlist, so
+the same values never alert again there. Every alert and every action is written to the audit
+trail (masked), with a retention.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import parse_qs
+
+from slack_dlp.http import HttpRequest, HttpResponse
+from slack_dlp.observability import logger, metrics
+from slack_dlp.slack.verify import RequestVerifier
+
+TRIAGE_BLOCK_ID = "dlp_triage"
+ACKNOWLEDGE = "dlp_acknowledge"
+FALSE_POSITIVE = "dlp_false_positive"
+#: Slack caps a button value at 2,000 characters; 40 fingerprints of 32 hex characters fit.
+MAX_FINGERPRINTS_PER_BUTTON = 40
+
+
+@dataclass(frozen=True)
+class TriageTarget:
+    """What a button acts on, carried in its value: never a value, only fingerprints."""
+
+    team_id: str
+    item_id: str
+    fingerprints: tuple[str, ...]
+
+    def to_value(self) -> str:
+        return json.dumps(
+            {"t": self.team_id, "i": self.item_id, "f": list(self.fingerprints[:MAX_FINGERPRINTS_PER_BUTTON])},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_value(cls, value: str) -> TriageTarget:
+        data = json.loads(value)
+        fingerprints = data["f"]
+        if not isinstance(fingerprints, list) or not all(isinstance(f, str) for f in fingerprints):
+            raise ValueError("fingerprints")
+        return cls(team_id=str(data["t"]), item_id=str(data["i"]), fingerprints=tuple(fingerprints))
+
+
+class Allowlist(Protocol):
+    def add(self, team_id: str, fingerprints: Sequence[str], *, actor: str, item_id: str) -> None: ...
+
+    def allowed(self, team_id: str, fingerprints: Iterable[str]) -> set[str]: ...
+
+
+class AuditLog(Protocol):
+    def record(self, kind: str, **fields: Any) -> None: ...
+
+    def since(self, seconds: float) -> list[dict[str, Any]]: ...
+
+
+class AlertUpdater(Protocol):
+    def update_alert(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None: ...
+
+
+class TriageService:
+    def __init__(
+        self,
+        verifier: RequestVerifier,
+        updater: AlertUpdater,
+        allowlist: Allowlist,
+        audit: AuditLog,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._verifier = verifier
+        self._updater = updater
+        self._allowlist = allowlist
+        self._audit = audit
+        self._clock = clock
+
+    def handle_interaction_request(self, request: HttpRequest) -> HttpResponse:
+        if not self._verifier.is_valid(request.body, request.headers):
+            return HttpResponse.error(401, "invalid or missing Slack signature")
+        try:
+            payload = json.loads(parse_qs(request.body.decode("utf-8"))["payload"][0])
+            action = payload["actions"][0]
+            target = TriageTarget.from_value(action["value"])
+            actor = str(payload["user"]["id"])
+            channel = str(payload["container"]["channel_id"])
+            message_ts = str(payload["container"]["message_ts"])
+            blocks = list(payload.get("message", {}).get("blocks", []))
+        except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError):
+            return HttpResponse.error(400, "not a slack-dlp block_actions payload")
+        if payload.get("type") != "block_actions" or action.get("action_id") not in (ACKNOWLEDGE, FALSE_POSITIVE):
+            return HttpResponse.json(200, ok=True)
+        if target.team_id != str(payload.get("team", {}).get("id", target.team_id)):
+            return HttpResponse.error(403, "the alert belongs to another workspace")
+
+        verb = "acknowledged" if action["action_id"] == ACKNOWLEDGE else "marked as a false positive"
+        if action["action_id"] == FALSE_POSITIVE:
+            self._allowlist.add(target.team_id, target.fingerprints, actor=actor, item_id=target.item_id)
+        self._audit.record(
+            "false_positive" if action["action_id"] == FALSE_POSITIVE else "acknowledged",
+            actor=actor,
+            item_id=target.item_id,
+            team_id=target.team_id,
+            channel=channel,
+            alert_ts=message_ts,
+            fingerprints=list(target.fingerprints),
+        )
+        now = int(self._clock())
+        note = f"*{verb.capitalize()}* by <@{actor}> · <!date^{now}^{{date_short_pretty}} {{time}}|{now}>"
+        if action["action_id"] == FALSE_POSITIVE:
+            note += " · these values will not alert again in this workspace"
+        updated = [b for b in blocks if b.get("block_id") != TRIAGE_BLOCK_ID]
+        updated.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+        self._updater.update_alert(channel, message_ts, f"Alert {verb} by <@{actor}>", updated)
+        metrics.add_metric(name="AlertsTriaged", unit="Count", value=1)
+        logger.info("alert triaged", extra={"item_id": target.item_id, "action": action["action_id"]})
+        return HttpResponse(status=200, body="")
+
+
+class DynamoDbTriageStore:
+    """Allowlist and audit trail in one table (``pk``/``sk``; ``expires`` is the TTL attribute).
+
+    - allowlist: ``pk = allow#<team>``, ``sk = <fingerprint>``
+    - audit:     ``pk = audit#<yyyy-mm-dd>``, ``sk = <iso time>#<uuid>``
+    """
+
+    def __init__(self, client: Any, table: str, retention_days: int, clock: Callable[[], float] = time.time) -> None:
+        self._client = client
+        self._table = table
+        self._retention = retention_days * 86400
+        self._clock = clock
+
+    def add(self, team_id: str, fingerprints: Sequence[str], *, actor: str, item_id: str) -> None:
+        now = datetime.fromtimestamp(self._clock(), UTC).isoformat()
+        for fingerprint in fingerprints:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": f"allow#{team_id}"},
+                    "sk": {"S": fingerprint},
+                    "actor": {"S": actor},
+                    "item_id": {"S": item_id},
+                    "at": {"S": now},
+                },
+            )
+
+    def allowed(self, team_id: str, fingerprints: Iterable[str]) -> set[str]:
+        wanted = sorted(set(fingerprints))
+        found: set[str] = set()
+        for first in range(0, len(wanted), 100):
+            keys = [{"pk": {"S": f"allow#{team_id}"}, "sk": {"S": f}} for f in wanted[first : first + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ProjectionExpression": "sk"}}
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                found.update(item["sk"]["S"] for item in response.get("Responses", {}).get(self._table, []))
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def record(self, kind: str, **fields: Any) -> None:
+        now = self._clock()
+        stamp = datetime.fromtimestamp(now, UTC)
+        item = {
+            "pk": {"S": f"audit#{stamp:%Y-%m-%d}"},
+            "sk": {"S": f"{stamp.isoformat()}#{uuid.uuid4().hex[:8]}"},
+            "kind": {"S": kind},
+            "expires": {"N": str(int(now + self._retention))},
+            "data": {"S": json.dumps(fields, sort_keys=True)},
+        }
+        self._client.put_item(TableName=self._table, Item=item)
+
+    def since(self, seconds: float) -> list[dict[str, Any]]:
+        now = self._clock()
+        start = datetime.fromtimestamp(now - seconds, UTC)
+        days = {f"{datetime.fromtimestamp(t, UTC):%Y-%m-%d}" for t in _days_between(now - seconds, now)}
+        events: list[dict[str, Any]] = []
+        for day in sorted(days):
+            kwargs: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "pk = :pk AND sk >= :from",
+                "ExpressionAttributeValues": {":pk": {"S": f"audit#{day}"}, ":from": {"S": start.isoformat()}},
+            }
+            while True:
+                response = self._client.query(**kwargs)
+                for item in response.get("Items", []):
+                    events.append({"at": item["sk"]["S"].split("#")[0], "kind": item["kind"]["S"],
+                                   **json.loads(item["data"]["S"])})  # fmt: skip
+                if "LastEvaluatedKey" not in response:
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sorted(events, key=lambda e: str(e["at"]))
+
+
+def _days_between(start: float, end: float) -> list[float]:
+    days = []
+    t = start
+    while t < end + 86400:
+        days.append(min(t, end))
+        t += 86400
+    return days
+
+
+def render_events(events: Sequence[Mapping[str, Any]]) -> str:
+    lines = [f"{'WHEN':32} {'WHAT':15} {'WHO/WHERE':24} DETAIL"]
+    for event in events:
+        who = event.get("actor") or event.get("user_id") or ""
+        where = event.get("channel") or ""
+        detail = ", ".join(f"{d}" for d in event.get("detectors", [])) or event.get("item_id", "")
+        lines.append(f"{event['at']:32} {event['kind']:15} {who + ' ' + where:24} {detail}")
+    return "\n".join(lines)

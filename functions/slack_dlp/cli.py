@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -124,6 +125,45 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_CLEAN if report["lost"] == 0 else EXIT_FOUND
 
 
+def parse_duration(text: str) -> float:
+    match = re.fullmatch(r"(\d+)\s*([smhdw])", text.strip().lower())
+    if not match:
+        raise UsageError(f"--since takes a duration such as 30m, 12h or 7d, not {text!r}")
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
+    return int(match.group(1)) * unit
+
+
+def cmd_findings(args: argparse.Namespace) -> int:
+    import boto3
+
+    from slack_dlp.triage import DynamoDbTriageStore, render_events
+
+    seconds = parse_duration(args.since)
+    session_args: dict[str, Any] = {"region_name": args.region} if args.region else {}
+    if args.endpoint:
+        session_args |= {"endpoint_url": args.endpoint}
+        if not os.environ.get("AWS_ACCESS_KEY_ID"):
+            session_args |= {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+        session_args.setdefault("region_name", "us-east-1")
+    cloudformation = boto3.client("cloudformation", **session_args)
+    try:
+        stack = cloudformation.describe_stacks(StackName=args.stack)["Stacks"][0]
+    except Exception as error:  # botocore errors: no stack, no credentials, no endpoint
+        raise UsageError(f"cannot read stack {args.stack!r}: {type(error).__name__}") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    table = outputs.get("TriageTableName")
+    if not table:
+        raise UsageError(f"stack {args.stack!r} has no TriageTableName output (deploy this version first)")
+    store = DynamoDbTriageStore(boto3.client("dynamodb", **session_args), table, retention_days=0)
+    events = store.since(seconds)
+    if args.json:
+        json.dump({"events": events}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(render_events(events) if events else f"No alerts or actions in the last {args.since}.")
+    return EXIT_CLEAN
+
+
 def cmd_local(args: argparse.Namespace) -> int:
     from slack_dlp.local.run import main as run_local
 
@@ -155,6 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--plot", metavar="FILE.png", help="requests/s and items/s over time against the quota")
     bench.set_defaults(func=cmd_bench)
+
+    findings = commands.add_parser("findings", help="the audit trail: alerts and actions taken on them (masked)")
+    findings.add_argument("--since", default="7d", help="how far back: 30m, 12h, 7d (default 7d)")
+    findings.add_argument("--json", action="store_true")
+    findings.add_argument("--stack", default="SlackDlp", help="CloudFormation stack name")
+    findings.add_argument("--region")
+    findings.add_argument("--endpoint", help="AWS endpoint, e.g. http://127.0.0.1:4566 for the make run stack")
+    findings.set_defaults(func=cmd_findings)
 
     local = commands.add_parser("local", help="deploy the stack into MiniStack with a Slack stand-in (make run)")
     local.set_defaults(func=cmd_local)

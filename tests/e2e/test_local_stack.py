@@ -110,3 +110,52 @@ def test_lambda_asset_was_built_without_docker(deployed: LocalDeployment) -> Non
     assert (assets[0] / "slack_dlp" / "ingest.py").exists()
     assert (assets[0] / "aws_lambda_powertools").is_dir()
     assert not (assets[0] / "slack_dlp" / "local").exists()
+
+
+def test_false_positive_button_updates_the_alert_and_silences_the_value(
+    deployed: LocalDeployment, slack: SlackStandIn
+) -> None:
+    import subprocess
+    import sys
+    from urllib.parse import urlencode
+
+    # GIVEN an alert for a leaked value
+    value = canary_secrets(seed=123)["github"]
+    before = len(slack.alerts())
+    assert _post(deployed, event_envelope(message_event(f"token {value}", channel="C0E2EFP")))[0] == 200
+    assert _wait_for(lambda: len(slack.alerts()) > before)
+    alert = slack.alerts()[-1]
+    blocks = alert["args"]["blocks"]
+    fp_value = next(
+        e["value"] for b in blocks if b.get("block_id") == "dlp_triage" for e in b["elements"]
+        if e["action_id"] == "dlp_false_positive"
+    )  # fmt: skip
+    # WHEN someone presses "False positive" (a signed interaction through the HTTP API)
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0LOCAL"},
+        "user": {"id": "U0SECOPS"},
+        "container": {"channel_id": "C0ALERTS", "message_ts": "1700000000.000001"},
+        "message": {"blocks": blocks},
+        "actions": [{"action_id": "dlp_false_positive", "value": fp_value}],
+    }
+    body, headers = signed_request(
+        urlencode({"payload": json.dumps(payload)}), secret=SECRET, content_type="application/x-www-form-urlencoded"
+    )
+    assert deployed.post_event(body, headers, url=deployed.interactions_url)[0] == 200
+    # THEN the alert is updated in place, and the same value posted again does not alert
+    assert any(c["method"] == "chat.update" for c in slack.state.calls)
+    alerts_now = len(slack.alerts())
+    assert _post(deployed, event_envelope(message_event(f"again {value}", channel="C0E2EFP")))[0] == 200
+    assert _wait_for(lambda: sum(deployed.queue_depths().values()) == 0, timeout=30)
+    time.sleep(2)
+    assert len(slack.alerts()) == alerts_now
+    # AND the audit trail shows the alert and the action, masked
+    cli = Path(sys.executable).parent / "slack-dlp"
+    listing = subprocess.run(
+        [str(cli), "findings", "--since", "1h", "--json", "--endpoint", deployed.endpoint],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    kinds = [e["kind"] for e in json.loads(listing.stdout)["events"]]
+    assert "alert" in kinds and "false_positive" in kinds
+    assert value not in listing.stdout

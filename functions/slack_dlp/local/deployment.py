@@ -52,6 +52,10 @@ class LocalDeployment:
         """Path-style URL of the HTTP API's $default stage (``*.execute-api.localhost`` does not resolve)."""
         return f"{self.endpoint}/_aws/execute-api/{self.outputs['HttpApiId']}/slack/events"
 
+    @property
+    def interactions_url(self) -> str:
+        return f"{self.endpoint}/_aws/execute-api/{self.outputs['HttpApiId']}/slack/interactions"
+
     def aws_env(self) -> dict[str, str]:
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
@@ -146,8 +150,11 @@ class LocalDeployment:
         secrets.put_secret_value(SecretId=self.outputs["SigningSecretArn"], SecretString=self.signing_secret)
         secrets.put_secret_value(SecretId=self.outputs["BotTokenSecretArn"], SecretString=self.bot_token)
 
-    def post_event(self, body: bytes, headers: Mapping[str, str], timeout: float = 30) -> tuple[int, str]:
-        request = urllib.request.Request(self.request_url, data=body, method="POST", headers=dict(headers))  # noqa: S310
+    def post_event(
+        self, body: bytes, headers: Mapping[str, str], timeout: float = 30, *, url: str | None = None
+    ) -> tuple[int, str]:
+        target = url or self.request_url
+        request = urllib.request.Request(target, data=body, method="POST", headers=dict(headers))  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - local URL
                 return int(response.status), response.read().decode()

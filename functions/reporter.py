@@ -20,17 +20,20 @@ processor = BatchProcessor(event_type=EventType.SQS)
 redelivery = RedeliveryDelayer(boto3.client("sqs"))
 
 
-def report(record: SQSRecord) -> None:
-    try:
-        reporter.report(record.body)
-    except NotifyError as error:
-        if error.retry_after:  # Slack said when to come back: SQS redelivers no sooner
-            redelivery.delay(record.event_source_arn, record.receipt_handle, error.retry_after)
-        raise
-
-
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     reporter.register_lambda_context(context)
-    return dict(process_partial_response(event=event, record_handler=report, processor=processor, context=context))
+    records = event.get("Records") or []
+    outcomes = reporter.report_batch([(r.get("messageId", ""), r.get("body", "")) for r in records])
+
+    def complete(record: SQSRecord) -> None:
+        error = outcomes.get(record.message_id)
+        if error is None:
+            return
+        if isinstance(error, NotifyError) and error.retry_after:
+            # Slack said when to come back: SQS redelivers no sooner.
+            redelivery.delay(record.event_source_arn, record.receipt_handle, error.retry_after)
+        raise error
+
+    return dict(process_partial_response(event=event, record_handler=complete, processor=processor, context=context))

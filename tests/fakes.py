@@ -73,6 +73,12 @@ class RecordingNotifier:
     def notify_author(self, result: InspectionResult, text: str) -> None:
         self.notices.append((result, text))
 
+    def post_digest(self, results: list[InspectionResult]) -> str:
+        if self.fail is not None:
+            raise self.fail
+        self.results.extend(results)
+        return f"1700000000.{len(self.results):06d}"
+
     def post_alert(self, result: InspectionResult) -> str:
         if self.fail is not None:
             raise self.fail

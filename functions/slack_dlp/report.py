@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
 from slack_dlp.ingest import Deduplicator, DedupOutcome
-from slack_dlp.model import InspectionResult
+from slack_dlp.model import InspectionResult, MalformedMessage
 from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import Publisher
+from slack_dlp.slack.alerts import MAX_DIGEST_RESULTS
 from slack_dlp.slack.notifier import Notifier, NotifyError
 from slack_dlp.triage import AuditLog
 
@@ -93,8 +94,64 @@ class Reporter:
             return ReportOutcome.DUPLICATE
         return ReportOutcome.POSTED
 
+    def report_batch(self, records: Sequence[tuple[str, str]]) -> dict[str, Exception | None]:
+        """A lone result gets its own alert; several are posted as digests of up to ten. Returns,
+        per SQS message id, None when done or the exception that must fail that record."""
+        outcomes: dict[str, Exception | None] = {}
+        parsed: list[tuple[str, str, InspectionResult]] = []
+        for message_id, body in records:
+            try:
+                parsed.append((message_id, body, InspectionResult.from_json(body)))
+            except MalformedMessage as error:
+                outcomes[message_id] = error
+        if len(parsed) == 1:
+            message_id, body, _ = parsed[0]
+            try:
+                self.report(body)
+                outcomes[message_id] = None
+            except Exception as error:
+                outcomes[message_id] = error
+            return outcomes
+        for first in range(0, len(parsed), MAX_DIGEST_RESULTS):
+            outcomes.update(self._digest(parsed[first : first + MAX_DIGEST_RESULTS]))
+        return outcomes
+
+    def _digest(self, chunk: list[tuple[str, str, InspectionResult]]) -> dict[str, Exception | None]:
+        results = [result for _, _, result in chunk]
+        key = "digest#" + hashlib.sha256("|".join(sorted(alert_key(r) for r in results)).encode()).hexdigest()[:40]
+        try:
+            outcome = self._dedup.run_once(key, lambda: self._post_digest(results))
+        except NotifyError as error:
+            extra = {"items": len(results), "slack_error": error.code, "retry_after": error.retry_after}
+            if error.fatal:
+                try:
+                    for _, body, _ in chunk:
+                        self._park(body, error.code, extra)
+                except NotifyError as unparked:
+                    return {message_id: unparked for message_id, _, _ in chunk}
+                return {message_id: None for message_id, _, _ in chunk}
+            logger.warning("digest post failed; will retry", extra=extra)
+            metrics.add_metric(name="AlertPostFailures", unit="Count", value=1)
+            return {message_id: error for message_id, _, _ in chunk}
+        if outcome is DedupOutcome.IN_PROGRESS:
+            return {message_id: AlertInProgress(message_id) for message_id, _, _ in chunk}
+        return {message_id: None for message_id, _, _ in chunk}
+
+    def _post_digest(self, results: list[InspectionResult]) -> None:
+        digest_ts = self._notifier.post_digest(results)
+        metrics.add_metric(name="DigestsPosted", unit="Count", value=1)
+        metrics.add_metric(name="AlertsPosted", unit="Count", value=len(results))
+        logger.info("digest posted", extra={"items": [r.id for r in results]})
+        for result in results:
+            self._after_post(result, digest_ts)
+
     def _post(self, result: InspectionResult) -> None:
         alert_ts = self._notifier.post_alert(result)
+        metrics.add_metric(name="AlertsPosted", unit="Count", value=1)
+        logger.info("alert posted", extra={"item_id": result.id, "findings": len(result.findings)})
+        self._after_post(result, alert_ts)
+
+    def _after_post(self, result: InspectionResult, alert_ts: str) -> None:
         if self._audit is not None:
             ref = result.ref
             self._audit.record(
@@ -108,8 +165,6 @@ class Reporter:
                 masked=[f.masked for f in result.findings],
                 fingerprints=sorted({f.fingerprint for f in result.findings}),
             )
-        metrics.add_metric(name="AlertsPosted", unit="Count", value=1)
-        logger.info("alert posted", extra={"item_id": result.id, "findings": len(result.findings)})
         if self._author_notice:
             try:
                 self._notifier.notify_author(result, self._author_notice.format(kinds=describe_kinds(result)))

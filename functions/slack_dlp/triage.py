@@ -117,8 +117,12 @@ class TriageService:
         note = f"*{verb.capitalize()}* by <@{actor}> · <!date^{now}^{{date_short_pretty}} {{time}}|{now}>"
         if action["action_id"] == FALSE_POSITIVE:
             note += " · these values will not alert again in this workspace"
-        updated = [b for b in blocks if b.get("block_id") != TRIAGE_BLOCK_ID]
-        updated.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+        # In a digest each result has its own buttons: replace only the pressed ones with the note.
+        pressed = str(action.get("block_id") or TRIAGE_BLOCK_ID)
+        context = {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}
+        updated = [context if b.get("block_id") == pressed else b for b in blocks]
+        if context not in updated:
+            updated.append(context)
         self._updater.update_alert(channel, message_ts, f"Alert {verb} by <@{actor}>", updated)
         metrics.add_metric(name="AlertsTriaged", unit="Count", value=1)
         logger.info("alert triaged", extra={"item_id": target.item_id, "action": action["action_id"]})

@@ -54,10 +54,13 @@ def test_planted_secrets_alert_once_each_and_leak_nowhere(
     result_bodies = [m["Body"] for m in stack.drain(stack.results_queue_url)]
     assert reporter.handler(sqs_event(result_bodies), context) == {"batchItemFailures": []}
 
-    # THEN one alert per leaking message, none for the clean one
+    # THEN the three leaking messages are alerted (one digest: they arrived together), the clean one not
     alerts = slack.alerts()
-    assert len(alerts) == 3
+    assert len(alerts) == 1
     assert {a["args"]["channel"] for a in alerts} == {"C0ALERTS"}
+    posted = json.dumps(alerts[0]["args"]["blocks"])
+    assert all(f"<#C0{name.upper()}>" in posted for name in CANARIES)
+    assert posted.count("dlp_triage:") == 3
 
     # AND no canary appears in the results queue, the alerts, the logs or the metrics
     outputs = {

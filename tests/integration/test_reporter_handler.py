@@ -34,13 +34,36 @@ def test_alert_is_posted_to_the_alert_channel_with_blocks_and_permalink(
     assert "https://local.slack.test/archives/C0ENG/p1700000000000100" in blocks
 
 
-def test_failed_post_fails_only_its_record(load_handler: Any, stack: FakeStack, slack: SlackStandIn) -> None:
+def test_failed_post_fails_only_its_records_and_the_retry_posts(
+    load_handler: Any, stack: FakeStack, slack: SlackStandIn
+) -> None:
     reporter = load_handler("reporter")
     slack.add_fault(Fault(method="chat.postMessage", error="internal_error", count=1))
-    event = sqs_event([_result("C1").to_json(), _result("C2").to_json()])
-    response = reporter.handler(event, FakeLambdaContext())
-    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    event = sqs_event([_result("C1").to_json(), "{poison"])
+    with pytest.raises(BatchProcessingError):  # every record failed: the whole invocation fails
+        reporter.handler(event, FakeLambdaContext())
+    assert slack.alerts() == []
+    assert reporter.handler(sqs_event([_result("C1").to_json()]), FakeLambdaContext()) == {"batchItemFailures": []}
     assert len(slack.alerts()) == 1
+
+
+def test_a_burst_is_coalesced_into_digests_and_no_finding_is_dropped(
+    load_handler: Any, stack: FakeStack, slack: SlackStandIn
+) -> None:
+    # GIVEN a burst of 200 results, delivered in batches of 10 as the event source does
+    reporter = load_handler("reporter")
+    results = [_result(f"C{i:04d}") for i in range(200)]
+    for first in range(0, 200, 10):
+        batch = sqs_event([r.to_json() for r in results[first : first + 10]])
+        assert reporter.handler(batch, FakeLambdaContext()) == {"batchItemFailures": []}
+    # THEN 20 digest messages instead of 200, naming every one of the 200 messages
+    alerts = slack.alerts()
+    assert len(alerts) == 20
+    posted = json.dumps([a["args"]["blocks"] for a in alerts])
+    assert all(f"<#C{i:04d}>" in posted for i in range(200))
+    # AND a redelivered batch posts nothing new
+    reporter.handler(sqs_event([r.to_json() for r in results[:10]]), FakeLambdaContext())
+    assert len(slack.alerts()) == 20
 
 
 def test_revoked_token_parks_results_in_the_dlq_and_is_logged_once(

@@ -107,3 +107,40 @@ def test_malformed_payload_is_400(load_handler: Any, stack: FakeStack) -> None:
     body, headers = signed_request(b"payload=not-json", content_type="application/x-www-form-urlencoded")
     event = http_api_event(body, headers, path="/slack/interactions")
     assert interactions.handler(event, FakeLambdaContext())["statusCode"] == 400
+
+
+def test_a_digest_button_updates_only_its_own_result(load_handler: Any, stack: FakeStack, slack: SlackStandIn) -> None:
+    # GIVEN a digest of two results
+    inspector, reporter = load_handler("inspector"), load_handler("reporter")
+    items = [inspection_item(f"k {CANARIES['github']}", channel="C0ONE"),
+             inspection_item(f"k {CANARIES['aws']}", channel="C0TWO", ts="1700000000.000200")]  # fmt: skip
+    inspector.handler(sqs_event([i.to_json() for i in items]), FakeLambdaContext())
+    reporter.handler(sqs_event([m["Body"] for m in stack.drain(stack.results_queue_url)]), FakeLambdaContext())
+    [digest] = slack.alerts()
+    blocks = digest["args"]["blocks"]
+    actions = [b for b in blocks if b.get("type") == "actions"]
+    assert len(actions) == 2
+    first = actions[0]
+    ack = next(e for e in first["elements"] if e["action_id"] == ACKNOWLEDGE)
+    # WHEN the first result is acknowledged
+    event = interaction_for_block(ACKNOWLEDGE, ack["value"], blocks, first["block_id"])
+    load_handler("interactions").handler(event, FakeLambdaContext())
+    # THEN its buttons became the note, the other result keeps its buttons
+    [update] = [c for c in slack.state.calls if c["method"] == "chat.update"]
+    updated = update["args"]["blocks"]
+    assert [b.get("block_id") for b in updated if b.get("type") == "actions"] == [actions[1]["block_id"]]
+    assert "Acknowledged* by <@U0SECOPS>" in json.dumps(updated)
+
+
+def interaction_for_block(action_id: str, value: str, blocks: list[dict[str, Any]], block_id: str) -> dict[str, Any]:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEAM"},
+        "user": {"id": "U0SECOPS"},
+        "container": {"type": "message", "channel_id": "C0ALERTS", "message_ts": "1700000001.000100"},
+        "message": {"blocks": blocks},
+        "actions": [{"action_id": action_id, "block_id": block_id, "value": value, "type": "button"}],
+    }
+    body, headers = signed_request(urlencode({"payload": json.dumps(payload)}),
+                                   content_type="application/x-www-form-urlencoded")  # fmt: skip
+    return http_api_event(body, headers, path="/slack/interactions", base64_body=True)

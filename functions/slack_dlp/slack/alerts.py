@@ -64,7 +64,7 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
 
 
-def triage_buttons(result: InspectionResult) -> ActionsBlock:
+def triage_buttons(result: InspectionResult, suffix: str = "") -> ActionsBlock:
     from slack_dlp.triage import ACKNOWLEDGE, FALSE_POSITIVE, TRIAGE_BLOCK_ID, TriageTarget
 
     target = TriageTarget(
@@ -73,7 +73,7 @@ def triage_buttons(result: InspectionResult) -> ActionsBlock:
         fingerprints=tuple(sorted({f.fingerprint for f in result.findings})),
     ).to_value()
     return ActionsBlock(
-        block_id=TRIAGE_BLOCK_ID,
+        block_id=TRIAGE_BLOCK_ID + suffix,
         elements=[
             ButtonElement(text="Acknowledge", action_id=ACKNOWLEDGE, value=target, style="primary"),
             ButtonElement(text="False positive", action_id=FALSE_POSITIVE, value=target),
@@ -124,6 +124,40 @@ def build_alert(result: InspectionResult, permalink: str, *, interactive: bool =
     ]
     text = f"{level.value.capitalize()}: {summary} found in {what} in <#{ref.channel_id}>"
     return Alert(text=text[:3000], blocks=blocks)
+
+
+#: A digest stays well under Slack's 50 blocks per message: 3 blocks per result, 10 results.
+MAX_DIGEST_RESULTS = 10
+
+
+def build_digest(results: list[tuple[InspectionResult, str]], *, interactive: bool = True) -> Alert:
+    """Several results in one message: under a burst, one post instead of one per result keeps the
+    alert channel within Slack's one-message-a-second limit and readable."""
+    levels = [severity(r.findings) for r, _ in results]
+    worst = min(levels, key=list(Severity).index)
+    blocks: list[Block] = [
+        HeaderBlock(text=f"{_SEVERITY_ICON[worst]} Sensitive data in {len(results)} Slack messages ({worst.value})"),
+    ]
+    for index, ((result, permalink), level) in enumerate(zip(results, levels, strict=True)):
+        ref = result.ref
+        kinds = Counter(f.description or f.detector for f in result.findings)
+        summary = ", ".join(f"{name} ×{count}" if count > 1 else name for name, count in kinds.most_common())
+        author = f"<@{ref.user_id}>" if ref.user_id else "unknown user"
+        masked = " ".join(f"`{escape(f.masked)}`" for f in result.findings[:_MAX_LISTED_FINDINGS])
+        edit = " (edited)" if ref.kind is MessageKind.EDIT else ""
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f"{_SEVERITY_ICON[level]} *{escape(summary)}*{edit} by {author} in <#{ref.channel_id}> "
+                    f"· <{permalink}|view> · {masked}"[:3000]
+                )
+            )
+        )
+        if interactive:
+            blocks.append(triage_buttons(result, suffix=f":{index}"))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"slack-dlp · digest of {len(results)} alerts")]))
+    text = f"{worst.value.capitalize()}: sensitive data in {len(results)} messages"
+    return Alert(text=text, blocks=blocks)
 
 
 def fallback_permalink(result: InspectionResult) -> str:

@@ -11,7 +11,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from slack_dlp.model import InspectionResult
 from slack_dlp.observability import logger
-from slack_dlp.slack.alerts import build_alert, fallback_permalink
+from slack_dlp.slack.alerts import Alert, build_alert, build_digest, fallback_permalink
 
 #: Errors no retry will fix: the alert channel or the token must be corrected first.
 FATAL_SLACK_ERRORS = frozenset(
@@ -29,6 +29,26 @@ FATAL_SLACK_ERRORS = frozenset(
         "restricted_action",
     }
 )
+
+
+class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """Waits out a 429 in-process only when Slack asks for a few seconds; a longer Retry-After fails
+    the record instead, and SQS redelivers it after that delay (no Lambda time spent sleeping)."""
+
+    def __init__(self, max_wait_seconds: int = 5, max_retry_count: int = 1) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._max_wait = max_wait_seconds
+
+    def _can_retry(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        for name, values in response.headers.items():
+            if name.lower() == "retry-after":
+                try:
+                    return int(values[0]) <= self._max_wait
+                except (TypeError, ValueError, IndexError):
+                    return False
+        return True
 
 
 class NotifyError(Exception):
@@ -50,6 +70,10 @@ class Notifier(Protocol):
         """Tell the author, in an ephemeral message in the same conversation. Raises NotifyError."""
         ...
 
+    def post_digest(self, results: list[InspectionResult]) -> str:
+        """One message for several results; return its ts. Raises NotifyError."""
+        ...
+
 
 class SlackNotifier:
     def __init__(self, token: Callable[[], str], alert_channel: str, base_url: str) -> None:
@@ -64,13 +88,19 @@ class SlackNotifier:
         if self._client is None or token != self._client_token:
             client = WebClient(token=token, base_url=self._base_url, timeout=10)
             # Short Retry-After waits are absorbed here; longer ones fail the record for SQS to retry.
-            client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=1))
+            client.retry_handlers.append(ShortRateLimitRetryHandler())
             self._client, self._client_token = client, token
         return self._client
 
     def post_alert(self, result: InspectionResult) -> str:
         client = self._web()
-        alert = build_alert(result, self._permalink(client, result))
+        return self._post(client, build_alert(result, self._permalink(client, result)))
+
+    def post_digest(self, results: list[InspectionResult]) -> str:
+        client = self._web()
+        return self._post(client, build_digest([(r, self._permalink(client, r)) for r in results]))
+
+    def _post(self, client: WebClient, alert: Alert) -> str:
         try:
             response = client.chat_postMessage(
                 channel=self._alert_channel,

@@ -7,7 +7,8 @@ from slack_dlp.local.bench import BenchConfig, run
 
 def test_a_backlog_drains_through_separate_processes_without_loss_or_rejection() -> None:
     # GIVEN 1,500 messages, 4 worker processes, a strict API of 5 requests/s and 100 rows
-    report = run(BenchConfig(items=1_500, workers=4, requests_per_second=5, timeout=120))
+    # (a wide limiter margin: this test shares two cores with the rest of the suite)
+    report = run(BenchConfig(items=1_500, workers=4, requests_per_second=5, margin_ms=150, timeout=120))
     # THEN every message was inspected once, none was lost, the API never refused a request,
     # and no second ever held more than the quota
     assert report["lost"] == 0

@@ -116,9 +116,12 @@ class DynamoDbRateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._max_attempts = max_attempts
+        #: The send time reserved by the last acquire (for tests and benchmarks).
+        self.last_slot = 0.0
 
     def acquire(self) -> float:
         slot, now = self._reserve()
+        self.last_slot = slot
         wait = slot - now
         if wait > 0:
             self._sleep(wait)

@@ -260,6 +260,9 @@ class SlackDlpStack(Stack):
             burst_limit=1000,
         )
 
+        if settings.admin_user_token:
+            self._admin_token(key, reporter.function, interactions.function)
+
         self.api = api
         self.queues = {"inspect": inspect, "results": results}
         self.functions = {"ingest": ingest, "inspector": inspector, "reporter": reporter, "interactions": interactions}
@@ -273,6 +276,21 @@ class SlackDlpStack(Stack):
         CfnOutput(self, "ResultsQueueUrl", value=results.queue.queue_url)
         CfnOutput(self, "InspectDlqUrl", value=inspect.dead_letter_queue.queue_url)
         CfnOutput(self, "ResultsDlqUrl", value=results.dead_letter_queue.queue_url)
+
+    def _admin_token(self, key: kms.IKey, *functions: lambda_.Function) -> None:
+        """An admin's user token for deleting other people's messages (Delete button, auto-delete)."""
+        admin_token = secretsmanager.Secret(
+            self,
+            "AdminUserToken",
+            description="slack-dlp: a Slack admin's user token (xoxp-, chat:write) to delete others' messages",
+            encryption_key=key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        acknowledge(admin_token, "AwsSolutions-SMG4", "Slack issues this token; it is rotated in Slack.")
+        for function in functions:
+            admin_token.grant_read(function)
+            function.add_environment(Resources.ENV_NAMES["admin_token_secret_arn"], admin_token.secret_arn)
+        CfnOutput(self, "AdminUserTokenSecretArn", value=admin_token.secret_arn)
 
     def _external_dlp(self, inspector: lambda_.Function, key: kms.IKey) -> None:
         """The shared rate limiter's table and the DLP API credentials, for the inspector only."""

@@ -68,18 +68,22 @@ class RecordingNotifier:
     def __init__(self) -> None:
         self.results: list[InspectionResult] = []
         self.notices: list[tuple[InspectionResult, str]] = []
+        self.deleted: list[tuple[str, str]] = []
         self.fail: NotifyError | None = None
 
     def notify_author(self, result: InspectionResult, text: str) -> None:
         self.notices.append((result, text))
 
-    def post_digest(self, results: list[InspectionResult]) -> str:
+    def delete_message(self, channel: str, ts: str) -> None:
+        self.deleted.append((channel, ts))
+
+    def post_digest(self, results: list[InspectionResult], notes: object = None) -> str:
         if self.fail is not None:
             raise self.fail
         self.results.extend(results)
         return f"1700000000.{len(self.results):06d}"
 
-    def post_alert(self, result: InspectionResult) -> str:
+    def post_alert(self, result: InspectionResult, note: str = "") -> str:
         if self.fail is not None:
             raise self.fail
         self.results.append(result)

@@ -83,6 +83,12 @@ class Settings:
         "slack-dlp: your message contains {kinds}. Please delete it, and if it is a credential, rotate it now: "
         "anyone in this conversation may have copied it."
     )
+    #: The stack creates an AdminUserToken secret (an admin's xoxp- token): Delete buttons, auto-delete.
+    admin_user_token: bool = False
+    #: Categories whose messages are deleted automatically (secret, financial, personal).
+    auto_delete_categories: tuple[str, ...] = field(default_factory=tuple)
+    #: Lowest confidence of a finding that triggers automatic deletion.
+    auto_delete_min_confidence: Literal["low", "medium", "high"] = "high"
     #: Days the audit trail (alerts and the actions taken on them) is kept.
     audit_retention_days: int = 365
     #: Log level of every function.
@@ -110,6 +116,16 @@ class Settings:
             (self.max_body_bytes >= 1024, "max_body_bytes must be at least 1024"),
             (1 <= self.max_receive_count <= 1000, "max_receive_count must be between 1 and 1000"),
             (self.min_confidence in ("low", "medium", "high"), "min_confidence must be low, medium or high"),
+            (
+                set(self.auto_delete_categories) <= {"secret", "financial", "personal"},
+                "auto_delete_categories may name only secret, financial and personal",
+            ),
+            (
+                self.admin_user_token or not self.auto_delete_categories,
+                "auto_delete_categories needs admin_user_token=true: a bot token cannot delete other people's "
+                "messages, so the stack must create an AdminUserToken secret for an admin's user token (xoxp-, "
+                "scope chat:write) that you fill in after deploying",
+            ),
         )
         for ok, message in checks:
             if not ok:
@@ -183,6 +199,7 @@ class Resources:
     dlp_credentials_secret_arn: str = ""
     results_dlq_url: str = ""
     triage_table: str = ""
+    admin_token_secret_arn: str = ""
 
     ENV_NAMES: ClassVar[dict[str, str]] = {
         "inspect_queue_url": "INSPECT_QUEUE_URL",
@@ -195,6 +212,7 @@ class Resources:
         "dlp_credentials_secret_arn": "DLP_CREDENTIALS_SECRET_ARN",
         "results_dlq_url": "RESULTS_DLQ_URL",
         "triage_table": "TRIAGE_TABLE_NAME",
+        "admin_token_secret_arn": "SLACK_ADMIN_TOKEN_SECRET_ARN",
     }
 
     @classmethod

@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 from slack_dlp.ingest import Deduplicator, DedupOutcome
-from slack_dlp.model import InspectionResult, MalformedMessage
+from slack_dlp.model import Category, Confidence, InspectionResult, MalformedMessage
 from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import Publisher
 from slack_dlp.slack.alerts import MAX_DIGEST_RESULTS
@@ -52,6 +53,20 @@ def describe_kinds(result: InspectionResult) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+@dataclass(frozen=True)
+class AutoDelete:
+    """Opt-in automatic response: delete the message when a finding is of these categories and
+    at least this confident (needs an admin's user token; the stack refuses the option without it)."""
+
+    categories: frozenset[Category]
+    min_confidence: Confidence = Confidence.HIGH
+
+    def applies(self, result: InspectionResult) -> bool:
+        return any(
+            f.category in self.categories and f.confidence.at_least(self.min_confidence) for f in result.findings
+        )
+
+
 class Reporter:
     def __init__(
         self,
@@ -61,7 +76,9 @@ class Reporter:
         dead_letters: Publisher | None = None,
         author_notice: str | None = None,
         audit: AuditLog | None = None,
+        auto_delete: AutoDelete | None = None,
     ) -> None:
+        self._auto_delete = auto_delete
         self._notifier = notifier
         self._audit = audit
         self._dedup: Deduplicator = dedup or _NoDedup()
@@ -137,8 +154,24 @@ class Reporter:
             return {message_id: AlertInProgress(message_id) for message_id, _, _ in chunk}
         return {message_id: None for message_id, _, _ in chunk}
 
+    def _respond(self, result: InspectionResult) -> str:
+        """Delete the message if the policy says so; a note for the alert, empty if nothing was done."""
+        if self._auto_delete is None or not self._auto_delete.applies(result):
+            return ""
+        try:
+            self._notifier.delete_message(result.ref.channel_id, result.ref.ts)
+        except NotifyError as error:
+            logger.warning("automatic deletion failed", extra={"item_id": result.id, "slack_error": error.code})
+            return f"automatic deletion failed ({error.code})"
+        metrics.add_metric(name="MessagesDeleted", unit="Count", value=1)
+        if self._audit is not None:
+            self._audit.record("deleted", actor="slack-dlp", item_id=result.id, team_id=result.ref.team_id,
+                               channel=result.ref.channel_id)  # fmt: skip
+        return "message deleted automatically"
+
     def _post_digest(self, results: list[InspectionResult]) -> None:
-        digest_ts = self._notifier.post_digest(results)
+        notes = {r.ref.item_id: note for r in results if (note := self._respond(r))}
+        digest_ts = self._notifier.post_digest(results, notes)
         metrics.add_metric(name="DigestsPosted", unit="Count", value=1)
         metrics.add_metric(name="AlertsPosted", unit="Count", value=len(results))
         logger.info("digest posted", extra={"items": [r.id for r in results]})
@@ -146,7 +179,7 @@ class Reporter:
             self._after_post(result, digest_ts)
 
     def _post(self, result: InspectionResult) -> None:
-        alert_ts = self._notifier.post_alert(result)
+        alert_ts = self._notifier.post_alert(result, self._respond(result))
         metrics.add_metric(name="AlertsPosted", unit="Count", value=1)
         logger.info("alert posted", extra={"item_id": result.id, "findings": len(result.findings)})
         self._after_post(result, alert_ts)

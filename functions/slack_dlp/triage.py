@@ -25,6 +25,9 @@ from slack_dlp.slack.verify import RequestVerifier
 TRIAGE_BLOCK_ID = "dlp_triage"
 ACKNOWLEDGE = "dlp_acknowledge"
 FALSE_POSITIVE = "dlp_false_positive"
+DELETE = "dlp_delete"
+_VERBS = {ACKNOWLEDGE: "acknowledged", FALSE_POSITIVE: "marked as a false positive", DELETE: "deleted"}
+_AUDIT_KINDS = {ACKNOWLEDGE: "acknowledged", FALSE_POSITIVE: "false_positive", DELETE: "deleted"}
 #: Slack caps a button value at 2,000 characters; 40 fingerprints of 32 hex characters fit.
 MAX_FINGERPRINTS_PER_BUTTON = 40
 
@@ -36,12 +39,14 @@ class TriageTarget:
     team_id: str
     item_id: str
     fingerprints: tuple[str, ...]
+    channel_id: str = ""
+    ts: str = ""
 
     def to_value(self) -> str:
-        return json.dumps(
-            {"t": self.team_id, "i": self.item_id, "f": list(self.fingerprints[:MAX_FINGERPRINTS_PER_BUTTON])},
-            separators=(",", ":"),
-        )
+        data = {"t": self.team_id, "i": self.item_id, "f": list(self.fingerprints[:MAX_FINGERPRINTS_PER_BUTTON])}
+        if self.channel_id:
+            data |= {"c": self.channel_id, "s": self.ts}
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_value(cls, value: str) -> TriageTarget:
@@ -49,7 +54,13 @@ class TriageTarget:
         fingerprints = data["f"]
         if not isinstance(fingerprints, list) or not all(isinstance(f, str) for f in fingerprints):
             raise ValueError("fingerprints")
-        return cls(team_id=str(data["t"]), item_id=str(data["i"]), fingerprints=tuple(fingerprints))
+        return cls(
+            team_id=str(data["t"]),
+            item_id=str(data["i"]),
+            fingerprints=tuple(fingerprints),
+            channel_id=str(data.get("c", "")),
+            ts=str(data.get("s", "")),
+        )
 
 
 class Allowlist(Protocol):
@@ -68,6 +79,12 @@ class AlertUpdater(Protocol):
     def update_alert(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None: ...
 
 
+class MessageDeleter(Protocol):
+    def delete_message(self, channel: str, ts: str) -> None:
+        """Delete someone's message with an admin's user token. Raises NotifyError."""
+        ...
+
+
 class TriageService:
     def __init__(
         self,
@@ -76,7 +93,9 @@ class TriageService:
         allowlist: Allowlist,
         audit: AuditLog,
         clock: Callable[[], float] = time.time,
+        deleter: MessageDeleter | None = None,
     ) -> None:
+        self._deleter = deleter
         self._verifier = verifier
         self._updater = updater
         self._allowlist = allowlist
@@ -96,16 +115,21 @@ class TriageService:
             blocks = list(payload.get("message", {}).get("blocks", []))
         except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError):
             return HttpResponse.error(400, "not a slack-dlp block_actions payload")
-        if payload.get("type") != "block_actions" or action.get("action_id") not in (ACKNOWLEDGE, FALSE_POSITIVE):
+        action_id = action.get("action_id")
+        if payload.get("type") != "block_actions" or action_id not in _VERBS:
             return HttpResponse.json(200, ok=True)
         if target.team_id != str(payload.get("team", {}).get("id", target.team_id)):
             return HttpResponse.error(403, "the alert belongs to another workspace")
 
-        verb = "acknowledged" if action["action_id"] == ACKNOWLEDGE else "marked as a false positive"
-        if action["action_id"] == FALSE_POSITIVE:
+        verb = _VERBS[action_id]
+        if action_id == DELETE:
+            failure = self._delete(target)
+            if failure:
+                verb = f"not deleted ({failure})"
+        if action_id == FALSE_POSITIVE:
             self._allowlist.add(target.team_id, target.fingerprints, actor=actor, item_id=target.item_id)
         self._audit.record(
-            "false_positive" if action["action_id"] == FALSE_POSITIVE else "acknowledged",
+            _AUDIT_KINDS[action_id] if not verb.startswith("not") else "delete_failed",
             actor=actor,
             item_id=target.item_id,
             team_id=target.team_id,
@@ -115,8 +139,10 @@ class TriageService:
         )
         now = int(self._clock())
         note = f"*{verb.capitalize()}* by <@{actor}> · <!date^{now}^{{date_short_pretty}} {{time}}|{now}>"
-        if action["action_id"] == FALSE_POSITIVE:
+        if action_id == FALSE_POSITIVE:
             note += " · these values will not alert again in this workspace"
+        if action_id == DELETE and not verb.startswith("not"):
+            note += " · the message is gone from the conversation"
         # In a digest each result has its own buttons: replace only the pressed ones with the note.
         pressed = str(action.get("block_id") or TRIAGE_BLOCK_ID)
         context = {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}
@@ -125,8 +151,21 @@ class TriageService:
             updated.append(context)
         self._updater.update_alert(channel, message_ts, f"Alert {verb} by <@{actor}>", updated)
         metrics.add_metric(name="AlertsTriaged", unit="Count", value=1)
-        logger.info("alert triaged", extra={"item_id": target.item_id, "action": action["action_id"]})
+        logger.info("alert triaged", extra={"item_id": target.item_id, "action": action_id})
         return HttpResponse(status=200, body="")
+
+    def _delete(self, target: TriageTarget) -> str:
+        """Empty when deleted, else why not (Slack's error code)."""
+        from slack_dlp.slack.notifier import NotifyError
+
+        if self._deleter is None or not target.channel_id:
+            return "no admin token configured"
+        try:
+            self._deleter.delete_message(target.channel_id, target.ts)
+        except NotifyError as error:
+            logger.warning("message not deleted", extra={"item_id": target.item_id, "slack_error": error.code})
+            return error.code
+        return ""
 
 
 class DynamoDbTriageStore:

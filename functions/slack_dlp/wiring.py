@@ -19,9 +19,9 @@ from slack_dlp.dlp.google import DEFAULT_INFO_TYPES, GoogleDlpClient, GoogleDlpC
 from slack_dlp.dlp.ratelimit import DynamoDbRateLimiter, Quota
 from slack_dlp.ingest import IngestService
 from slack_dlp.inspect import Inspector, ItemAllowlist
-from slack_dlp.model import Confidence
+from slack_dlp.model import Category, Confidence
 from slack_dlp.queues import SqsPublisher
-from slack_dlp.report import Reporter
+from slack_dlp.report import AutoDelete, Reporter
 from slack_dlp.slack.notifier import SlackNotifier
 from slack_dlp.slack.verify import SlackRequestVerifier
 from slack_dlp.triage import DynamoDbTriageStore, TriageService
@@ -133,16 +133,13 @@ def triage_store(settings: Settings, resources: Resources) -> DynamoDbTriageStor
 def build_triage(settings: Settings, resources: Resources) -> TriageService:
     resources.require("signing_secret_arn", "bot_token_secret_arn", "triage_table")
     store = triage_store(settings, resources)
-    notifier = SlackNotifier(
-        token=secret_reader(resources.bot_token_secret_arn),
-        alert_channel=settings.alert_channel,
-        base_url=settings.slack_api_url,
-    )
+    notifier = slack_notifier(settings, resources)
     return TriageService(
         verifier=SlackRequestVerifier(secret_reader(resources.signing_secret_arn)),
         updater=notifier,
         allowlist=store,
         audit=store,
+        deleter=notifier if notifier.can_delete else None,
     )
 
 
@@ -156,15 +153,27 @@ def build_reporter(settings: Settings, resources: Resources) -> Reporter:
     from slack_dlp.dedup import IdempotencyDeduplicator
 
     resources.require("bot_token_secret_arn", "dedup_table", "results_dlq_url", "triage_table")
-    notifier = SlackNotifier(
-        token=secret_reader(resources.bot_token_secret_arn),
-        alert_channel=settings.alert_channel,
-        base_url=settings.slack_api_url,
-    )
+    notifier = slack_notifier(settings, resources)
     return Reporter(
         notifier,
         dedup=IdempotencyDeduplicator(resources.dedup_table, ALERT_DEDUP_SECONDS),
         dead_letters=SqsPublisher(boto3.client("sqs"), resources.results_dlq_url),
         author_notice=settings.author_notice if settings.notify_author else None,
         audit=triage_store(settings, resources),
+        auto_delete=AutoDelete(
+            categories=frozenset(Category(c) for c in settings.auto_delete_categories),
+            min_confidence=Confidence(settings.auto_delete_min_confidence),
+        )
+        if settings.auto_delete_categories
+        else None,
+    )
+
+
+def slack_notifier(settings: Settings, resources: Resources) -> SlackNotifier:
+    admin = resources.admin_token_secret_arn if settings.admin_user_token else ""
+    return SlackNotifier(
+        token=secret_reader(resources.bot_token_secret_arn),
+        alert_channel=settings.alert_channel,
+        base_url=settings.slack_api_url,
+        admin_token=secret_reader(admin) if admin else None,
     )

@@ -200,3 +200,14 @@ def test_google_provider_adds_the_shared_rate_limiter_and_credentials_for_the_in
 def test_google_provider_without_a_project_is_refused_at_synth() -> None:
     with pytest.raises(Exception, match="dlp_project"):
         build_app(context={**CONTEXT, "dlp_provider": "google"})
+
+
+def test_admin_token_secret_only_when_asked_and_auto_delete_refused_without_it() -> None:
+    with pytest.raises(Exception, match="admin_user_token"):
+        build_app(context={**CONTEXT, "auto_delete_categories": "secret"})
+    app = build_app(context={**CONTEXT, "admin_user_token": "true", "auto_delete_categories": "secret"})
+    template = assertions.Template.from_stack(app.node.find_child("SlackDlp"))  # type: ignore[arg-type]
+    template.resource_count_is("AWS::SecretsManager::Secret", 4)
+    functions = template.find_resources("AWS::Lambda::Function")
+    with_admin = sorted(k for k, f in functions.items() if "SLACK_ADMIN_TOKEN_SECRET_ARN" in json.dumps(f))
+    assert [k[:8] for k in with_admin] == ["Interact", "Reporter"]

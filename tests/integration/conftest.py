@@ -18,6 +18,7 @@ from slack_dlp.local.slack_standin import SlackStandIn
 from tests.factories import SIGNING_SECRET
 
 BOT_TOKEN = "xoxb-integration-test-token"
+ADMIN_TOKEN = "xoxp-integration-admin-token"
 
 
 @dataclass
@@ -61,7 +62,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def slack() -> Iterator[SlackStandIn]:
-    with SlackStandIn(token=BOT_TOKEN) as standin:
+    with SlackStandIn(token=BOT_TOKEN, extra_tokens=(ADMIN_TOKEN,)) as standin:
         yield standin
 
 

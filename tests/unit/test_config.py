@@ -63,3 +63,9 @@ def test_list_settings_accept_json_arrays_so_regexes_may_contain_commas() -> Non
     settings = Settings.from_lookup({"allow_patterns": '["^test_[a-z]{2,4}$", "x"]'}.get)
     assert settings.allow_patterns == ("^test_[a-z]{2,4}$", "x")
     assert Settings.from_env(settings.to_env()) == settings
+
+
+def test_automatic_deletion_without_an_admin_token_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(SettingsError, match="admin_user_token=true"):
+        Settings.from_lookup({"auto_delete_categories": "secret"}.get)
+    assert Settings.from_lookup({"auto_delete_categories": "secret", "admin_user_token": "true"}.get).admin_user_token

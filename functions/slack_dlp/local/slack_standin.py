@@ -33,6 +33,8 @@ class Fault:
 @dataclass
 class StandInState:
     token: str
+    #: Other tokens Slack would accept (an admin's user token).
+    extra_tokens: tuple[str, ...] = ()
     alerts_file: Path | None = None
     echo: Callable[[str], None] | None = None
     calls: list[dict[str, Any]] = field(default_factory=list)
@@ -88,12 +90,13 @@ class _Handler(BaseHTTPRequestHandler):
             status = 429 if fault.error == "ratelimited" else 200
             headers = {"Retry-After": str(fault.retry_after)} if status == 429 else {}
             answer: dict[str, Any] = {"ok": False, "error": fault.error}
-        elif token != state.token:
+        elif token != state.token and token not in state.extra_tokens:
             answer = {"ok": False, "error": "invalid_auth"}
         else:
             answer = _answer(state, method, args)
         with state.lock:
-            state.calls.append({"method": method, "args": args, "ok": answer["ok"], "at": time.time()})
+            auth = "bot" if token == state.token else "other"
+            state.calls.append({"method": method, "args": args, "ok": answer["ok"], "at": time.time(), "auth": auth})
         self._send(status, answer, headers)
 
     def _control(self, action: str, raw: bytes) -> None:
@@ -189,8 +192,9 @@ class SlackStandIn(BackgroundServer):
         port: int = 0,
         alerts_file: Path | None = None,
         echo: Callable[[str], None] | None = None,
+        extra_tokens: tuple[str, ...] = (),
     ) -> None:
-        self.state = StandInState(token=token, alerts_file=alerts_file, echo=echo)
+        self.state = StandInState(token=token, extra_tokens=extra_tokens, alerts_file=alerts_file, echo=echo)
         super().__init__(StatefulServer((host, port), _Handler, self.state), "slack-standin")
 
     @property

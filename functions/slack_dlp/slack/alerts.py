@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -64,24 +65,33 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
 
 
-def triage_buttons(result: InspectionResult, suffix: str = "") -> ActionsBlock:
-    from slack_dlp.triage import ACKNOWLEDGE, FALSE_POSITIVE, TRIAGE_BLOCK_ID, TriageTarget
+def triage_buttons(result: InspectionResult, suffix: str = "", *, can_delete: bool = False) -> ActionsBlock:
+    from slack_dlp.triage import ACKNOWLEDGE, DELETE, FALSE_POSITIVE, TRIAGE_BLOCK_ID, TriageTarget
 
     target = TriageTarget(
         team_id=result.ref.team_id,
         item_id=result.ref.item_id,
         fingerprints=tuple(sorted({f.fingerprint for f in result.findings})),
+        channel_id=result.ref.channel_id,
+        ts=result.ref.ts,
     ).to_value()
-    return ActionsBlock(
-        block_id=TRIAGE_BLOCK_ID + suffix,
-        elements=[
-            ButtonElement(text="Acknowledge", action_id=ACKNOWLEDGE, value=target, style="primary"),
-            ButtonElement(text="False positive", action_id=FALSE_POSITIVE, value=target),
-        ],
-    )
+    buttons = [
+        ButtonElement(text="Acknowledge", action_id=ACKNOWLEDGE, value=target, style="primary"),
+        ButtonElement(text="False positive", action_id=FALSE_POSITIVE, value=target),
+    ]
+    if can_delete:
+        buttons.append(ButtonElement(text="Delete message", action_id=DELETE, value=target, style="danger"))
+    return ActionsBlock(block_id=TRIAGE_BLOCK_ID + suffix, elements=buttons)
 
 
-def build_alert(result: InspectionResult, permalink: str, *, interactive: bool = True) -> Alert:
+def build_alert(
+    result: InspectionResult,
+    permalink: str,
+    *,
+    interactive: bool = True,
+    can_delete: bool = False,
+    response_note: str = "",
+) -> Alert:
     ref = result.ref
     level = severity(result.findings)
     kinds = Counter(f.description or f.detector for f in result.findings)
@@ -111,7 +121,8 @@ def build_alert(result: InspectionResult, permalink: str, *, interactive: bool =
         ),
         SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000])),
         SectionBlock(text=MarkdownTextObject(text=f"<{permalink}|View the message>")),
-        *([triage_buttons(result)] if interactive else []),
+        *([ContextBlock(elements=[MarkdownTextObject(text=response_note)])] if response_note else []),
+        *([triage_buttons(result, can_delete=can_delete)] if interactive else []),
         DividerBlock(),
         ContextBlock(
             elements=[
@@ -130,7 +141,13 @@ def build_alert(result: InspectionResult, permalink: str, *, interactive: bool =
 MAX_DIGEST_RESULTS = 10
 
 
-def build_digest(results: list[tuple[InspectionResult, str]], *, interactive: bool = True) -> Alert:
+def build_digest(
+    results: list[tuple[InspectionResult, str]],
+    *,
+    interactive: bool = True,
+    can_delete: bool = False,
+    notes: Mapping[str, str] | None = None,
+) -> Alert:
     """Several results in one message: under a burst, one post instead of one per result keeps the
     alert channel within Slack's one-message-a-second limit and readable."""
     levels = [severity(r.findings) for r, _ in results]
@@ -145,6 +162,8 @@ def build_digest(results: list[tuple[InspectionResult, str]], *, interactive: bo
         author = f"<@{ref.user_id}>" if ref.user_id else "unknown user"
         masked = " ".join(f"`{escape(f.masked)}`" for f in result.findings[:_MAX_LISTED_FINDINGS])
         edit = " (edited)" if ref.kind is MessageKind.EDIT else ""
+        note = (notes or {}).get(ref.item_id, "")
+        edit += f" · _{note}_" if note else ""
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
@@ -154,7 +173,7 @@ def build_digest(results: list[tuple[InspectionResult, str]], *, interactive: bo
             )
         )
         if interactive:
-            blocks.append(triage_buttons(result, suffix=f":{index}"))
+            blocks.append(triage_buttons(result, suffix=f":{index}", can_delete=can_delete))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"slack-dlp · digest of {len(results)} alerts")]))
     text = f"{worst.value.capitalize()}: sensitive data in {len(results)} messages"
     return Alert(text=text, blocks=blocks)

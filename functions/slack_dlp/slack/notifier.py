@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from slack_sdk import WebClient
@@ -62,7 +62,7 @@ class NotifyError(Exception):
 
 
 class Notifier(Protocol):
-    def post_alert(self, result: InspectionResult) -> str:
+    def post_alert(self, result: InspectionResult, note: str = "") -> str:
         """Post the alert for ``result``; return the alert message's ts. Raises NotifyError."""
         ...
 
@@ -70,18 +70,44 @@ class Notifier(Protocol):
         """Tell the author, in an ephemeral message in the same conversation. Raises NotifyError."""
         ...
 
-    def post_digest(self, results: list[InspectionResult]) -> str:
+    def post_digest(self, results: list[InspectionResult], notes: Mapping[str, str] | None = None) -> str:
         """One message for several results; return its ts. Raises NotifyError."""
+        ...
+
+    def delete_message(self, channel: str, ts: str) -> None:
+        """Delete a message with the admin user token. Raises NotifyError."""
         ...
 
 
 class SlackNotifier:
-    def __init__(self, token: Callable[[], str], alert_channel: str, base_url: str) -> None:
+    def __init__(
+        self,
+        token: Callable[[], str],
+        alert_channel: str,
+        base_url: str,
+        admin_token: Callable[[], str] | None = None,
+    ) -> None:
         self._token = token
+        self._admin_token = admin_token
         self._alert_channel = alert_channel
         self._base_url = base_url
         self._client: WebClient | None = None
         self._client_token = ""
+
+    @property
+    def can_delete(self) -> bool:
+        return self._admin_token is not None
+
+    def delete_message(self, channel: str, ts: str) -> None:
+        if self._admin_token is None:
+            raise NotifyError("no_admin_token", fatal=True)
+        client = WebClient(token=self._admin_token(), base_url=self._base_url, timeout=10)
+        try:
+            client.chat_delete(channel=channel, ts=ts)
+        except SlackApiError as error:
+            raise _notify_error(error) from None
+        except SlackClientError as error:
+            raise NotifyError(type(error).__name__) from None
 
     def _web(self) -> WebClient:
         token = self._token()
@@ -92,13 +118,15 @@ class SlackNotifier:
             self._client, self._client_token = client, token
         return self._client
 
-    def post_alert(self, result: InspectionResult) -> str:
+    def post_alert(self, result: InspectionResult, note: str = "") -> str:
         client = self._web()
-        return self._post(client, build_alert(result, self._permalink(client, result)))
+        alert = build_alert(result, self._permalink(client, result), can_delete=self.can_delete, response_note=note)
+        return self._post(client, alert)
 
-    def post_digest(self, results: list[InspectionResult]) -> str:
+    def post_digest(self, results: list[InspectionResult], notes: Mapping[str, str] | None = None) -> str:
         client = self._web()
-        return self._post(client, build_digest([(r, self._permalink(client, r)) for r in results]))
+        pairs = [(r, self._permalink(client, r)) for r in results]
+        return self._post(client, build_digest(pairs, can_delete=self.can_delete, notes=notes or {}))
 
     def _post(self, client: WebClient, alert: Alert) -> str:
         try:

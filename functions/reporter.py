@@ -11,13 +11,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slack_dlp.config import Resources, Settings
 from slack_dlp.observability import logger, metrics
-from slack_dlp.queues import RedeliveryDelayer
+from slack_dlp.queues import QueueTopUp, RedeliveryDelayer
+from slack_dlp.slack.alerts import MAX_DIGEST_RESULTS
 from slack_dlp.slack.notifier import NotifyError
 from slack_dlp.wiring import build_reporter
 
-reporter = build_reporter(Settings.from_env(), Resources.from_env())
+resources = Resources.from_env()
+reporter = build_reporter(Settings.from_env(), resources)
 processor = BatchProcessor(event_type=EventType.SQS)
-redelivery = RedeliveryDelayer(boto3.client("sqs"))
+sqs = boto3.client("sqs")
+redelivery = RedeliveryDelayer(sqs)
+top_up = QueueTopUp(sqs, resources.results_queue_url)
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -25,7 +29,13 @@ redelivery = RedeliveryDelayer(boto3.client("sqs"))
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     reporter.register_lambda_context(context)
     records = event.get("Records") or []
-    outcomes = reporter.report_batch([(r.get("messageId", ""), r.get("body", "")) for r in records])
+    # A burst can arrive a message per invocation: take more from the queue to post one digest.
+    extra = top_up.take(MAX_DIGEST_RESULTS - len(records)) if 0 < len(records) < MAX_DIGEST_RESULTS else []
+    outcomes = reporter.report_batch(
+        [(r.get("messageId", ""), r.get("body", "")) for r in records] + [(m.message_id, m.body) for m in extra]
+    )
+    top_up.done([m for m in extra if outcomes.get(m.message_id) is None])
+    top_up.release([m for m in extra if outcomes.get(m.message_id) is not None])
 
     def complete(record: SQSRecord) -> None:
         error = outcomes.get(record.message_id)

@@ -219,7 +219,13 @@ class SlackDlpStack(Stack):
             timeout=REPORTER_TIMEOUT,
             memory_size=256,
             environment=_environment(
-                settings, resources, "bot_token_secret_arn", "dedup_table", "results_dlq_url", "triage_table"
+                settings,
+                resources,
+                "bot_token_secret_arn",
+                "dedup_table",
+                "results_queue_url",
+                "results_dlq_url",
+                "triage_table",
             ),
         )
         reporter.function.add_event_source(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -60,3 +61,46 @@ class RedeliveryDelayer:
             _, _, _, _, account, name = arn.split(":", 5)
             self._urls[arn] = self._client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         return self._urls[arn]
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    message_id: str
+    body: str
+    receipt_handle: str
+
+
+class QueueTopUp:
+    """Takes more messages from a queue than the event source handed over, to fill a digest.
+
+    The event source may deliver a burst one message at a time (it does not always wait for its
+    batching window); a consumer that coalesces tops its batch up here, then deletes what it
+    handled and releases the rest for SQS to deliver again.
+    """
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+
+    def take(self, count: int, wait_seconds: int = 1) -> list[QueuedMessage]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if count <= 0 or not self._queue_url:
+            return []
+        try:
+            response = self._client.receive_message(
+                QueueUrl=self._queue_url, MaxNumberOfMessages=min(10, count), WaitTimeSeconds=wait_seconds
+            )
+        except (ClientError, BotoCoreError):
+            return []  # topping up is an optimisation; the batch goes ahead as it is
+        return [QueuedMessage(m["MessageId"], m["Body"], m["ReceiptHandle"]) for m in response.get("Messages", [])]
+
+    def done(self, messages: list[QueuedMessage]) -> None:
+        for message in messages:
+            self._client.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message.receipt_handle)
+
+    def release(self, messages: list[QueuedMessage]) -> None:
+        for message in messages:
+            self._client.change_message_visibility(
+                QueueUrl=self._queue_url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=0
+            )

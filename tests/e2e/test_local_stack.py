@@ -159,3 +159,59 @@ def test_false_positive_button_updates_the_alert_and_silences_the_value(
     kinds = [e["kind"] for e in json.loads(listing.stdout)["events"]]
     assert "alert" in kinds and "false_positive" in kinds
     assert value not in listing.stdout
+
+
+def test_acknowledge_button_through_the_http_api(deployed: LocalDeployment, slack: SlackStandIn) -> None:
+    from urllib.parse import urlencode
+
+    value = canary_secrets(seed=321)["aws"]
+    before = len(slack.alerts())
+    assert _post(deployed, event_envelope(message_event(f"creds {value}", channel="C0E2EACK")))[0] == 200
+    assert _wait_for(lambda: len(slack.alerts()) > before)
+    blocks = slack.alerts()[-1]["args"]["blocks"]
+    actions = next(b for b in blocks if b.get("type") == "actions")
+    ack = next(e for e in actions["elements"] if e["action_id"] == "dlp_acknowledge")
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0LOCAL"},
+        "user": {"id": "U0SECOPS"},
+        "container": {"channel_id": "C0ALERTS", "message_ts": "1700000000.000002"},
+        "message": {"blocks": blocks},
+        "actions": [{"action_id": "dlp_acknowledge", "block_id": actions["block_id"], "value": ack["value"]}],
+    }
+    body, headers = signed_request(
+        urlencode({"payload": json.dumps(payload)}), secret=SECRET, content_type="application/x-www-form-urlencoded"
+    )
+    updates_before = sum(c["method"] == "chat.update" for c in slack.state.calls)
+    assert deployed.post_event(body, headers, url=deployed.interactions_url)[0] == 200
+    updates = [c for c in slack.state.calls if c["method"] == "chat.update"]
+    assert len(updates) == updates_before + 1
+    assert "Acknowledged* by <@U0SECOPS>" in json.dumps(updates[-1]["args"]["blocks"])
+
+
+def test_a_burst_of_200_findings_becomes_digests_and_none_is_dropped(
+    deployed: LocalDeployment, slack: SlackStandIn
+) -> None:
+    # GIVEN 200 leaking messages posted within about ten seconds
+    import random
+
+    from slack_dlp.local.samples import fake_github_pat
+
+    rng = random.Random(77)
+    posts_before = len(slack.alerts())
+    started = time.monotonic()
+    for i in range(200):
+        envelope = event_envelope(message_event(f"burst {fake_github_pat(rng)}", channel=f"C0B{i:04d}"))
+        assert _post(deployed, envelope)[0] == 200
+    posting = time.monotonic() - started
+
+    def alerted_channels() -> set[str]:
+        posted = json.dumps([a["args"]["blocks"] for a in slack.alerts()[posts_before:]])
+        return {f"C0B{i:04d}" for i in range(200) if f"<#C0B{i:04d}>" in posted}
+
+    # THEN every one of them is alerted, in far fewer messages than 200, and nothing waits in a DLQ
+    assert _wait_for(lambda: len(alerted_channels()) == 200, timeout=180), f"{len(alerted_channels())} of 200"
+    posts = len(slack.alerts()) - posts_before
+    assert posts < 100
+    assert _wait_for(lambda: sum(deployed.queue_depths().values()) == 0, timeout=60)
+    print(f"\n200 findings posted in {posting:.1f} s -> {posts} alert messages")

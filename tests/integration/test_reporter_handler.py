@@ -140,3 +140,22 @@ def test_short_rate_limit_is_absorbed_by_the_retry_handler(
     response = reporter.handler(sqs_event([_result().to_json()]), FakeLambdaContext())
     assert response == {"batchItemFailures": []}
     assert len(slack.alerts()) == 1
+
+
+def test_a_burst_delivered_one_by_one_is_topped_up_from_the_queue_into_one_digest(
+    load_handler: Any, stack: FakeStack, slack: SlackStandIn
+) -> None:
+    # GIVEN five results waiting on the queue, and the event source handing over just one more
+    reporter = load_handler("reporter")
+    sqs = boto3.client("sqs")
+    for i in range(5):
+        sqs.send_message(QueueUrl=stack.results_queue_url, MessageBody=_result(f"C0Q{i}").to_json())
+    # WHEN the reporter runs on that single record
+    assert reporter.handler(sqs_event([_result("C0HANDED").to_json()]), FakeLambdaContext()) == {
+        "batchItemFailures": []
+    }
+    # THEN one digest names all six, and the queue is empty
+    [digest] = slack.alerts()
+    posted = json.dumps(digest["args"]["blocks"])
+    assert all(f"<#C0Q{i}>" in posted for i in range(5)) and "<#C0HANDED>" in posted
+    assert stack.drain(stack.results_queue_url) == []

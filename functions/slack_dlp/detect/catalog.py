@@ -621,6 +621,16 @@ PERSONAL_DATA: tuple[Detector, ...] = (
         trigger=r"\d\d\d[- ]\d\d[- ]\d\d\d\d",
     ),
     Detector(
+        "us-ssn-unformatted",
+        PERSONAL,
+        "US Social Security number (digits only, named as such)",
+        r"\b(?i:ssn|social security(?: number| no\.?| #)?|ss#)[\w #:.-]{0,20}?(?P<secret>(?<!\d)\d{9}(?!\d))",
+        _kw("ssn", "social security", "ss#"),
+        v.us_ssn,
+        HIGH,
+        trigger=r"(?i)(?:ssn|social security|ss#)",
+    ),
+    Detector(
         "us-itin",
         PERSONAL,
         "US Individual Taxpayer Identification Number",

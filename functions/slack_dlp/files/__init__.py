@@ -1,0 +1,1 @@
+"""Files shared in Slack: extraction of their text and its cutting into inspectable chunks."""

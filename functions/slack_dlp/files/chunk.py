@@ -1,0 +1,53 @@
+"""Cutting extracted text into chunks the inspector takes one per queue message.
+
+Chunks overlap by more than the longest value a detector can find (a PEM private key is the
+longest, about 3.3 KB for RSA-4096), so a value across a boundary is whole in one of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from slack_dlp.files.extract import Segment
+
+DEFAULT_CHUNK_CHARS = 16_000
+DEFAULT_OVERLAP_CHARS = 4_096
+
+_LINE_WHERE = re.compile(r"^(?P<prefix>.*?)line \d+$")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    text: str
+    where: str
+    first_line: int
+
+
+def chunk_segments(
+    segments: Iterable[Segment], size: int = DEFAULT_CHUNK_CHARS, overlap: int = DEFAULT_OVERLAP_CHARS
+) -> list[Chunk]:
+    if overlap >= size:
+        raise ValueError("the overlap must be smaller than the chunk")
+    chunks: list[Chunk] = []
+    for segment in segments:
+        text, start = segment.text, 0
+        while True:
+            end = min(len(text), start + size)
+            if end < len(text):
+                # End at a line break when one is near, so chunks read naturally.
+                newline = text.rfind("\n", start + size - overlap, end)
+                end = newline + 1 if newline > start else end
+            line = segment.first_line + text.count("\n", 0, start)
+            chunks.append(Chunk(len(chunks), text[start:end], _where(segment.where, line), line))
+            if end >= len(text):
+                break
+            start = max(end - overlap, start + 1)
+    return chunks
+
+
+def _where(where: str, line: int) -> str:
+    match = _LINE_WHERE.match(where)
+    return f"{match.group('prefix')}line {line}" if match else where

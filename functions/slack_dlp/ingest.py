@@ -15,10 +15,10 @@ from typing import Any, Protocol
 
 from slack_dlp.config import Settings
 from slack_dlp.http import HttpRequest, HttpResponse
-from slack_dlp.model import InspectionItem
+from slack_dlp.model import FileRef, InspectionItem
 from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import Publisher, PublishError
-from slack_dlp.slack.events import MalformedEvent, Skip, normalize
+from slack_dlp.slack.events import MalformedEvent, Skip, file_refs, normalize
 from slack_dlp.slack.verify import RequestVerifier
 
 
@@ -41,6 +41,8 @@ class IngestService:
     dedup: Deduplicator
     publisher: Publisher
     bot_user_ids: frozenset[str] = frozenset()
+    #: The files queue; None when file inspection is off.
+    files: Publisher | None = None
 
     def handle_event_request(self, request: HttpRequest) -> HttpResponse:
         if len(request.body) > self.settings.max_body_bytes:
@@ -68,6 +70,14 @@ class IngestService:
         return self._event_callback(envelope, retry_num=request.header("x-slack-retry-num"))
 
     def _event_callback(self, envelope: dict[str, Any], *, retry_num: str) -> HttpResponse:
+        if self.files is not None:
+            for ref in file_refs(envelope, bot_user_ids=self.bot_user_ids):
+                failed = self._enqueue_file_once(ref)
+                if failed is not None:
+                    return failed
+        event = envelope.get("event")
+        if isinstance(event, dict) and event.get("type") == "file_shared":
+            return HttpResponse.json(200, ok=True)
         try:
             outcome = normalize(envelope, bot_user_ids=self.bot_user_ids)
         except MalformedEvent as error:
@@ -98,6 +108,25 @@ class IngestService:
 
     def _publish(self, item: InspectionItem) -> None:
         self.publisher.publish(item.to_json())
+
+    def _enqueue_file_once(self, ref: FileRef) -> HttpResponse | None:
+        """A file shared twice (file_shared + file_share, or in two channels) is fetched once."""
+        files = self.files
+        assert files is not None
+        try:
+            result = self.dedup.run_once(
+                f"file:{ref.team_id}:{ref.file_id}", lambda: _ignore(files.publish(ref.to_json()))
+            )
+        except PublishError as error:
+            logger.error("file enqueue failed; Slack will retry", extra={"file_id": ref.file_id, "error": str(error)})
+            return HttpResponse.error(503, "could not enqueue the file; retry later")
+        metrics.add_metric(name="FilesEnqueued" if result is DedupOutcome.DONE else "FilesDeduplicated", unit="Count",
+                           value=1)  # fmt: skip
+        return None
+
+
+def _ignore(_: object) -> None:
+    return None
 
 
 def _rejected(status: int, message: str, reason: str) -> HttpResponse:

@@ -49,6 +49,7 @@ class MessageKind(StrEnum):
     EDIT = "edit"
     MENTION = "mention"
     FILE_SHARE = "file_share"
+    FILE = "file"  # text extracted from a shared file
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,18 @@ class MessageRef:
     event_time: int = 0
     kind: MessageKind = MessageKind.MESSAGE
     channel_type: str = ""
+    #: For text extracted from a shared file: which file, where in it, which chunk, a link to it.
+    file_id: str = ""
+    file_name: str = ""
+    file_where: str = ""
+    file_chunk: int = 0
+    file_link: str = ""
 
     @property
     def item_id(self) -> str:
         """Stable id of one inspected text: an edit of a message is a new text to inspect."""
+        if self.kind is MessageKind.FILE:
+            return f"{self.team_id}:file:{self.file_id}:{self.file_chunk}"
         suffix = f":{self.event_id}" if self.kind is MessageKind.EDIT else ""
         return f"{self.team_id}:{self.channel_id}:{self.ts}{suffix}"
 
@@ -91,6 +100,11 @@ class MessageRef:
                 event_time=int(data.get("event_time") or 0),
                 kind=MessageKind(data.get("kind", MessageKind.MESSAGE.value)),
                 channel_type=_str(data, "channel_type"),
+                file_id=_str(data, "file_id"),
+                file_name=_str(data, "file_name"),
+                file_where=_str(data, "file_where"),
+                file_chunk=int(data.get("file_chunk") or 0),
+                file_link=_str(data, "file_link"),
             )
         except (TypeError, ValueError) as error:
             if isinstance(error, MalformedMessage):
@@ -119,6 +133,33 @@ class InspectionItem:
         if not isinstance(text, str):
             raise MalformedMessage("text must be a string")
         return cls(ref=MessageRef.from_dict(data.get("ref")), text=text)
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file to fetch and inspect, as ingest enqueues it on the files queue (never its content)."""
+
+    team_id: str
+    file_id: str
+    channel_id: str = ""
+    user_id: str = ""
+    ts: str = ""
+    event_id: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({"v": SCHEMA_VERSION, **asdict(self)})
+
+    @classmethod
+    def from_json(cls, body: str) -> FileRef:
+        data = _load(body)
+        return cls(
+            team_id=_str(data, "team_id", required=True),
+            file_id=_str(data, "file_id", required=True),
+            channel_id=_str(data, "channel_id"),
+            user_id=_str(data, "user_id"),
+            ts=_str(data, "ts"),
+            event_id=_str(data, "event_id"),
+        )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from slack_dlp.model import InspectionItem, MessageKind, MessageRef
+from slack_dlp.model import FileRef, InspectionItem, MessageKind, MessageRef
 
 #: Message subtypes whose text a person wrote and we inspect.
 _INSPECTED_SUBTYPES = {None, "", "thread_broadcast", "file_share", "me_message"}
@@ -128,3 +128,29 @@ def _int(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         return 0
+
+
+def file_refs(envelope: Mapping[str, Any], *, bot_user_ids: frozenset[str] = frozenset()) -> list[FileRef]:
+    """Files to fetch: those of a ``file_share`` message, or the one of a ``file_shared`` event."""
+    event = envelope.get("event")
+    if not isinstance(event, Mapping):
+        return []
+    team_id = _opt_str(envelope.get("team_id")) or _opt_str(event.get("team"))
+    event_id = _opt_str(envelope.get("event_id"))
+    own_bots = bot_user_ids | _bot_authorizations(envelope)
+    if event.get("bot_id") or _opt_str(event.get("user") or event.get("user_id")) in own_bots:
+        return []
+    if event.get("type") == "file_shared":
+        file_id = _opt_str(event.get("file_id")) or _opt_str((event.get("file") or {}).get("id"))
+        if not (team_id and file_id):
+            return []
+        return [FileRef(team_id=team_id, file_id=file_id, channel_id=_opt_str(event.get("channel_id")),
+                        user_id=_opt_str(event.get("user_id")), event_id=event_id)]  # fmt: skip
+    if event.get("type") == "message" and event.get("subtype") == "file_share":
+        files = event.get("files")
+        return [
+            FileRef(team_id=team_id, file_id=str(f["id"]), channel_id=_opt_str(event.get("channel")),
+                    user_id=_opt_str(event.get("user")), ts=_opt_str(event.get("ts")), event_id=event_id)
+            for f in files if isinstance(f, Mapping) and isinstance(f.get("id"), str)
+        ] if isinstance(files, list) and team_id else []  # fmt: skip
+    return []

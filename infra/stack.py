@@ -37,6 +37,9 @@ from slack_dlp.detect.rules import load_rules
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 INSPECTOR_TIMEOUT = Duration.seconds(60)
 REPORTER_TIMEOUT = Duration.seconds(30)
+#: Downloading and reading a 20 MB file; one file per invocation, a few at a time.
+FETCHER_TIMEOUT = Duration.seconds(120)
+FETCHER_MAX_CONCURRENCY = 5
 #: Alerts go to one channel, which Slack limits to about one message a second.
 REPORTER_MAX_CONCURRENCY = 2
 REPORTER_BATCH_SIZE = 10
@@ -131,6 +134,13 @@ class SlackDlpStack(Stack):
             visibility_timeout=visibility_timeout(REPORTER_TIMEOUT, 1),
             max_receive_count=settings.max_receive_count,
         )
+        files = QueueWithDlq(
+            self,
+            "FilesQueue",
+            key=key,
+            visibility_timeout=visibility_timeout(FETCHER_TIMEOUT, 0),
+            max_receive_count=settings.max_receive_count,
+        )
         dedup_table = dynamodb.Table(
             self,
             "DedupTable",
@@ -165,6 +175,7 @@ class SlackDlpStack(Stack):
             fingerprint_key_secret_arn=secrets.fingerprint_key.secret_arn,
             results_dlq_url=results.dead_letter_queue.queue_url,
             triage_table=triage_table.table_name,
+            files_queue_url=files.queue.queue_url,
         )
         code = lambda_code(for_local_emulator=for_local_emulator, extra_files=rule_files)
 
@@ -176,9 +187,12 @@ class SlackDlpStack(Stack):
             description="slack-dlp: verifies Slack events, drops retries, enqueues messages",
             timeout=Duration.seconds(10),
             memory_size=512,
-            environment=_environment(settings, resources, "inspect_queue_url", "dedup_table", "signing_secret_arn"),
+            environment=_environment(
+                settings, resources, "inspect_queue_url", "dedup_table", "signing_secret_arn", "files_queue_url"
+            ),
         )
         inspect.grant_send(ingest.function)
+        files.grant_send(ingest.function)
         dedup_table.grant(ingest.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
                           "dynamodb:DeleteItem")  # fmt: skip
         secrets.signing_secret.grant_read(ingest.function)
@@ -266,12 +280,25 @@ class SlackDlpStack(Stack):
             burst_limit=1000,
         )
 
+        fetcher_env = _environment(settings, resources, "inspect_queue_url", "bot_token_secret_arn", "triage_table")
+        self._file_fetcher(code, fetcher_env, files, inspect, secrets.bot_token, triage_table)
+
         if settings.admin_user_token:
             self._admin_token(key, reporter.function, interactions.function)
 
         self.api = api
-        self.queues = {"inspect": inspect, "results": results}
+        self.queues = {"inspect": inspect, "results": results, "files": files}
         self.functions = {"ingest": ingest, "inspector": inspector, "reporter": reporter, "interactions": interactions}
+        self._outputs(api, secrets, inspect, results, triage_table)
+
+    def _outputs(
+        self,
+        api: SlackApi,
+        secrets: SlackSecrets,
+        inspect: QueueWithDlq,
+        results: QueueWithDlq,
+        triage_table: dynamodb.ITable,
+    ) -> None:
         CfnOutput(self, "RequestUrl", value=api.events_url, description="Paste into Slack: Event Subscriptions")
         CfnOutput(self, "InteractionsUrl", value=api.interactions_url, description="Paste into Slack: Interactivity")
         CfnOutput(self, "HttpApiId", value=api.http_api.api_id)
@@ -282,6 +309,36 @@ class SlackDlpStack(Stack):
         CfnOutput(self, "ResultsQueueUrl", value=results.queue.queue_url)
         CfnOutput(self, "InspectDlqUrl", value=inspect.dead_letter_queue.queue_url)
         CfnOutput(self, "ResultsDlqUrl", value=results.dead_letter_queue.queue_url)
+
+    def _file_fetcher(
+        self,
+        code: lambda_.Code,
+        environment: dict[str, str],
+        files: QueueWithDlq,
+        inspect: QueueWithDlq,
+        bot_token: secretsmanager.ISecret,
+        triage_table: dynamodb.ITable,
+    ) -> PipelineFunction:
+        """files queue -> fetcher -> inspect queue: one file per invocation, a few at a time."""
+        fetcher = PipelineFunction(
+            self,
+            "Fetcher",
+            code=code,
+            handler="fetcher.handler",
+            description="slack-dlp: downloads shared files, extracts their text, queues it for inspection",
+            timeout=FETCHER_TIMEOUT,
+            memory_size=1024,
+            environment=environment,
+        )
+        fetcher.function.add_event_source(
+            event_sources.SqsEventSource(
+                files.queue, batch_size=1, max_concurrency=FETCHER_MAX_CONCURRENCY, report_batch_item_failures=True
+            )
+        )
+        inspect.grant_send(fetcher.function)
+        bot_token.grant_read(fetcher.function)
+        triage_table.grant(fetcher.function, "dynamodb:PutItem")
+        return fetcher
 
     def _admin_token(self, key: kms.IKey, *functions: lambda_.Function) -> None:
         """An admin's user token for deleting other people's messages (Delete button, auto-delete)."""

@@ -89,6 +89,13 @@ class Settings:
     auto_delete_categories: tuple[str, ...] = field(default_factory=tuple)
     #: Lowest confidence of a finding that triggers automatic deletion.
     auto_delete_min_confidence: Literal["low", "medium", "high"] = "high"
+    #: Inspect the files people share (PDF, DOCX, XLSX, ZIP, text and code).
+    inspect_files: bool = True
+    #: Largest file downloaded, in MB; larger files are recorded as not inspected.
+    max_file_mb: int = 20
+    #: Characters per inspected chunk of a file, and the overlap between chunks.
+    file_chunk_chars: int = 16_000
+    file_chunk_overlap: int = 4_096
     #: Days the audit trail (alerts and the actions taken on them) is kept.
     audit_retention_days: int = 365
     #: Log level of every function.
@@ -115,6 +122,8 @@ class Settings:
             (bool(self.alert_channel.strip()), "alert_channel must not be empty"),
             (self.max_body_bytes >= 1024, "max_body_bytes must be at least 1024"),
             (1 <= self.max_receive_count <= 1000, "max_receive_count must be between 1 and 1000"),
+            (1 <= self.max_file_mb <= 1024, "max_file_mb must be between 1 and 1024"),
+            (0 < self.file_chunk_overlap < self.file_chunk_chars, "file_chunk_overlap must be below file_chunk_chars"),
             (self.min_confidence in ("low", "medium", "high"), "min_confidence must be low, medium or high"),
             (
                 set(self.auto_delete_categories) <= {"secret", "financial", "personal"},
@@ -200,6 +209,7 @@ class Resources:
     results_dlq_url: str = ""
     triage_table: str = ""
     admin_token_secret_arn: str = ""
+    files_queue_url: str = ""
 
     ENV_NAMES: ClassVar[dict[str, str]] = {
         "inspect_queue_url": "INSPECT_QUEUE_URL",
@@ -213,6 +223,7 @@ class Resources:
         "results_dlq_url": "RESULTS_DLQ_URL",
         "triage_table": "TRIAGE_TABLE_NAME",
         "admin_token_secret_arn": "SLACK_ADMIN_TOKEN_SECRET_ARN",
+        "files_queue_url": "FILES_QUEUE_URL",
     }
 
     @classmethod

@@ -93,7 +93,7 @@ class MessageRef:
             return cls(
                 team_id=_str(data, "team_id", required=True),
                 channel_id=_str(data, "channel_id", required=True),
-                ts=_str(data, "ts", required=True),
+                ts=_str(data, "ts", required=data.get("kind") != MessageKind.FILE.value),
                 user_id=_str(data, "user_id"),
                 thread_ts=_str(data, "thread_ts"),
                 event_id=_str(data, "event_id"),

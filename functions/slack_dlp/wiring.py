@@ -17,6 +17,8 @@ from slack_dlp.dlp.builtin import BuiltinDlpClient
 from slack_dlp.dlp.credentials import google_token_source
 from slack_dlp.dlp.google import DEFAULT_INFO_TYPES, GoogleDlpClient, GoogleDlpConfig
 from slack_dlp.dlp.ratelimit import DynamoDbRateLimiter, Quota
+from slack_dlp.files.extract import Limits
+from slack_dlp.files.fetch import FileInspector, SlackFileSource
 from slack_dlp.ingest import IngestService
 from slack_dlp.inspect import Inspector, ItemAllowlist
 from slack_dlp.model import Category, Confidence
@@ -40,6 +42,21 @@ def secret_reader(arn: str) -> Callable[[], str]:
     return read
 
 
+def build_fetcher(settings: Settings, resources: Resources) -> FileInspector:
+    import boto3
+
+    resources.require("inspect_queue_url", "bot_token_secret_arn", "triage_table")
+    notifier = slack_notifier(settings, resources)
+    return FileInspector(
+        SlackFileSource(notifier.web_client, secret_reader(resources.bot_token_secret_arn)),
+        SqsPublisher(boto3.client("sqs"), resources.inspect_queue_url),
+        audit=triage_store(settings, resources),
+        limits=Limits(max_file_bytes=settings.max_file_mb * 1024 * 1024),
+        chunk_chars=settings.file_chunk_chars,
+        overlap_chars=settings.file_chunk_overlap,
+    )
+
+
 def build_ingest(settings: Settings, resources: Resources) -> IngestService:
     import boto3
 
@@ -51,6 +68,9 @@ def build_ingest(settings: Settings, resources: Resources) -> IngestService:
         verifier=SlackRequestVerifier(secret_reader(resources.signing_secret_arn)),
         dedup=IdempotencyDeduplicator(resources.dedup_table, settings.dedup_ttl_seconds),
         publisher=SqsPublisher(boto3.client("sqs"), resources.inspect_queue_url),
+        files=SqsPublisher(boto3.client("sqs"), resources.files_queue_url)
+        if settings.inspect_files and resources.files_queue_url
+        else None,
     )
 
 

@@ -41,7 +41,7 @@ def test_inspector_event_source_batches_100_with_a_window_and_max_concurrency(
 
 def test_every_event_source_reports_partial_batch_failures(template: assertions.Template) -> None:
     mappings = _resources(template, "AWS::Lambda::EventSourceMapping")
-    assert len(mappings) == 2
+    assert len(mappings) == 3
     for mapping in mappings.values():
         assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
@@ -61,17 +61,17 @@ def test_queues_are_kms_encrypted_ssl_only_with_dlqs_and_long_enough_visibility(
     functions = _resources(template, "AWS::Lambda::Function")
     max_timeout = max(f["Properties"]["Timeout"] for f in functions.values())
     main_queues = {k: q for k, q in queues.items() if "RedrivePolicy" in q["Properties"]}
-    assert len(main_queues) == 2
-    assert len(queues) == 4
+    assert len(main_queues) == 3
+    assert len(queues) == 6
     for queue in queues.values():
         assert "KmsMasterKeyId" in queue["Properties"]
     for queue in main_queues.values():
         props = queue["Properties"]
         assert props["RedrivePolicy"]["maxReceiveCount"] >= 5
         assert props["VisibilityTimeout"] >= 6 * 30 + 1
-    assert max_timeout <= 60
+    assert max_timeout <= 120
     policies = json.dumps(_resources(template, "AWS::SQS::QueuePolicy"))
-    assert policies.count('"aws:SecureTransport": "false"') == 4
+    assert policies.count('"aws:SecureTransport": "false"') == 6
 
 
 def test_kms_key_rotates(template: assertions.Template) -> None:
@@ -79,7 +79,7 @@ def test_kms_key_rotates(template: assertions.Template) -> None:
 
 
 def test_dlqs_have_alarms(template: assertions.Template) -> None:
-    template.resource_count_is("AWS::CloudWatch::Alarm", 2)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 3)
 
 
 def test_settings_reach_the_functions_through_the_environment(template: assertions.Template) -> None:
@@ -100,7 +100,7 @@ def test_functions_get_secret_arns_never_values(template: assertions.Template) -
 def test_each_function_has_its_own_role_and_only_the_grants_it_needs(template: assertions.Template) -> None:
     functions = _resources(template, "AWS::Lambda::Function")
     roles = {json.dumps(f["Properties"]["Role"]) for f in functions.values()}
-    assert len(roles) == len(functions) == 4
+    assert len(roles) == len(functions) == 5
     assert not any("ManagedPolicyArns" in r["Properties"] for r in _resources(template, "AWS::IAM::Role").values())
     policies = {key: json.dumps(p["Properties"]) for key, p in _resources(template, "AWS::IAM::Policy").items()}
     ingest = next(p for k, p in policies.items() if k.startswith("Ingest"))

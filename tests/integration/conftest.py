@@ -31,6 +31,7 @@ class FakeStack:
     fingerprint_key_secret_arn: str
     results_dlq_url: str
     triage_table: str = "triage"
+    files_queue_url: str = ""
 
     def drain(self, queue_url: str) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs")
@@ -94,6 +95,7 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch, slack: SlackStandIn) -> Fa
         bot_token_secret_arn=secrets.create_secret(Name="bot", SecretString=BOT_TOKEN)["ARN"],
         fingerprint_key_secret_arn=secrets.create_secret(Name="fp", SecretString="f" * 64)["ARN"],
         results_dlq_url=sqs.create_queue(QueueName="results-dlq")["QueueUrl"],
+        files_queue_url=sqs.create_queue(QueueName="files")["QueueUrl"],
     )
     env = {
         "INSPECT_QUEUE_URL": fake.inspect_queue_url,
@@ -104,6 +106,7 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch, slack: SlackStandIn) -> Fa
         "FINGERPRINT_KEY_SECRET_ARN": fake.fingerprint_key_secret_arn,
         "RESULTS_DLQ_URL": fake.results_dlq_url,
         "TRIAGE_TABLE_NAME": fake.triage_table,
+        "FILES_QUEUE_URL": fake.files_queue_url,
         "SLACK_DLP_SLACK_API_URL": slack.api_url,
         "SLACK_DLP_ALERT_CHANNEL": "C0ALERTS",
         "POWERTOOLS_METRICS_NAMESPACE": "SlackDlp",

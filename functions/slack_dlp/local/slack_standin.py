@@ -39,6 +39,9 @@ class StandInState:
     echo: Callable[[str], None] | None = None
     calls: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    #: Shared files: id -> files.info metadata plus the bytes under "_content".
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    base_url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: int = 0
 
@@ -76,6 +79,9 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path.startswith("/_standin/"):
             self._control(url.path.removeprefix("/_standin/"), raw)
             return
+        if url.path.startswith("/files-pri/"):
+            self._download(url.path)
+            return
         if not url.path.startswith("/api/"):
             self._send(404, {"ok": False, "error": "unknown_path"})
             return
@@ -98,6 +104,27 @@ class _Handler(BaseHTTPRequestHandler):
             auth = "bot" if token == state.token else "other"
             state.calls.append({"method": method, "args": args, "ok": answer["ok"], "at": time.time(), "auth": auth})
         self._send(status, answer, headers)
+
+    def _download(self, path: str) -> None:
+        """Like files.slack.com: the bot token in the Authorization header, or no file."""
+        state = self.server.state
+        token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        file_id = path.split("/")[3] if len(path.split("/")) > 3 else ""
+        file = state.files.get(file_id)
+        with state.lock:
+            state.calls.append({"method": "files.download", "args": {"file": file_id}, "ok": file is not None,
+                                "at": time.time(), "auth": "bot" if token == state.token else "other"})  # fmt: skip
+        if token != state.token or file is None or file.get("_deleted") or file.get("_deleted_on_download"):
+            self.send_response(403 if token != state.token else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        data: bytes = file["_content"]
+        self.send_response(200)
+        self.send_header("Content-Type", str(file.get("mimetype") or "application/octet-stream"))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _control(self, action: str, raw: bytes) -> None:
         state = self.server.state
@@ -144,6 +171,11 @@ def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
 def _answer(state: StandInState, method: str, args: dict[str, Any]) -> dict[str, Any]:
     if method == "auth.test":
         return {"ok": True, "team_id": "T0LOCAL", "user_id": "U0DLPBOT", "bot_id": "B0DLPBOT"}
+    if method == "files.info":
+        file = state.files.get(str(args.get("file", "")))
+        if file is None or file.get("_deleted"):
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": {k: v for k, v in file.items() if not k.startswith("_")}}
     if method == "chat.getPermalink":
         channel, ts = args.get("channel", ""), str(args.get("message_ts", ""))
         return {
@@ -204,6 +236,39 @@ class SlackStandIn(BackgroundServer):
     def alerts(self) -> list[dict[str, Any]]:
         with self.state.lock:
             return [c for c in self.state.calls if c["method"] == "chat.postMessage" and c["ok"]]
+
+    def add_file(
+        self,
+        file_id: str,
+        name: str,
+        content: bytes,
+        *,
+        filetype: str = "",
+        mimetype: str = "",
+        size: int | None = None,
+        mode: str = "hosted",
+        deleted_before_download: bool = False,
+    ) -> None:
+        """Make a file available through files.info and an authenticated download URL."""
+        with self.state.lock:
+            self.state.files[file_id] = {
+                "id": file_id,
+                "name": name,
+                "title": name,
+                "filetype": filetype,
+                "mimetype": mimetype,
+                "size": len(content) if size is None else size,
+                "mode": mode,
+                "is_external": mode == "external",
+                "url_private_download": f"{self.base_url}/files-pri/T0LOCAL-{file_id}/{file_id}/download/{name}",
+                "permalink": f"https://local.slack.test/files/U0/{file_id}/{name}",
+                "timestamp": int(time.time()),
+                "created": int(time.time()),
+                "_content": content,
+                "_deleted": False,
+            }
+            if deleted_before_download:
+                self.state.files[file_id]["_deleted_on_download"] = True
 
     def add_fault(self, fault: Fault) -> None:
         with self.state.lock:

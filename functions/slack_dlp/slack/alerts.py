@@ -99,6 +99,8 @@ def build_alert(
     author = f"<@{ref.user_id}>" if ref.user_id else "unknown user"
     when = f"<!date^{ref.event_time}^{{date_short_pretty}} {{time}}|{ref.ts}>" if ref.event_time else ref.ts
     what = "an edited message" if ref.kind is MessageKind.EDIT else "a message"
+    if ref.kind is MessageKind.FILE:
+        what = f"the file `{escape(ref.file_name)}` ({escape(ref.file_where)})"
 
     lines = [
         f"• *{escape(f.description or f.detector)}* `{escape(f.masked)}` — {f.category.value}, "
@@ -120,7 +122,11 @@ def build_alert(
             ],
         ),
         SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000])),
-        SectionBlock(text=MarkdownTextObject(text=f"<{permalink}|View the message>")),
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"<{permalink}|{'Open the file' if ref.kind is MessageKind.FILE else 'View the message'}>"
+            )
+        ),
         *([ContextBlock(elements=[MarkdownTextObject(text=response_note)])] if response_note else []),
         *([triage_buttons(result, can_delete=can_delete)] if interactive else []),
         DividerBlock(),
@@ -162,6 +168,8 @@ def build_digest(
         author = f"<@{ref.user_id}>" if ref.user_id else "unknown user"
         masked = " ".join(f"`{escape(f.masked)}`" for f in result.findings[:_MAX_LISTED_FINDINGS])
         edit = " (edited)" if ref.kind is MessageKind.EDIT else ""
+        if ref.kind is MessageKind.FILE:
+            edit = f" in file `{escape(ref.file_name)}` ({escape(ref.file_where)})"
         note = (notes or {}).get(ref.item_id, "")
         edit += f" · _{note}_" if note else ""
         blocks.append(
@@ -182,6 +190,8 @@ def build_digest(
 def fallback_permalink(result: InspectionResult) -> str:
     """Slack's archive link; it redirects to the message for anyone who can see it."""
     ref = result.ref
+    if ref.file_link:
+        return ref.file_link
     link = f"https://slack.com/archives/{ref.channel_id}/p{ref.ts.replace('.', '')}"
     if ref.thread_ts and ref.thread_ts != ref.ts:
         link += f"?thread_ts={ref.thread_ts}&cid={ref.channel_id}"

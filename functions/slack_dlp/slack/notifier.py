@@ -94,6 +94,10 @@ class SlackNotifier:
         self._client: WebClient | None = None
         self._client_token = ""
 
+    def web_client(self) -> WebClient:
+        """The bot's WebClient (created once, re-created when the token secret changes)."""
+        return self._web()
+
     @property
     def can_delete(self) -> bool:
         return self._admin_token is not None
@@ -105,7 +109,7 @@ class SlackNotifier:
         try:
             client.chat_delete(channel=channel, ts=ts)
         except SlackApiError as error:
-            raise _notify_error(error) from None
+            raise notify_error(error) from None
         except SlackClientError as error:
             raise NotifyError(type(error).__name__) from None
 
@@ -138,7 +142,7 @@ class SlackNotifier:
                 unfurl_media=False,
             )
         except SlackApiError as error:
-            raise _notify_error(error) from None
+            raise notify_error(error) from None
         except SlackClientError as error:
             raise NotifyError(type(error).__name__) from None
         return str(response.get("ts", ""))
@@ -155,7 +159,7 @@ class SlackNotifier:
                 thread_ts=result.ref.thread_ts or None,
             )
         except SlackApiError as error:
-            raise _notify_error(error) from None
+            raise notify_error(error) from None
         except SlackClientError as error:
             raise NotifyError(type(error).__name__) from None
 
@@ -163,11 +167,13 @@ class SlackNotifier:
         try:
             self._web().chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
         except SlackApiError as error:
-            raise _notify_error(error) from None
+            raise notify_error(error) from None
         except SlackClientError as error:
             raise NotifyError(type(error).__name__) from None
 
     def _permalink(self, client: WebClient, result: InspectionResult) -> str:
+        if result.ref.file_link or not result.ref.ts:
+            return fallback_permalink(result)
         try:
             response = client.chat_getPermalink(channel=result.ref.channel_id, message_ts=result.ref.ts)
             permalink = response.get("permalink")
@@ -180,7 +186,7 @@ class SlackNotifier:
         return fallback_permalink(result)
 
 
-def _notify_error(error: SlackApiError) -> NotifyError:
+def notify_error(error: SlackApiError) -> NotifyError:
     code = str(error.response.get("error", "unknown_error"))
     retry_after: float | None = None
     if error.response.status_code == 429:

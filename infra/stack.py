@@ -290,6 +290,8 @@ class SlackDlpStack(Stack):
         self.queues = {"inspect": inspect, "results": results, "files": files}
         self.functions = {"ingest": ingest, "inspector": inspector, "reporter": reporter, "interactions": interactions}
         self._outputs(api, secrets, inspect, results, triage_table)
+        CfnOutput(self, "FilesQueueUrl", value=files.queue.queue_url)
+        CfnOutput(self, "FilesDlqUrl", value=files.dead_letter_queue.queue_url)
 
     def _outputs(
         self,

@@ -93,6 +93,8 @@ class Settings:
     inspect_files: bool = True
     #: Largest file downloaded, in MB; larger files are recorded as not inspected.
     max_file_mb: int = 20
+    #: Also post "could not inspect" to the alert channel for files too large or encrypted to read.
+    alert_uninspected_files: bool = False
     #: Characters per inspected chunk of a file, and the overlap between chunks.
     file_chunk_chars: int = 16_000
     file_chunk_overlap: int = 4_096

@@ -54,6 +54,7 @@ def build_fetcher(settings: Settings, resources: Resources) -> FileInspector:
         limits=Limits(max_file_bytes=settings.max_file_mb * 1024 * 1024),
         chunk_chars=settings.file_chunk_chars,
         overlap_chars=settings.file_chunk_overlap,
+        report_uninspected=notifier.post_notice if settings.alert_uninspected_files else None,
     )
 
 

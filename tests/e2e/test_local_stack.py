@@ -215,3 +215,51 @@ def test_a_burst_of_200_findings_becomes_digests_and_none_is_dropped(
     assert posts < 100
     assert _wait_for(lambda: sum(deployed.queue_depths().values()) == 0, timeout=60)
     print(f"\n200 findings posted in {posting:.1f} s -> {posts} alert messages")
+
+
+def test_shared_files_alert_by_name_and_location_and_bad_files_are_skipped_with_reasons(
+    deployed: LocalDeployment, slack: SlackStandIn
+) -> None:
+    import random
+    import subprocess
+    import sys
+
+    from slack_dlp.local.samples import fake_card_number, fake_github_pat
+    from tests import filefactory
+
+    rng = random.Random(5)
+    card, token = fake_card_number(rng), fake_github_pat(rng)
+    files = {
+        "F0E2ECSV": ("customers.csv", f"name,card\nAda,{card}\n".encode()),
+        "F0E2EPDF": ("statement.pdf", filefactory.pdf(["Statement", f"card {card}"])),
+        "F0E2EDOC": ("handover.docx", filefactory.docx(["Handover", f"token {token}"])),
+        "F0E2EBOMB": ("bomb.zip", filefactory.zip_of({"z.txt": b"0" * 3_000_000})),
+        "F0E2EBAD": ("broken.pdf", b"%PDF-1.4 not really"),
+    }
+    for file_id, (name, content) in files.items():
+        slack.add_file(file_id, name, content)
+    slack.add_file("F0E2EHUGE", "dump.csv", b"a,b\n", size=200 * 1024 * 1024)
+    before = len(slack.alerts())
+    # WHEN each is shared
+    for file_id in [*files, "F0E2EHUGE"]:
+        envelope = event_envelope({"type": "file_shared", "file_id": file_id, "user_id": "U0ALICE",
+                                   "channel_id": "C0E2EFILES"})  # fmt: skip
+        assert _post(deployed, envelope)[0] == 200
+
+    def posted() -> str:
+        return json.dumps([a["args"]["blocks"] for a in slack.alerts()[before:]], ensure_ascii=False)
+
+    # THEN the three files with planted values alert, naming the file and where in it
+    expected = ["`customers.csv` (line 1)", "`statement.pdf` (page 1)", "`handover.docx` (paragraph 1)"]
+    assert _wait_for(lambda: all(e in posted() for e in expected), timeout=120), posted()[:500]
+    assert card not in posted() and token not in posted()
+    # AND the others are recorded as not inspected, with their reasons, and no queue holds a failure
+    assert _wait_for(lambda: sum(deployed.queue_depths().values()) == 0, timeout=60)
+    listing = subprocess.run(
+        [str(Path(sys.executable).parent / "slack-dlp"), "findings", "--since", "1h", "--json",
+         "--endpoint", deployed.endpoint],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    reasons = {e.get("file_id"): e.get("reason") for e in json.loads(listing.stdout)["events"]
+               if e["kind"] == "file_skipped"}  # fmt: skip
+    assert reasons == {"F0E2EBOMB": "zip_bomb", "F0E2EBAD": "corrupt", "F0E2EHUGE": "too_large"}

@@ -98,3 +98,15 @@ def test_files_that_cannot_be_inspected_are_recorded_with_a_reason_and_nothing_f
     assert stack.drain(stack.inspect_queue_url) == []
     events = DynamoDbTriageStore(boto3.client("dynamodb"), stack.triage_table, 365).since(3600)
     assert [(e["kind"], e["reason"]) for e in events] == [("file_skipped", reason)]
+
+
+def test_could_not_inspect_notice_for_an_encrypted_file_when_asked(
+    load_handler: Any, stack: FakeStack, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_DLP_ALERT_UNINSPECTED_FILES", "true")
+    slack.add_file("F2", "locked.pdf", filefactory.encrypted_pdf(["secret stuff"]))
+    ref = FileRef(team_id="T0LOCAL", file_id="F2", channel_id="C0FILES", user_id="U0ALICE")
+    assert load_handler("fetcher").handler(sqs_event([ref.to_json()]), FakeLambdaContext()) == {"batchItemFailures": []}
+    [notice] = slack.alerts()
+    assert "could not inspect `locked.pdf`" in notice["args"]["text"]
+    assert "encrypted" in notice["args"]["text"]

@@ -21,6 +21,8 @@ from slack_dlp.queues import Publisher
 from slack_dlp.triage import AuditLog
 
 GONE = frozenset({"file_not_found", "file_deleted"})
+#: Skip reasons worth telling the security team about: the file may hold anything.
+UNREADABLE = frozenset({"too_large", "encrypted", "zip_bomb", "archive_too_large"})
 
 
 class TooLarge(Exception):
@@ -109,7 +111,9 @@ class FileInspector:
         limits: Limits | None = None,
         chunk_chars: int = DEFAULT_CHUNK_CHARS,
         overlap_chars: int = DEFAULT_OVERLAP_CHARS,
+        report_uninspected: Callable[[str], None] | None = None,
     ) -> None:
+        self._report_uninspected = report_uninspected
         self._source = source
         self._queue = inspect_queue
         self._audit = audit
@@ -188,4 +192,13 @@ class FileInspector:
                 reason=reason,
                 detail=detail[:200],
             )
+        if self._report_uninspected is not None and reason in UNREADABLE:
+            name = str(info.get("name") or ref.file_id)
+            who = f" shared by <@{ref.user_id}>" if ref.user_id else ""
+            where = f" in <#{ref.channel_id}>" if ref.channel_id else ""
+            text = f":grey_question: slack-dlp could not inspect `{name}`{who}{where}: {reason.replace('_', ' ')}."
+            try:
+                self._report_uninspected(text)
+            except Exception as error:  # best effort: the skip is recorded either way
+                logger.warning("could-not-inspect notice failed", extra={"error": type(error).__name__})
         return FileOutcome(skipped=reason)

@@ -165,7 +165,10 @@ class LocalDeployment:
         """Visible + in-flight messages of every queue in the stack (DLQs included)."""
         sqs = self.client("sqs")
         depths: dict[str, int] = {}
-        for name in ("InspectQueueUrl", "ResultsQueueUrl", "InspectDlqUrl", "ResultsDlqUrl"):
+        for name in ("InspectQueueUrl", "ResultsQueueUrl", "InspectDlqUrl", "ResultsDlqUrl", "FilesQueueUrl",
+                     "FilesDlqUrl"):  # fmt: skip
+            if name not in self.outputs:
+                continue
             attributes = sqs.get_queue_attributes(
                 QueueUrl=self.outputs[name],
                 AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],

@@ -51,6 +51,22 @@ def replay_samples(deployment: LocalDeployment, signing_secret: str) -> int:
     return expected
 
 
+def share_sample_file(deployment: LocalDeployment, standin: SlackStandIn, signing_secret: str) -> int:
+    """Share a CSV export with a card number in it, through the stand-in's files.info and download."""
+    import random
+
+    from slack_dlp.local.samples import event_envelope, fake_card_number
+
+    card = fake_card_number(random.Random(8))  # noqa: S311 - look-alike test data
+    standin.add_file("F0SAMPLECSV", "customers-export.csv", f"name,email,card\nAda,ada@example.com,{card}\n".encode())
+    envelope = event_envelope({"type": "file_shared", "file_id": "F0SAMPLECSV", "user_id": "U0ERIN",
+                               "channel_id": "C0SALES"})  # fmt: skip
+    body = json.dumps(envelope).encode()
+    status, _ = deployment.post_event(body, signed_headers(signing_secret, body))
+    _say(f"  → a CSV export with a card number shared in #sales: HTTP {status} (expect an alert)")
+    return 1
+
+
 def _dlp_provider() -> tuple[dict[str, str], DlpEmulator | None]:
     """cdk context for the chosen DLP provider, and the emulator started for it if any."""
     provider = os.environ.get("DLP_PROVIDER", "builtin")
@@ -117,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"Request URL: {deployment.request_url}")
         _say("Replaying sample Slack events:")
         expected = replay_samples(deployment, signing_secret)
+        if standin is not None:
+            expected += share_sample_file(deployment, standin, signing_secret)
         if standin is not None:
             deadline = time.monotonic() + 90
             while len(standin.alerts()) < expected and time.monotonic() < deadline:

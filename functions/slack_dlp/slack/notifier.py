@@ -94,6 +94,13 @@ class SlackNotifier:
         self._client: WebClient | None = None
         self._client_token = ""
 
+    def post_notice(self, text: str) -> None:
+        """A plain message to the alert channel (no finding, no value)."""
+        try:
+            self._web().chat_postMessage(channel=self._alert_channel, text=text, unfurl_links=False)
+        except SlackApiError as error:
+            raise notify_error(error) from None
+
     def web_client(self) -> WebClient:
         """The bot's WebClient (created once, re-created when the token secret changes)."""
         return self._web()

@@ -132,9 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         deployment.start()
         _say(f"Request URL: {deployment.request_url}")
         _say("Replaying sample Slack events:")
-        expected = replay_samples(deployment, signing_secret)
-        if standin is not None:
-            expected += share_sample_file(deployment, standin, signing_secret)
+        expected = replay_samples(deployment, signing_secret) + (
+            share_sample_file(deployment, standin, signing_secret) if standin is not None else 0
+        )
         if standin is not None:
             deadline = time.monotonic() + 90
             while len(standin.alerts()) < expected and time.monotonic() < deadline:

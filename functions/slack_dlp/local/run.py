@@ -137,9 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         if standin is not None:
             deadline = time.monotonic() + 90
-            while len(standin.alerts()) < expected and time.monotonic() < deadline:
+            while standin.alerted_items() < expected and time.monotonic() < deadline:
                 time.sleep(0.5)
-            _say(f"{len(standin.alerts())} of {expected} expected alerts arrived.")
+            _say(f"Alerts for {standin.alerted_items()} of the {expected} expected leaks arrived "
+                 f"(in {len(standin.alerts())} Slack messages: several at once become one digest).")  # fmt: skip
         _say("Serving. Send signed events to the Request URL; Ctrl-C stops everything.")
         while True:
             time.sleep(3600)

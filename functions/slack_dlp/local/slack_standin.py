@@ -237,6 +237,15 @@ class SlackStandIn(BackgroundServer):
         with self.state.lock:
             return [c for c in self.state.calls if c["method"] == "chat.postMessage" and c["ok"]]
 
+    def alerted_items(self) -> int:
+        """Messages or files alerted on: one per alert, one per section of a digest."""
+        count = 0
+        for call in self.alerts():
+            blocks = call["args"].get("blocks") or []
+            sections = sum(str(b.get("block_id", "")).startswith("dlp_triage") for b in blocks)
+            count += max(1, sections)
+        return count
+
     def add_file(
         self,
         file_id: str,

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from slack_dlp.ingest import Deduplicator, DedupOutcome
-from slack_dlp.model import Category, Confidence, InspectionResult, MalformedMessage
+from slack_dlp.model import Category, Confidence, InspectionResult, MalformedMessage, MessageKind
 from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import Publisher
 from slack_dlp.slack.alerts import MAX_DIGEST_RESULTS
@@ -65,6 +65,25 @@ class AutoDelete:
         return any(
             f.category in self.categories and f.confidence.at_least(self.min_confidence) for f in result.findings
         )
+
+
+def merge_file_results(results: list[InspectionResult]) -> list[InspectionResult]:
+    """Findings in the chunks of one file become one result, so the file gets one section."""
+    merged: list[InspectionResult] = []
+    position: dict[tuple[str, str], int] = {}
+    for result in results:
+        if result.ref.kind is MessageKind.FILE:
+            key = (result.ref.team_id, result.ref.file_id)
+            if key in position:
+                first = merged[position[key]]
+                # Chunks overlap: a value in the overlap is found twice; list it once.
+                seen = {f.fingerprint for f in first.findings}
+                extra = tuple(f for f in result.findings if f.fingerprint not in seen)
+                merged[position[key]] = replace(first, findings=first.findings + extra)
+                continue
+            position[key] = len(merged)
+        merged.append(result)
+    return merged
 
 
 class Reporter:
@@ -170,12 +189,16 @@ class Reporter:
         return "message deleted automatically"
 
     def _post_digest(self, results: list[InspectionResult]) -> None:
-        notes = {r.ref.item_id: note for r in results if (note := self._respond(r))}
-        digest_ts = self._notifier.post_digest(results, notes)
+        merged = merge_file_results(results)
+        if len(merged) == 1:  # the chunks of one file: one alert for the file
+            self._post(merged[0])
+            return
+        notes = {r.ref.item_id: note for r in merged if (note := self._respond(r))}
+        digest_ts = self._notifier.post_digest(merged, notes)
         metrics.add_metric(name="DigestsPosted", unit="Count", value=1)
-        metrics.add_metric(name="AlertsPosted", unit="Count", value=len(results))
-        logger.info("digest posted", extra={"items": [r.id for r in results]})
-        for result in results:
+        metrics.add_metric(name="AlertsPosted", unit="Count", value=len(merged))
+        logger.info("digest posted", extra={"items": [r.id for r in merged]})
+        for result in merged:
             self._after_post(result, digest_ts)
 
     def _post(self, result: InspectionResult) -> None:

@@ -110,3 +110,28 @@ def test_could_not_inspect_notice_for_an_encrypted_file_when_asked(
     [notice] = slack.alerts()
     assert "could not inspect `locked.pdf`" in notice["args"]["text"]
     assert "encrypted" in notice["args"]["text"]
+
+
+def test_findings_in_several_chunks_of_one_file_make_one_alert(
+    load_handler: Any, stack: FakeStack, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a log file large enough for several chunks, with a leak in each
+    monkeypatch.setenv("SLACK_DLP_FILE_CHUNK_CHARS", "2000")
+    monkeypatch.setenv("SLACK_DLP_FILE_CHUNK_OVERLAP", "500")
+    lines = [f"{i:05d} request ok" for i in range(600)]
+    for i in (10, 300, 590):
+        lines[i] = f"{i:05d} token={samples.fake_github_pat(RNG)}"
+    slack.add_file("F3", "app.log", "\n".join(lines).encode())
+    ref = FileRef(team_id="T0LOCAL", file_id="F3", channel_id="C0FILES", user_id="U0ALICE")
+    load_handler("fetcher").handler(sqs_event([ref.to_json()]), FakeLambdaContext())
+    items = [m["Body"] for m in stack.drain(stack.inspect_queue_url)]
+    assert len(items) > 3
+    load_handler("inspector").handler(sqs_event(items), FakeLambdaContext())
+    results = [m["Body"] for m in stack.drain(stack.results_queue_url)]
+    assert len(results) >= 3
+    # WHEN the reporter runs THEN the file gets one alert listing every finding
+    load_handler("reporter").handler(sqs_event(results), FakeLambdaContext())
+    [alert] = slack.alerts()
+    posted = json.dumps(alert["args"]["blocks"], ensure_ascii=False)
+    assert "`app.log`" in posted
+    assert posted.count("ghp_") >= 3

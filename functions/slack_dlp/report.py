@@ -13,7 +13,6 @@ import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 
 from slack_dlp.ingest import Deduplicator, DedupOutcome
 from slack_dlp.model import Category, Confidence, InspectionResult, MalformedMessage, MessageKind
@@ -22,12 +21,6 @@ from slack_dlp.queues import Publisher
 from slack_dlp.slack.alerts import MAX_DIGEST_RESULTS
 from slack_dlp.slack.notifier import Notifier, NotifyError
 from slack_dlp.triage import AuditLog
-
-
-class ReportOutcome(StrEnum):
-    POSTED = "posted"
-    DUPLICATE = "duplicate"
-    PARKED = "parked"  # moved to the dead-letter queue until the Slack setup is fixed
 
 
 class AlertInProgress(Exception):
@@ -110,26 +103,6 @@ class Reporter:
         if register is not None:
             register(context)
 
-    def report(self, body: str) -> ReportOutcome:
-        """Alert for one results-queue message; raise to have SQS deliver it again."""
-        result = InspectionResult.from_json(body)
-        try:
-            outcome = self._dedup.run_once(alert_key(result), lambda: self._post(result))
-        except NotifyError as error:
-            extra = {"item_id": result.id, "slack_error": error.code, "retry_after": error.retry_after}
-            if error.fatal:
-                return self._park(body, error.code, extra)
-            logger.warning("alert post failed; will retry", extra=extra)
-            metrics.add_metric(name="AlertPostFailures", unit="Count", value=1)
-            raise
-        if outcome is DedupOutcome.IN_PROGRESS:
-            raise AlertInProgress(result.id)
-        if outcome is DedupOutcome.DUPLICATE:
-            metrics.add_metric(name="AlertsDeduplicated", unit="Count", value=1)
-            logger.info("alert already posted", extra={"item_id": result.id})
-            return ReportOutcome.DUPLICATE
-        return ReportOutcome.POSTED
-
     def report_batch(self, records: Sequence[tuple[str, str]]) -> dict[str, Exception | None]:
         """A lone result gets its own alert; several are posted as digests of up to ten. Returns,
         per SQS message id, None when done or the exception that must fail that record."""
@@ -140,38 +113,35 @@ class Reporter:
                 parsed.append((message_id, body, InspectionResult.from_json(body)))
             except MalformedMessage as error:
                 outcomes[message_id] = error
-        if len(parsed) == 1:
-            message_id, body, _ = parsed[0]
-            try:
-                self.report(body)
-                outcomes[message_id] = None
-            except Exception as error:
-                outcomes[message_id] = error
-            return outcomes
         for first in range(0, len(parsed), MAX_DIGEST_RESULTS):
-            outcomes.update(self._digest(parsed[first : first + MAX_DIGEST_RESULTS]))
+            outcomes.update(self._report_group(parsed[first : first + MAX_DIGEST_RESULTS]))
         return outcomes
 
-    def _digest(self, chunk: list[tuple[str, str, InspectionResult]]) -> dict[str, Exception | None]:
-        results = [result for _, _, result in chunk]
-        key = "digest#" + hashlib.sha256("|".join(sorted(alert_key(r) for r in results)).encode()).hexdigest()[:40]
+    def _report_group(self, group: list[tuple[str, str, InspectionResult]]) -> dict[str, Exception | None]:
+        """One Slack post for the group, exactly once; its outcome is every record's outcome."""
+        results = [result for _, _, result in group]
+        keys = sorted(alert_key(r) for r in results)
+        key = keys[0] if len(keys) == 1 else "digest#" + hashlib.sha256("|".join(keys).encode()).hexdigest()[:40]
         try:
             outcome = self._dedup.run_once(key, lambda: self._post_digest(results))
         except NotifyError as error:
-            extra = {"items": len(results), "slack_error": error.code, "retry_after": error.retry_after}
-            if error.fatal:
-                try:
-                    for _, body, _ in chunk:
-                        self._park(body, error.code, extra)
-                except NotifyError as unparked:
-                    return {message_id: unparked for message_id, _, _ in chunk}
-                return {message_id: None for message_id, _, _ in chunk}
-            logger.warning("digest post failed; will retry", extra=extra)
-            metrics.add_metric(name="AlertPostFailures", unit="Count", value=1)
-            return {message_id: error for message_id, _, _ in chunk}
+            extra = {"items": [r.id for r in results], "slack_error": error.code, "retry_after": error.retry_after}
+            if not error.fatal:
+                logger.warning("alert post failed; will retry", extra=extra)
+                metrics.add_metric(name="AlertPostFailures", unit="Count", value=1)
+                return {message_id: error for message_id, _, _ in group}
+            try:
+                for _, body, _ in group:
+                    self._park(body, error.code, extra)
+            except NotifyError as unparked:
+                return {message_id: unparked for message_id, _, _ in group}
+            return {message_id: None for message_id, _, _ in group}
         if outcome is DedupOutcome.IN_PROGRESS:
-            return {message_id: AlertInProgress(message_id) for message_id, _, _ in chunk}
-        return {message_id: None for message_id, _, _ in chunk}
+            return {message_id: AlertInProgress(message_id) for message_id, _, _ in group}
+        if outcome is DedupOutcome.DUPLICATE:
+            metrics.add_metric(name="AlertsDeduplicated", unit="Count", value=1)
+            logger.info("alert already posted", extra={"items": [r.id for r in results]})
+        return {message_id: None for message_id, _, _ in group}
 
     def _respond(self, result: InspectionResult) -> str:
         """Delete the message if the policy says so; a note for the alert, empty if nothing was done."""
@@ -190,7 +160,7 @@ class Reporter:
 
     def _post_digest(self, results: list[InspectionResult]) -> None:
         merged = merge_file_results(results)
-        if len(merged) == 1:  # the chunks of one file: one alert for the file
+        if len(merged) == 1:  # one result, or the chunks of one file: a single alert
             self._post(merged[0])
             return
         notes = {r.ref.item_id: note for r in merged if (note := self._respond(r))}
@@ -228,7 +198,7 @@ class Reporter:
                 # Best effort: the alert is what matters, and a DM between two people admits no bot.
                 logger.info("author not notified", extra={"item_id": result.id, "slack_error": error.code})
 
-    def _park(self, body: str, code: str, extra: Mapping[str, object]) -> ReportOutcome:
+    def _park(self, body: str, code: str, extra: Mapping[str, object]) -> None:
         metrics.add_metric(name="AlertConfigErrors", unit="Count", value=1)
         if code not in self._reported_config_errors:
             self._reported_config_errors.add(code)
@@ -236,4 +206,3 @@ class Reporter:
         if self._dead_letters is None:
             raise NotifyError(code, fatal=True)
         self._dead_letters.publish(body)
-        return ReportOutcome.PARKED

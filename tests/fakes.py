@@ -88,3 +88,16 @@ class RecordingNotifier:
             raise self.fail
         self.results.append(result)
         return f"1700000000.{len(self.results):06d}"
+
+
+class FakeClock:
+    """A clock tests move by hand; ``sleep`` advances it instead of waiting."""
+
+    def __init__(self, start: float = 1_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)

@@ -13,24 +13,14 @@ import pytest
 from slack_dlp.dlp.ratelimit import DynamoDbRateLimiter, Quota
 from slack_dlp.local.dlp_emulator import DlpEmulator, max_in_window
 from slack_dlp.local.ministack import MiniStack, aws_client, create_rate_limit_table
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 5_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
+from tests.fakes import FakeClock
 
 
 def test_concurrent_containers_never_get_the_same_room(aws: None) -> None:
     # GIVEN two limiters (two Lambda containers) on one table, one clock
     dynamodb = boto3.client("dynamodb")
     create_rate_limit_table(dynamodb, "limits")
-    clock = FakeClock()
+    clock = FakeClock(5_000.0)
     a, b = (DynamoDbRateLimiter(dynamodb, "limits", Quota(5), clock=clock, sleep=clock.sleep) for _ in range(2))
     # WHEN they take turns acquiring under a backlog
     sends = []
@@ -44,7 +34,7 @@ def test_concurrent_containers_never_get_the_same_room(aws: None) -> None:
 def test_a_lost_race_rereads_and_retries(aws: None) -> None:
     dynamodb = boto3.client("dynamodb")
     create_rate_limit_table(dynamodb, "limits")
-    clock = FakeClock()
+    clock = FakeClock(5_000.0)
     winner = DynamoDbRateLimiter(dynamodb, "limits", Quota(2), clock=clock, sleep=clock.sleep)
     loser = DynamoDbRateLimiter(dynamodb, "limits", Quota(2), clock=clock, sleep=clock.sleep)
     stale = loser._read()  # the loser reads, then the winner sends twice

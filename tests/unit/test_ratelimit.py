@@ -4,17 +4,7 @@ import pytest
 
 from slack_dlp.dlp.ratelimit import InProcessRateLimiter, Quota
 from slack_dlp.local.dlp_emulator import max_in_window
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fakes import FakeClock
 
 
 def test_no_backlog_means_no_waiting() -> None:

@@ -17,11 +17,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
-from slack_dlp.local.background import BackgroundServer, StatefulServer
+from slack_dlp.local.background import BackgroundServer, JsonHandler, StatefulServer
 from slack_dlp.model import Confidence
 
 _INFO_TYPE_OF = {
@@ -106,13 +105,7 @@ def max_in_window(times: list[float], window: float) -> int:
     return best
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: StatefulServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
+class _Handler(JsonHandler):
     def do_GET(self) -> None:
         if self.path.startswith("/_emulator/stats"):
             self._send(200, self.server.state.stats())
@@ -180,16 +173,6 @@ class _Handler(BaseHTTPRequestHandler):
         if len(rows) > state.max_rows:
             return f"Too many rows: {len(rows)} exceeds the limit of {state.max_rows}.", []
         return "", rows
-
-    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
 
 
 def _error(code: int, status: str, message: str) -> dict[str, Any]:

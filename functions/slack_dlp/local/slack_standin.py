@@ -12,12 +12,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
-from slack_dlp.local.background import BackgroundServer, StatefulServer
+from slack_dlp.local.background import BackgroundServer, JsonHandler, StatefulServer
 
 
 @dataclass
@@ -59,13 +58,7 @@ class StandInState:
         return None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: StatefulServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
+class _Handler(JsonHandler):
     def do_GET(self) -> None:
         self._dispatch()
 
@@ -143,16 +136,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"ok": True})
         else:
             self._send(404, {"ok": False, "error": "unknown_control"})
-
-    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
 
 
 def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:

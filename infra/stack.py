@@ -82,6 +82,28 @@ def lambda_code(
     )
 
 
+#: What Powertools idempotency does with its records: read, claim, complete, release on failure.
+IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+
+
+def pipeline_table(
+    scope: Construct, construct_id: str, *, partition_key: str, sort_key: str | None = None, ttl: str | None = None
+) -> dynamodb.Table:
+    """On-demand, point-in-time recovery on, string keys; the TTL attribute expires records."""
+    return dynamodb.Table(
+        scope,
+        construct_id,
+        partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+        sort_key=dynamodb.Attribute(name=sort_key, type=dynamodb.AttributeType.STRING) if sort_key else None,
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        time_to_live_attribute=ttl,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+
+
 def custom_rule_files(settings: Settings) -> dict[str, Path]:
     """Asset path -> repo file for each rules file; each is loaded now so a bad rule fails the synth."""
     files = {}
@@ -141,30 +163,9 @@ class SlackDlpStack(Stack):
             visibility_timeout=visibility_timeout(FETCHER_TIMEOUT, 0),
             max_receive_count=settings.max_receive_count,
         )
-        dedup_table = dynamodb.Table(
-            self,
-            "DedupTable",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            time_to_live_attribute="expiration",
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        dedup_table = pipeline_table(self, "DedupTable", partition_key="id", ttl="expiration")
 
-        triage_table = dynamodb.Table(
-            self,
-            "TriageTable",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            time_to_live_attribute="expires",
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        triage_table = pipeline_table(self, "TriageTable", partition_key="pk", sort_key="sk", ttl="expires")
 
         resources = Resources(
             inspect_queue_url=inspect.queue.queue_url,
@@ -193,8 +194,7 @@ class SlackDlpStack(Stack):
         )
         inspect.grant_send(ingest.function)
         files.grant_send(ingest.function)
-        dedup_table.grant(ingest.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                          "dynamodb:DeleteItem")  # fmt: skip
+        dedup_table.grant(ingest.function, *IDEMPOTENCY_ACTIONS)
         secrets.signing_secret.grant_read(ingest.function)
 
         inspector = PipelineFunction(
@@ -252,8 +252,7 @@ class SlackDlpStack(Stack):
             )
         )
         secrets.bot_token.grant_read(reporter.function)
-        dedup_table.grant(reporter.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                          "dynamodb:DeleteItem")  # fmt: skip
+        dedup_table.grant(reporter.function, *IDEMPOTENCY_ACTIONS)
         results.grant_send_to_dead_letter_queue(reporter.function)
         triage_table.grant(reporter.function, "dynamodb:PutItem")
 
@@ -359,16 +358,7 @@ class SlackDlpStack(Stack):
 
     def _external_dlp(self, inspector: lambda_.Function, key: kms.IKey) -> None:
         """The shared rate limiter's table and the DLP API credentials, for the inspector only."""
-        limiter_table = dynamodb.Table(
-            self,
-            "RateLimitTable",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        limiter_table = pipeline_table(self, "RateLimitTable", partition_key="id")
         limiter_table.grant(inspector, "dynamodb:GetItem", "dynamodb:PutItem")
         credentials = secretsmanager.Secret(
             self,

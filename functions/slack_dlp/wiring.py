@@ -64,12 +64,13 @@ def build_ingest(settings: Settings, resources: Resources) -> IngestService:
     from slack_dlp.dedup import IdempotencyDeduplicator
 
     resources.require("inspect_queue_url", "dedup_table", "signing_secret_arn")
+    sqs = boto3.client("sqs")  # one client (and its cold-start cost) for both queues
     return IngestService(
         settings=settings,
         verifier=SlackRequestVerifier(secret_reader(resources.signing_secret_arn)),
         dedup=IdempotencyDeduplicator(resources.dedup_table, settings.dedup_ttl_seconds),
-        publisher=SqsPublisher(boto3.client("sqs"), resources.inspect_queue_url),
-        files=SqsPublisher(boto3.client("sqs"), resources.files_queue_url)
+        publisher=SqsPublisher(sqs, resources.inspect_queue_url),
+        files=SqsPublisher(sqs, resources.files_queue_url)
         if settings.inspect_files and resources.files_queue_url
         else None,
     )

@@ -34,9 +34,10 @@ class _NoDedup:
 
 
 def alert_key(result: InspectionResult) -> str:
-    ref = result.ref
+    """The inspected text (its item id: a message, an edit, or a chunk of a file) and what was found
+    in it. Two files shared in the same second with the same value are two alerts."""
     fingerprints = ",".join(sorted(f.fingerprint for f in result.findings))
-    raw = f"{ref.team_id}|{ref.channel_id}|{ref.ts}|{ref.kind.value}|{fingerprints}"
+    raw = f"{result.ref.item_id}|{fingerprints}"
     return "alert#" + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 

@@ -64,3 +64,15 @@ def test_malformed_results_are_rejected(findings: list[dict[str, object]]) -> No
     body = json.dumps({"v": 1, "ref": REF.to_dict(), "findings": findings})
     with pytest.raises(MalformedMessage):
         InspectionResult.from_json(body)
+
+
+def test_alert_keys_tell_apart_files_shared_in_the_same_second_with_the_same_value() -> None:
+    from slack_dlp.model import MessageKind
+    from slack_dlp.report import alert_key
+
+    def file_result(file_id: str) -> InspectionResult:
+        ref = MessageRef(team_id="T1", channel_id="C1", ts="1700000000", kind=MessageKind.FILE, file_id=file_id)
+        return InspectionResult(ref=ref, findings=(FINDING,))
+
+    assert alert_key(file_result("F1")) != alert_key(file_result("F2"))
+    assert alert_key(file_result("F1")) == alert_key(file_result("F1"))

@@ -48,7 +48,7 @@ bench: setup
 
 ## bench-engine: detection throughput and latency, compared with detect-secrets in the same run
 bench-engine: setup
-	$(PY) -m slack_dlp.detect.benchmark
+	$(PY) -m slack_dlp_tools.bench_engine
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -20,8 +20,8 @@ from aws_cdk import ILocalBundling
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CACHE = REPO_ROOT / ".venv" / "lambda-deps"
-#: What never belongs in the Lambda asset: local tooling and byte code.
-ASSET_EXCLUDES = ("__pycache__", "*.pyc", "*.egg-info", "local", "cli.py", "requirements.txt")
+#: Byte code and packaging metadata never belong in the asset (developer tooling lives outside functions/).
+ASSET_EXCLUDES = ("__pycache__", "*.pyc", "*.egg-info", "requirements.txt")
 
 
 @jsii.implements(ILocalBundling)

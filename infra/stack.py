@@ -66,7 +66,7 @@ def lambda_code(
         python_version, platforms = PYTHON_VERSION, PIP_PLATFORMS
     return lambda_.Code.from_asset(
         str(functions_dir),
-        exclude=["**/__pycache__", "slack_dlp/local", "slack_dlp/cli.py"],
+        exclude=["**/__pycache__", "*.egg-info"],
         # Files from outside functions/ (rules) only show in the output's hash.
         asset_hash_type=AssetHashType.OUTPUT if extra_files else AssetHashType.SOURCE,
         bundling=BundlingOptions(

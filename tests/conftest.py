@@ -1,4 +1,4 @@
-"""Shared fixtures. The Lambda handlers live in functions/, importable as top-level modules."""
+"""Shared fixtures. The Lambda handlers live in functions/, importable as top-level modules; tooling in tools/."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-for path in (REPO_ROOT, REPO_ROOT / "functions"):
+for path in (REPO_ROOT, REPO_ROOT / "functions", REPO_ROOT / "tools"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 

@@ -8,15 +8,15 @@ import random
 import uuid
 from typing import Any
 
-from slack_dlp.local.samples import (
+from slack_dlp.model import InspectionItem, MessageRef
+from slack_dlp_tools.local.samples import (
     event_envelope,
     fake_aws_access_key_id,
     fake_card_number,
     fake_github_pat,
     message_event,
 )
-from slack_dlp.local.signing import signed_headers
-from slack_dlp.model import InspectionItem, MessageRef
+from slack_dlp_tools.local.signing import signed_headers
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 __all__ = ["event_envelope", "message_event"]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from slack_dlp.local.deployment import LocalDeployment
-from slack_dlp.local.samples import event_envelope, message_event
-from slack_dlp.local.slack_standin import SlackStandIn
+from slack_dlp_tools.local.deployment import LocalDeployment
+from slack_dlp_tools.local.samples import event_envelope, message_event
+from slack_dlp_tools.local.slack_standin import SlackStandIn
 from tests.conftest import REPO_ROOT
 from tests.factories import canary_secrets, signed_request
 
@@ -195,7 +195,7 @@ def test_a_burst_of_200_findings_becomes_digests_and_none_is_dropped(
     # GIVEN 200 leaking messages posted within about ten seconds
     import random
 
-    from slack_dlp.local.samples import fake_github_pat
+    from slack_dlp_tools.local.samples import fake_github_pat
 
     rng = random.Random(77)
     posts_before = len(slack.alerts())
@@ -224,7 +224,7 @@ def test_shared_files_alert_by_name_and_location_and_bad_files_are_skipped_with_
     import subprocess
     import sys
 
-    from slack_dlp.local.samples import fake_card_number, fake_github_pat
+    from slack_dlp_tools.local.samples import fake_card_number, fake_github_pat
     from tests import filefactory
 
     rng = random.Random(5)

@@ -14,7 +14,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from slack_dlp.local.slack_standin import SlackStandIn
+from slack_dlp_tools.local.slack_standin import SlackStandIn
 from tests.factories import SIGNING_SECRET
 
 BOT_TOKEN = "xoxb-integration-test-token"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slack_dlp.local.bench import BenchConfig, run
+from slack_dlp_tools.local.bench import BenchConfig, run
 
 
 def test_a_backlog_drains_through_separate_processes_without_loss_or_rejection() -> None:

@@ -9,10 +9,10 @@ from typing import Any
 import boto3
 import pytest
 
-from slack_dlp.local import samples
-from slack_dlp.local.slack_standin import SlackStandIn
 from slack_dlp.model import FileRef, InspectionItem, MessageKind
 from slack_dlp.triage import DynamoDbTriageStore
+from slack_dlp_tools.local import samples
+from slack_dlp_tools.local.slack_standin import SlackStandIn
 from tests import filefactory
 from tests.factories import FakeLambdaContext, event_envelope, http_api_event, message_event, signed_request, sqs_event
 from tests.integration.conftest import FakeStack

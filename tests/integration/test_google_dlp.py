@@ -11,8 +11,8 @@ import pytest
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
 from slack_dlp.dlp.base import DlpError
 from slack_dlp.dlp.google import GoogleDlpClient, GoogleDlpConfig, HttpResult
-from slack_dlp.local import samples
-from slack_dlp.local.dlp_emulator import DlpEmulator, max_in_window
+from slack_dlp_tools.local import samples
+from slack_dlp_tools.local.dlp_emulator import DlpEmulator, max_in_window
 
 KEY = Fingerprinter(b"google-dlp-test-fingerprint-0000")
 RNG = random.Random(21)

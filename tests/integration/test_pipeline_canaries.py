@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from slack_dlp.local.slack_standin import SlackStandIn
+from slack_dlp_tools.local.slack_standin import SlackStandIn
 from tests.factories import (
     FakeLambdaContext,
     canary_secrets,

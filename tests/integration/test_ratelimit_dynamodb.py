@@ -11,8 +11,8 @@ import boto3
 import pytest
 
 from slack_dlp.dlp.ratelimit import DynamoDbRateLimiter, Quota
-from slack_dlp.local.dlp_emulator import DlpEmulator, max_in_window
-from slack_dlp.local.ministack import MiniStack, aws_client, create_rate_limit_table
+from slack_dlp_tools.local.dlp_emulator import DlpEmulator, max_in_window
+from slack_dlp_tools.local.ministack import MiniStack, aws_client, create_rate_limit_table
 from tests.fakes import FakeClock
 
 

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from slack_dlp.local.slack_standin import Fault, SlackStandIn
 from slack_dlp.model import Category, Confidence, Finding, InspectionResult, MessageRef
+from slack_dlp_tools.local.slack_standin import Fault, SlackStandIn
 from tests.factories import FakeLambdaContext, sqs_event
 from tests.integration.conftest import FakeStack
 

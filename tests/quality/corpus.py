@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_dlp.detect.validators import IBAN_LENGTHS, luhn
-from slack_dlp.local import samples
+from slack_dlp_tools.local import samples
 
 LOWER, UPPER, DIGITS = string.ascii_lowercase, string.ascii_uppercase, string.digits
 ALNUM = LOWER + UPPER + DIGITS

@@ -64,7 +64,7 @@ def test_precision_and_recall_are_at_least_097(scores: dict[str, tuple[int, int,
 
 def test_the_prefilter_never_changes_what_is_found() -> None:
     # GIVEN the labeled corpus mixed into chatter, in batches of 100 like the inspector's
-    from slack_dlp.detect.chatter import chatter
+    from slack_dlp_tools.chatter import chatter
 
     texts = [p.text for p in positives(per_detector=8, seed=3)] + list(HARD_NEGATIVES) + chatter(1500, seed=9)
     import random

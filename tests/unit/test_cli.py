@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from slack_dlp.cli import main
-from slack_dlp.local.samples import fake_github_pat
+from slack_dlp_tools.cli import main
+from slack_dlp_tools.local.samples import fake_github_pat
 
 TOKEN = fake_github_pat(random.Random(3))
 

@@ -7,8 +7,8 @@ import pytest
 from slack_dlp.detect.catalog import BUILTIN_DETECTORS
 from slack_dlp.detect.detector import Detector, DetectorError
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter, Policy, mask
-from slack_dlp.local import samples
 from slack_dlp.model import Category, Confidence
+from slack_dlp_tools.local import samples
 
 KEY = b"unit-test-fingerprint-key-000000"
 

@@ -7,7 +7,7 @@ import pytest
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
 from slack_dlp.files.chunk import chunk_segments
 from slack_dlp.files.extract import Extracted, Limits, Segment, Skipped, extract
-from slack_dlp.local import samples
+from slack_dlp_tools.local import samples
 from tests import filefactory
 
 RNG = random.Random(61)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from slack_dlp.dlp.ratelimit import InProcessRateLimiter, Quota
-from slack_dlp.local.dlp_emulator import max_in_window
+from slack_dlp_tools.local.dlp_emulator import max_in_window
 from tests.fakes import FakeClock
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from slack_dlp.cli import main
 from slack_dlp.detect.catalog import BUILTIN_DETECTORS
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
 from slack_dlp.detect.rules import RulesError, load_rules
+from slack_dlp_tools.cli import main
 
 KEY = Fingerprinter(b"rules-test-fingerprint-key-00000")
 RNG = random.Random(5)

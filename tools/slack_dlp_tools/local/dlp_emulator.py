@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
-from slack_dlp.local.background import BackgroundServer, JsonHandler, StatefulServer
 from slack_dlp.model import Confidence
+from slack_dlp_tools.local.background import BackgroundServer, JsonHandler, StatefulServer
 
 _INFO_TYPE_OF = {
     "payment-card": "CREDIT_CARD_NUMBER",
@@ -195,7 +195,7 @@ class DlpEmulator(BackgroundServer):
         engine = DetectionEngine(fingerprinter=Fingerprinter(b"dlp-emulator-fingerprint-key-000"))
         # A cold engine builds its DFA on the first texts and holds the GIL meanwhile, which would
         # delay the arrival time stamps of concurrent requests: warm it up before serving.
-        from slack_dlp.detect.chatter import chatter
+        from slack_dlp_tools.chatter import chatter
 
         texts = chatter(5_000, seed=3)
         for first in range(0, len(texts), 100):

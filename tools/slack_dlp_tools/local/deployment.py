@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slack_dlp.local.ministack import MiniStack, MiniStackError, aws_client
+from slack_dlp_tools.local.ministack import MiniStack, MiniStackError, aws_client
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"

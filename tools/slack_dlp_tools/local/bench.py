@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slack_dlp.detect.chatter import chatter
-from slack_dlp.local import samples
-from slack_dlp.local.ministack import MiniStack, aws_client, create_rate_limit_table
 from slack_dlp.model import InspectionItem, MessageRef
+from slack_dlp_tools.chatter import chatter
+from slack_dlp_tools.local import samples
+from slack_dlp_tools.local.ministack import MiniStack, aws_client, create_rate_limit_table
 
 TABLE = "bench-rate-limit"
 BATCH = 100
@@ -55,7 +55,7 @@ def _messages(count: int) -> list[str]:
 
 
 def _emulator_process(rps: int, rows: int, latency: float, ready: Any, stop: Any, stats: Any) -> None:
-    from slack_dlp.local.dlp_emulator import DlpEmulator
+    from slack_dlp_tools.local.dlp_emulator import DlpEmulator
 
     with DlpEmulator(requests_per_second=rps, max_rows=rows, latency=latency) as emulator:
         ready.put(emulator.endpoint)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
-from slack_dlp.local.background import BackgroundServer, JsonHandler, StatefulServer
+from slack_dlp_tools.local.background import BackgroundServer, JsonHandler, StatefulServer
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Engine benchmark: realistic chatter with sparse planted secrets, scanned the way the inspector does.
 
-    python -m slack_dlp.detect.benchmark [--messages 50000] [--baseline-messages 3000] [--json]
+    python -m slack_dlp_tools.bench_engine [--messages 50000] [--baseline-messages 3000] [--json]
 
 Prints throughput (MB/s on one core), the time to inspect a batch of 100 messages (p50, p99),
 recall on the planted values, and the same figures for detect-secrets on the same text when it is
@@ -22,9 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from slack_dlp.detect.chatter import chatter
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
-from slack_dlp.local import samples
+from slack_dlp_tools.chatter import chatter
+from slack_dlp_tools.local import samples
 
 BATCH = 100
 PLANT_EVERY = 200

@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from slack_dlp.local.deployment import LocalDeployment, LocalDeploymentError
-from slack_dlp.local.dlp_emulator import DlpEmulator
-from slack_dlp.local.samples import sample_events
-from slack_dlp.local.signing import signed_headers
-from slack_dlp.local.slack_standin import SlackStandIn
+from slack_dlp_tools.local.deployment import LocalDeployment, LocalDeploymentError
+from slack_dlp_tools.local.dlp_emulator import DlpEmulator
+from slack_dlp_tools.local.samples import sample_events
+from slack_dlp_tools.local.signing import signed_headers
+from slack_dlp_tools.local.slack_standin import SlackStandIn
 
 STANDIN_TOKEN = "xoxb-local-standin-token"  # noqa: S105 - the stand-in's own fixed token, not a secret
 
@@ -55,7 +55,7 @@ def share_sample_file(deployment: LocalDeployment, standin: SlackStandIn, signin
     """Share a CSV export with a card number in it, through the stand-in's files.info and download."""
     import random
 
-    from slack_dlp.local.samples import event_envelope, fake_card_number
+    from slack_dlp_tools.local.samples import event_envelope, fake_card_number
 
     card = fake_card_number(random.Random(8))  # noqa: S311 - look-alike test data
     standin.add_file("F0SAMPLECSV", "customers-export.csv", f"name,email,card\nAda,ada@example.com,{card}\n".encode())

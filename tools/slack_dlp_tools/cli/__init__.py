@@ -1,0 +1,37 @@
+"""The ``slack-dlp`` command: one module per subcommand, registered in ``COMMANDS``.
+
+Operator and developer tooling only: no Lambda function imports this package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+
+from slack_dlp_tools.cli import bench, findings, local, scan
+from slack_dlp_tools.cli.common import EXIT_ERROR, UsageError
+
+#: Each module has ``register(subparsers)``, which sets ``func`` on its parser.
+COMMANDS = (scan, findings, bench, local)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="slack-dlp", description="Data loss prevention for Slack.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.register(commands)
+    return parser
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    args = build_parser().parse_args(None if argv is None else list(argv))
+    try:
+        return int(args.func(args))
+    except (OSError, UsageError) as error:
+        print(f"slack-dlp {args.command}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,55 +11,16 @@ import pytest
 from slack_dlp_tools.local.deployment import LocalDeployment
 from slack_dlp_tools.local.samples import event_envelope, message_event
 from slack_dlp_tools.local.slack_standin import SlackStandIn
-from tests.conftest import REPO_ROOT
+from tests.e2e.conftest import SECRET, post_signed, run_cli, wait_for
 from tests.factories import canary_secrets, signed_request
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "e2e-signing-secret-0123456789abcdef"
-TOKEN = "xoxb-e2e-standin-token"
 CANARIES = canary_secrets(seed=99)
 
 
-@pytest.fixture(scope="module")
-def slack() -> Iterator[SlackStandIn]:
-    with SlackStandIn(token=TOKEN) as standin:
-        yield standin
-
-
-@pytest.fixture(scope="module")
-def deployed(slack: SlackStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
-    state = tmp_path_factory.mktemp("local")
-    deployment = LocalDeployment(
-        repo_root=REPO_ROOT,
-        state_dir=state,
-        signing_secret=SECRET,
-        bot_token=TOKEN,
-        slack_api_url=slack.api_url,
-        alert_channel="C0ALERTS",
-        cdk_out=state / "cdk.out",
-        log=lambda _: None,
-    )
-    with deployment:
-        yield deployment
-
-
-def _post(deployed: LocalDeployment, envelope: dict[str, object], **kwargs: object) -> tuple[int, str]:
-    body, headers = signed_request(envelope, secret=SECRET, **kwargs)  # type: ignore[arg-type]
-    return deployed.post_event(body, headers)
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 90) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.5)
-    return condition()
-
-
 def test_url_verification_through_the_http_api(deployed: LocalDeployment) -> None:
-    status, body = _post(deployed, {"type": "url_verification", "challenge": "e2e-challenge"})
+    status, body = post_signed(deployed, {"type": "url_verification", "challenge": "e2e-challenge"})
     assert status == 200
     assert json.loads(body) == {"challenge": "e2e-challenge"}
 
@@ -83,11 +43,11 @@ def test_planted_secrets_alert_once_clean_text_does_not_and_nothing_leaks(
     before = len(slack.alerts())
     # WHEN they are posted to the Request URL
     for envelope in [*leaks, *clean]:
-        assert _post(deployed, envelope)[0] == 200
-    assert _post(deployed, leaks[0], extra_headers={"X-Slack-Retry-Num": "1"})[0] == 200
+        assert post_signed(deployed, envelope)[0] == 200
+    assert post_signed(deployed, leaks[0], extra_headers={"X-Slack-Retry-Num": "1"})[0] == 200
     # THEN one alert per leak arrives, and the queues drain with nothing in the DLQs
-    assert _wait_for(lambda: len(slack.alerts()) >= before + 2), "alerts did not arrive"
-    assert _wait_for(lambda: sum(deployed.queue_depths().values()) == 0, timeout=30)
+    assert wait_for(lambda: len(slack.alerts()) >= before + 2), "alerts did not arrive"
+    assert wait_for(lambda: sum(deployed.queue_depths().values()) == 0, timeout=30)
     time.sleep(2)  # a duplicate or a clean-message alert would arrive now
     alerts = slack.alerts()[before:]
     assert len(alerts) == 2
@@ -115,15 +75,13 @@ def test_lambda_asset_was_built_without_docker(deployed: LocalDeployment) -> Non
 def test_false_positive_button_updates_the_alert_and_silences_the_value(
     deployed: LocalDeployment, slack: SlackStandIn
 ) -> None:
-    import subprocess
-    import sys
     from urllib.parse import urlencode
 
     # GIVEN an alert for a leaked value
     value = canary_secrets(seed=123)["github"]
     before = len(slack.alerts())
-    assert _post(deployed, event_envelope(message_event(f"token {value}", channel="C0E2EFP")))[0] == 200
-    assert _wait_for(lambda: len(slack.alerts()) > before)
+    assert post_signed(deployed, event_envelope(message_event(f"token {value}", channel="C0E2EFP")))[0] == 200
+    assert wait_for(lambda: len(slack.alerts()) > before)
     alert = slack.alerts()[-1]
     blocks = alert["args"]["blocks"]
     fp_value = next(
@@ -146,16 +104,12 @@ def test_false_positive_button_updates_the_alert_and_silences_the_value(
     # THEN the alert is updated in place, and the same value posted again does not alert
     assert any(c["method"] == "chat.update" for c in slack.state.calls)
     alerts_now = len(slack.alerts())
-    assert _post(deployed, event_envelope(message_event(f"again {value}", channel="C0E2EFP")))[0] == 200
-    assert _wait_for(lambda: sum(deployed.queue_depths().values()) == 0, timeout=30)
+    assert post_signed(deployed, event_envelope(message_event(f"again {value}", channel="C0E2EFP")))[0] == 200
+    assert wait_for(lambda: sum(deployed.queue_depths().values()) == 0, timeout=30)
     time.sleep(2)
     assert len(slack.alerts()) == alerts_now
     # AND the audit trail shows the alert and the action, masked
-    cli = Path(sys.executable).parent / "slack-dlp"
-    listing = subprocess.run(
-        [str(cli), "findings", "--since", "1h", "--json", "--endpoint", deployed.endpoint],
-        capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
+    listing = run_cli("findings", "--since", "1h", "--json", "--endpoint", deployed.endpoint)
     kinds = [e["kind"] for e in json.loads(listing.stdout)["events"]]
     assert "alert" in kinds and "false_positive" in kinds
     assert value not in listing.stdout
@@ -166,8 +120,8 @@ def test_acknowledge_button_through_the_http_api(deployed: LocalDeployment, slac
 
     value = canary_secrets(seed=321)["aws"]
     before = len(slack.alerts())
-    assert _post(deployed, event_envelope(message_event(f"creds {value}", channel="C0E2EACK")))[0] == 200
-    assert _wait_for(lambda: len(slack.alerts()) > before)
+    assert post_signed(deployed, event_envelope(message_event(f"creds {value}", channel="C0E2EACK")))[0] == 200
+    assert wait_for(lambda: len(slack.alerts()) > before)
     blocks = slack.alerts()[-1]["args"]["blocks"]
     actions = next(b for b in blocks if b.get("type") == "actions")
     ack = next(e for e in actions["elements"] if e["action_id"] == "dlp_acknowledge")
@@ -202,7 +156,7 @@ def test_a_burst_of_200_findings_becomes_digests_and_none_is_dropped(
     started = time.monotonic()
     for i in range(200):
         envelope = event_envelope(message_event(f"burst {fake_github_pat(rng)}", channel=f"C0B{i:04d}"))
-        assert _post(deployed, envelope)[0] == 200
+        assert post_signed(deployed, envelope)[0] == 200
     posting = time.monotonic() - started
 
     def alerted_channels() -> set[str]:
@@ -210,10 +164,10 @@ def test_a_burst_of_200_findings_becomes_digests_and_none_is_dropped(
         return {f"C0B{i:04d}" for i in range(200) if f"<#C0B{i:04d}>" in posted}
 
     # THEN every one of them is alerted, in far fewer messages than 200, and nothing waits in a DLQ
-    assert _wait_for(lambda: len(alerted_channels()) == 200, timeout=180), f"{len(alerted_channels())} of 200"
+    assert wait_for(lambda: len(alerted_channels()) == 200, timeout=180), f"{len(alerted_channels())} of 200"
     posts = len(slack.alerts()) - posts_before
     assert posts < 100
-    assert _wait_for(lambda: sum(deployed.queue_depths().values()) == 0, timeout=60)
+    assert wait_for(lambda: sum(deployed.queue_depths().values()) == 0, timeout=60)
     print(f"\n200 findings posted in {posting:.1f} s -> {posts} alert messages")
 
 
@@ -221,8 +175,6 @@ def test_shared_files_alert_by_name_and_location_and_bad_files_are_skipped_with_
     deployed: LocalDeployment, slack: SlackStandIn
 ) -> None:
     import random
-    import subprocess
-    import sys
 
     from slack_dlp_tools.local.samples import fake_card_number, fake_github_pat
     from tests import filefactory
@@ -244,22 +196,18 @@ def test_shared_files_alert_by_name_and_location_and_bad_files_are_skipped_with_
     for file_id in [*files, "F0E2EHUGE"]:
         envelope = event_envelope({"type": "file_shared", "file_id": file_id, "user_id": "U0ALICE",
                                    "channel_id": "C0E2EFILES"})  # fmt: skip
-        assert _post(deployed, envelope)[0] == 200
+        assert post_signed(deployed, envelope)[0] == 200
 
     def posted() -> str:
         return json.dumps([a["args"]["blocks"] for a in slack.alerts()[before:]], ensure_ascii=False)
 
     # THEN the three files with planted values alert, naming the file and where in it
     expected = ["`customers.csv` (line 1)", "`statement.pdf` (page 1)", "`handover.docx` (paragraph 1)"]
-    assert _wait_for(lambda: all(e in posted() for e in expected), timeout=120), posted()[:500]
+    assert wait_for(lambda: all(e in posted() for e in expected), timeout=120), posted()[:500]
     assert card not in posted() and token not in posted()
     # AND the others are recorded as not inspected, with their reasons, and no queue holds a failure
-    assert _wait_for(lambda: sum(deployed.queue_depths().values()) == 0, timeout=60)
-    listing = subprocess.run(
-        [str(Path(sys.executable).parent / "slack-dlp"), "findings", "--since", "1h", "--json",
-         "--endpoint", deployed.endpoint],
-        capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
+    assert wait_for(lambda: sum(deployed.queue_depths().values()) == 0, timeout=60)
+    listing = run_cli("findings", "--since", "1h", "--json", "--endpoint", deployed.endpoint)
     reasons = {e.get("file_id"): e.get("reason") for e in json.loads(listing.stdout)["events"]
                if e["kind"] == "file_skipped"}  # fmt: skip
     assert reasons == {"F0E2EBOMB": "zip_bomb", "F0E2EBAD": "corrupt", "F0E2EHUGE": "too_large"}

@@ -31,7 +31,3 @@ def main(argv: Iterable[str] | None = None) -> int:
     except (OSError, UsageError) as error:
         print(f"slack-dlp {args.command}: {error}", file=sys.stderr)
         return EXIT_ERROR
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,10 +14,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from slack_dlp.events_bus import EventPublisher, finding_events
 from slack_dlp.ingest import Deduplicator, DedupOutcome
 from slack_dlp.model import Category, Confidence, InspectionResult, MalformedMessage, MessageKind
 from slack_dlp.observability import logger, metrics
-from slack_dlp.queues import Publisher
+from slack_dlp.queues import Publisher, PublishError
 from slack_dlp.slack.alerts import MAX_DIGEST_RESULTS
 from slack_dlp.slack.notifier import Notifier, NotifyError
 from slack_dlp.triage import AuditLog
@@ -90,7 +91,9 @@ class Reporter:
         author_notice: str | None = None,
         audit: AuditLog | None = None,
         auto_delete: AutoDelete | None = None,
+        events: EventPublisher | None = None,
     ) -> None:
+        self._events = events
         self._auto_delete = auto_delete
         self._notifier = notifier
         self._audit = audit
@@ -142,7 +145,27 @@ class Reporter:
         if outcome is DedupOutcome.DUPLICATE:
             metrics.add_metric(name="AlertsDeduplicated", unit="Count", value=1)
             logger.info("alert already posted", extra={"items": [r.id for r in results]})
-        return {message_id: None for message_id, _, _ in group}
+        return {message_id: self._publish_events(result) for message_id, _, result in group}
+
+    def _publish_events(self, result: InspectionResult) -> Exception | None:
+        """After the alert, the findings go to the event bus: a step with its own idempotency key, so
+        a redelivery (the alert already posted) publishes what a failed attempt did not, and only once."""
+        if self._events is None:
+            return None
+        events = self._events
+        try:
+            outcome = self._dedup.run_once("events#" + alert_key(result), lambda: events.put(finding_events(result)))
+        except PublishError as error:
+            logger.warning(
+                "findings not published to the event bus; will retry", extra={"item_id": result.id, "error": str(error)}
+            )
+            metrics.add_metric(name="EventPublishFailures", unit="Count", value=1)
+            return error
+        if outcome is DedupOutcome.IN_PROGRESS:
+            return AlertInProgress(result.id)
+        if outcome is DedupOutcome.DONE:
+            metrics.add_metric(name="FindingEventsPublished", unit="Count", value=len(result.findings))
+        return None
 
     def _respond(self, result: InspectionResult) -> str:
         """Delete the message if the policy says so; a note for the alert, empty if nothing was done."""

@@ -17,6 +17,7 @@ from slack_dlp.dlp.builtin import BuiltinDlpClient
 from slack_dlp.dlp.credentials import google_token_source
 from slack_dlp.dlp.google import DEFAULT_INFO_TYPES, GoogleDlpClient, GoogleDlpConfig
 from slack_dlp.dlp.ratelimit import DynamoDbRateLimiter, Quota
+from slack_dlp.events_bus import EventBridgePublisher
 from slack_dlp.files.extract import Limits
 from slack_dlp.files.fetch import FileInspector, SlackFileSource
 from slack_dlp.ingest import IngestService
@@ -26,7 +27,7 @@ from slack_dlp.queues import SqsPublisher
 from slack_dlp.report import AutoDelete, Reporter
 from slack_dlp.slack.notifier import SlackNotifier
 from slack_dlp.slack.verify import SlackRequestVerifier
-from slack_dlp.triage import DynamoDbTriageStore, TriageService
+from slack_dlp.triage import DynamoDbTriageStore, TriagePolicy, TriageService
 
 #: Secrets are re-read at most this often, so a value set after deploy is picked up quickly.
 SECRET_MAX_AGE_SECONDS = 60
@@ -149,7 +150,21 @@ def build_inspector(settings: Settings, resources: Resources) -> Inspector:
 def triage_store(settings: Settings, resources: Resources) -> DynamoDbTriageStore:
     import boto3
 
-    return DynamoDbTriageStore(boto3.client("dynamodb"), resources.triage_table, settings.audit_retention_days)
+    return DynamoDbTriageStore(
+        boto3.client("dynamodb"),
+        resources.triage_table,
+        settings.audit_retention_days,
+        allowlist_ttl_days=settings.allowlist_ttl_days,
+    )
+
+
+def event_publisher(resources: Resources) -> EventBridgePublisher | None:
+    """Findings and triage actions to the event bus, when the stack names one."""
+    if not resources.event_bus_name:
+        return None
+    import boto3
+
+    return EventBridgePublisher(boto3.client("events"), resources.event_bus_name)
 
 
 def build_triage(settings: Settings, resources: Resources) -> TriageService:
@@ -162,6 +177,9 @@ def build_triage(settings: Settings, resources: Resources) -> TriageService:
         allowlist=store,
         audit=store,
         deleter=notifier if notifier.can_delete else None,
+        policy=TriagePolicy(settings.triage_users, settings.triage_usergroup, notifier.usergroup_members),
+        users=notifier,
+        events=event_publisher(resources),
     )
 
 
@@ -188,6 +206,7 @@ def build_reporter(settings: Settings, resources: Resources) -> Reporter:
         )
         if settings.auto_delete_categories
         else None,
+        events=event_publisher(resources),
     )
 
 

@@ -28,6 +28,7 @@ from constructs import Construct
 from infra.api import SlackApi
 from infra.bundling import REPO_ROOT, LocalPythonBundling
 from infra.functions import PIP_PLATFORMS, PYTHON_VERSION, RUNTIME, PipelineFunction
+from infra.monitoring import FindingsBus, Monitoring, enable_tracing
 from infra.nag import acknowledge
 from infra.queues import QueueWithDlq
 from infra.secrets import SlackSecrets
@@ -280,17 +281,28 @@ class SlackDlpStack(Stack):
         )
 
         fetcher_env = _environment(settings, resources, "inspect_queue_url", "bot_token_secret_arn", "triage_table")
-        self._file_fetcher(code, fetcher_env, files, inspect, secrets.bot_token, triage_table)
+        fetcher = self._file_fetcher(code, fetcher_env, files, inspect, secrets.bot_token, triage_table)
 
         if settings.admin_user_token:
             self._admin_token(key, reporter.function, interactions.function)
 
         self.api = api
         self.queues = {"inspect": inspect, "results": results, "files": files}
-        self.functions = {"ingest": ingest, "inspector": inspector, "reporter": reporter, "interactions": interactions}
+        self.functions = {"ingest": ingest, "inspector": inspector, "reporter": reporter, "interactions": interactions,
+                          "fetcher": fetcher}  # fmt: skip
+        self._operations(settings)
         self._outputs(api, secrets, inspect, results, triage_table)
         CfnOutput(self, "FilesQueueUrl", value=files.queue.queue_url)
         CfnOutput(self, "FilesDlqUrl", value=files.dead_letter_queue.queue_url)
+
+    def _operations(self, settings: Settings) -> None:
+        """Findings to the event bus, alarms that notify, the dashboard, opt-in tracing."""
+        bus = FindingsBus(self, "Findings", settings=settings)
+        bus.grant_put(self.functions["reporter"].function, self.functions["interactions"].function)
+        monitoring = Monitoring(self, "Monitoring", settings=settings)
+        monitoring.watch(http_api=self.api.http_api, functions=self.functions, queues=self.queues)
+        if settings.tracing:
+            enable_tracing(list(self.functions.values()))
 
     def _outputs(
         self,

@@ -78,8 +78,12 @@ def test_kms_key_rotates(template: assertions.Template) -> None:
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
-def test_dlqs_have_alarms(template: assertions.Template) -> None:
-    template.resource_count_is("AWS::CloudWatch::Alarm", 3)
+def test_every_dlq_has_an_alarm(template: assertions.Template) -> None:
+    dlqs = [k for k, q in _resources(template, "AWS::SQS::Queue").items() if "RedrivePolicy" not in q["Properties"]]
+    alarmed = json.dumps([a["Properties"]["Dimensions"] for a in _resources(template, "AWS::CloudWatch::Alarm").values()
+                          if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"])  # fmt: skip
+    assert len(dlqs) == 3
+    assert all(f'"{dlq}"' in alarmed for dlq in dlqs)
 
 
 def test_settings_reach_the_functions_through_the_environment(template: assertions.Template) -> None:

@@ -21,6 +21,7 @@ from slack_dlp.detect.engine import Fingerprinter, mask
 from slack_dlp.dlp.base import DlpError, ItemOutcome
 from slack_dlp.dlp.ratelimit import NoRateLimit, RateLimiter
 from slack_dlp.model import Category, Confidence, Finding
+from slack_dlp.observability import metrics
 
 DEFAULT_ENDPOINT = "https://dlp.googleapis.com"
 #: The API's default request size limit.
@@ -219,6 +220,7 @@ class GoogleDlpClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._limiter.acquire()
+        metrics.add_metric(name="DlpRequests", unit="Count", value=1)
         if self._on_request is not None:
             self._on_request(len(texts), len(body))
         try:
@@ -234,6 +236,8 @@ class GoogleDlpClient:
         if result.status == 400 and _is_too_large(message):
             raise _TooLarge
         retryable = result.status == 429 or result.status >= 500 or result.status == 408
+        if result.status == 429:
+            metrics.add_metric(name="DlpRateLimited", unit="Count", value=1)
         retry_after = _retry_after(result.headers)
         raise DlpError(f"DLP API HTTP {result.status}: {message}", retryable=retryable, retry_after=retry_after)
 

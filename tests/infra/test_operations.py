@@ -59,9 +59,23 @@ def test_dashboard_is_named_by_the_stack_and_shows_every_function_and_queue(temp
     for logical_id in [*functions, *queues]:
         assert f'"{logical_id}"' in body, f"{logical_id} is not on the dashboard"
     # AND it plots what an operator asks first
-    for shown in ("EventsRateLimited", "ApproximateAgeOfOldestMessage", "DlpRequests", "DlpRateLimited",
-                  "FindingsByDetector", "AlertsPosted", "DigestsPosted", "slack_error", "FilesSkipped", "5xx",
-                  "Throttles", "p99", "@initDuration", "Backfill", "DLP quota"):  # fmt: skip
+    for shown in (
+        "EventsRateLimited",
+        "ApproximateAgeOfOldestMessage",
+        "DlpRequests",
+        "DlpRateLimited",
+        "FindingsByDetector",
+        "AlertsPosted",
+        "DigestsPosted",
+        "slack_error",
+        "FilesSkipped",
+        "5xx",
+        "Throttles",
+        "p99",
+        "@initDuration",
+        "Backfill",
+        "DLP quota",
+    ):
         assert shown in body, shown
     assert "DashboardUrl" in template.find_outputs("*")
 
@@ -85,8 +99,9 @@ def test_an_alarm_added_later_anywhere_in_the_stack_notifies_too() -> None:
 
     app = build_app(context=CONTEXT)
     stack = app.node.find_child("SlackDlp")
-    cloudwatch.Alarm(stack, "Later", metric=cloudwatch.Metric(namespace="X", metric_name="Y"), threshold=1,
-                     evaluation_periods=1)  # type: ignore[arg-type]  # fmt: skip
+    cloudwatch.Alarm(
+        stack, "Later", metric=cloudwatch.Metric(namespace="X", metric_name="Y"), threshold=1, evaluation_periods=1
+    )  # type: ignore[arg-type]
     template = assertions.Template.from_stack(stack)  # type: ignore[arg-type]
     later = next(a for k, a in _resources(template, "AWS::CloudWatch::Alarm").items() if k.startswith("Later"))
     assert later["Properties"]["AlarmActions"] and later["Properties"]["OKActions"]
@@ -105,8 +120,9 @@ def test_alarm_topic_is_kms_encrypted_ssl_only_and_cloudwatch_may_use_its_key(te
 def test_alarm_email_subscribes_and_an_existing_topic_replaces_the_stacks_own(
     with_options: assertions.Template,
 ) -> None:
-    with_options.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email",
-                                                                     "Endpoint": "secops@example.com"})  # fmt: skip
+    with_options.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "secops@example.com"}
+    )
     existing = "arn:aws:sns:us-east-1:111111111111:secops-pager"
     template = _template({**CONTEXT, "alarm_topic_arn": existing})
     assert not _resources(template, "AWS::SNS::Topic")
@@ -118,8 +134,11 @@ def test_sustained_dlp_429s_alarm_with_the_google_provider(
     template: assertions.Template, with_options: assertions.Template
 ) -> None:
     def dlp_alarms(t: assertions.Template) -> list[dict[str, Any]]:
-        return [a for a in _resources(t, "AWS::CloudWatch::Alarm").values()
-                if a["Properties"]["MetricName"] == "DlpRateLimited"]  # fmt: skip
+        return [
+            a
+            for a in _resources(t, "AWS::CloudWatch::Alarm").values()
+            if a["Properties"]["MetricName"] == "DlpRateLimited"
+        ]
 
     assert not dlp_alarms(template)
     [alarm] = dlp_alarms(with_options)
@@ -160,3 +179,34 @@ def test_tracing_is_off_by_default_and_active_on_every_function_with_the_flag(
 
 def test_cdk_nag_passes_with_every_option() -> None:
     build_app(context=OPTIONS).synth()
+
+
+def test_cost_is_computed_from_the_synthesized_template(
+    template: assertions.Template, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from slack_dlp_tools.cli import main
+    from slack_dlp_tools.cli.cost import DAYS_PER_MONTH, StackShape, Workload, estimate
+
+    # GIVEN the synthesized template WHEN its shape is read THEN memory and counts come from it
+    data = template.to_json()
+    shape = StackShape.from_template(data)
+    functions = _resources(template, "AWS::Lambda::Function")
+    for name, memory in shape.memory_mb.items():
+        assert memory == _function(template, name)["MemorySize"]
+    assert len(shape.memory_mb) == len(functions)
+    assert shape.alarms == len(_resources(template, "AWS::CloudWatch::Alarm")) and shape.dashboards == 1
+    assert shape.event_bus and not shape.tracing and shape.batch_size == 100
+    # AND the command prints the monthly figure per component and per million messages
+    path = tmp_path / "SlackDlp.template.json"
+    path.write_text(json.dumps(data))
+    assert main(["cost", "--template", str(path), "--messages-per-day", "1000000", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["usd_per_million_messages"] == pytest.approx(out["monthly_usd"] / (DAYS_PER_MONTH), rel=1e-3)
+    assert {"API Gateway (HTTP API)", "SQS", "DynamoDB", "KMS", "Secrets Manager", "CloudWatch Logs",
+            "EventBridge"} <= set(out["components"])  # fmt: skip
+    assert any(name.startswith("Lambda Inspector") for name in out["components"])
+    # AND a bigger memory costs more; fixed costs spread over more messages
+    bigger = StackShape.from_template(json.loads(json.dumps(data).replace('"MemorySize": 512', '"MemorySize": 2048')))
+    one, ten = estimate(shape, Workload(1e6)), estimate(shape, Workload(1e7))
+    assert estimate(bigger, Workload(1e6)).monthly_usd > one.monthly_usd
+    assert ten.monthly_usd > one.monthly_usd and ten.usd_per_million_messages < one.usd_per_million_messages

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def siem_queue(deployed: LocalDeployment) -> Iterator[str]:
+def siem_queue(deployed: LocalDeployment) -> str:
     """What a SIEM does: a rule on the stack's bus for slack-dlp's events, with an SQS queue as target."""
     sqs, events = deployed.client("sqs"), deployed.client("events")
     url = sqs.create_queue(QueueName="siem-findings")["QueueUrl"]
@@ -28,7 +27,7 @@ def siem_queue(deployed: LocalDeployment) -> Iterator[str]:
     bus = deployed.outputs["EventBusName"]
     events.put_rule(Name="siem", EventBusName=bus, EventPattern=json.dumps({"source": ["slack-dlp"]}))
     events.put_targets(Rule="siem", EventBusName=bus, Targets=[{"Id": "siem-queue", "Arn": arn}])
-    yield url
+    return url
 
 
 def _received(deployed: LocalDeployment, url: str, into: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slack_dlp_tools.cli.common import EXIT_CLEAN, UsageError
+from slack_dlp_tools.cli.common import EXIT_CLEAN, StackTarget, UsageError, add_stack_arguments
 
 PRICES_DATE = "2026-11-01"
 #: us-east-1 list prices (USD), first tier, no free tier.
@@ -139,6 +139,7 @@ class StackShape:
 @dataclass
 class Estimate:
     workload: Workload
+    durations: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(DURATION_MS))
     components: dict[str, float] = field(default_factory=dict)
     usage: dict[str, float] = field(default_factory=dict)
 
@@ -169,7 +170,11 @@ class Estimate:
             "usd_per_million_messages": round(self.usd_per_million_messages, 3),
             "components": {k: round(v, 2) for k, v in self.components.items()},
             "usage_per_month": {k: round(v) for k, v in self.usage.items()},
-            "assumptions": {"duration_ms": DURATION_MS, "log_bytes": LOG_BYTES, "workload": asdict(self.workload)},
+            "assumptions": {
+                "duration_ms": dict(self.durations),
+                "log_bytes": LOG_BYTES,
+                "workload": asdict(self.workload),
+            },
         }
 
 
@@ -213,10 +218,10 @@ class Volumes:
         )
 
 
-def estimate(shape: StackShape, work: Workload) -> Estimate:
+def estimate(shape: StackShape, work: Workload, durations: Mapping[str, tuple[float, float]] | None = None) -> Estimate:
     """The monthly bill of ``shape`` at ``work``, component by component."""
     volumes = Volumes.of(shape, work)
-    est = Estimate(work)
+    est = Estimate(work, {**DURATION_MS, **(durations or {})})
     est.components["API Gateway (HTTP API)"] = volumes.events / 1e6 * PRICES["http_api_per_million"]
     est.usage["api_requests"] = volumes.events
     _compute(est, shape, volumes)
@@ -233,7 +238,7 @@ def _compute(est: Estimate, shape: StackShape, volumes: Volumes) -> None:
     for name, (count, per) in volumes.invocations.items():
         if name not in shape.memory_mb:
             continue
-        fixed_ms, item_ms = DURATION_MS[name]
+        fixed_ms, item_ms = est.durations[name]
         gb_seconds = count * (fixed_ms + item_ms * per) / 1000 * shape.memory_mb[name] / 1024
         rate = PRICES["lambda_gb_second_arm64" if shape.architecture[name] == "arm64" else "lambda_gb_second_x86_64"]
         requests = count / 1e6 * PRICES["lambda_request_per_million"]
@@ -273,7 +278,7 @@ def _queues_and_tables(est: Estimate, shape: StackShape, volumes: Volumes) -> No
 
 def _keys_and_secrets(est: Estimate, shape: StackShape, volumes: Volumes) -> None:
     # SQS asks KMS for a data key once per reuse period per producer and consumer; a secret read decrypts.
-    secret_reads = _secret_reads(volumes.invocations)
+    secret_reads = _secret_reads(volumes.invocations, est.durations)
     kms_requests = sum(3 * SECONDS_PER_MONTH / reuse for reuse in shape.data_key_reuse_seconds.values())
     kms_requests += secret_reads
     est.components["KMS"] = shape.kms_keys * PRICES["kms_key_month"] + kms_requests / 1e4 * PRICES["kms_per_10k"]
@@ -299,13 +304,15 @@ def _observability(est: Estimate, shape: StackShape, volumes: Volumes, work: Wor
     est.usage["log_gb"] = log_gb
 
 
-def _secret_reads(invocations: Mapping[str, tuple[float, float]]) -> float:
+def _secret_reads(
+    invocations: Mapping[str, tuple[float, float]], durations: Mapping[str, tuple[float, float]]
+) -> float:
     """A warm container re-reads each secret at most once a minute, and only when it is invoked."""
     secrets_per_function = {"Ingest": 1, "Reporter": 1, "Interactions": 2, "Fetcher": 1, "Inspector": 0}
     minutes = SECONDS_PER_MONTH / 60
     reads = 0.0
     for name, (count, _) in invocations.items():
-        containers = max(1.0, count / SECONDS_PER_MONTH * DURATION_MS[name][0] / 1000 * 2)
+        containers = max(1.0, count / SECONDS_PER_MONTH * durations[name][0] / 1000 * 2)
         reads += secrets_per_function[name] * min(count, minutes * containers)
     return reads
 
@@ -336,7 +343,14 @@ def register(commands: Any) -> None:
         metavar="KEY=VALUE",
         help="cdk context for the synthesis, as for cdk synth",
     )
+    cost.add_argument(
+        "--measured",
+        action="store_true",
+        help="use the deployed stack's average durations (AWS/Lambda Duration) instead of the table",
+    )
+    cost.add_argument("--hours", type=float, default=24, help="with --measured: over the last N hours (default 24)")
     cost.add_argument("--json", action="store_true")
+    add_stack_arguments(cost)
     cost.set_defaults(func=run)
 
 
@@ -345,7 +359,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("volumes must be positive and --finding-rate between 0 and 1")
     template = _load_template(args.template) if args.template else synthesize(_context(args.context))
     work = Workload(args.messages_per_day, args.files_per_day, finding_rate=args.finding_rate)
-    result = estimate(StackShape.from_template(template), work)
+    durations = measured_durations(StackTarget.from_args(args), args.hours) if args.measured else None
+    result = estimate(StackShape.from_template(template), work, durations)
     if args.json:
         json.dump(result.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -369,6 +384,45 @@ def render(result: Estimate) -> str:
         f"USD per million messages: {result.usd_per_million_messages:.2f}",
     ]
     return "\n".join(lines)
+
+
+def measured_durations(stack: StackTarget, hours: float, max_samples: int = 10_000) -> dict[str, tuple[float, float]]:
+    """Average milliseconds per invocation of each of the stack's functions, from the REPORT lines
+    Lambda writes to each function's log group (the same on AWS and in MiniStack); the measured
+    average already includes the items each invocation handled."""
+    import re
+    import time
+
+    cloudformation, lambdas, logs = (stack.client(s) for s in ("cloudformation", "lambda", "logs"))
+    functions = {}
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack.stack_name):
+        for resource in page.get("StackResourceSummaries", []):
+            if resource["ResourceType"] == "AWS::Lambda::Function":
+                functions[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
+    start = int((time.time() - hours * 3600) * 1000)
+    measured: dict[str, tuple[float, float]] = {}
+    for name in DURATION_MS:
+        physical = next((p for logical, p in functions.items() if logical.startswith(name)), None)
+        if physical is None:
+            continue
+        config = lambdas.get_function_configuration(FunctionName=physical)
+        group = (config.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{physical}"
+        durations: list[float] = []
+        kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start, "filterPattern": '"REPORT RequestId"'}
+        while len(durations) < max_samples:
+            response = logs.filter_log_events(**kwargs)
+            for event in response.get("events", []):
+                match = re.search(r"\tDuration: ([0-9.]+) ms", event.get("message", ""))
+                if match:
+                    durations.append(float(match.group(1)))
+            if not response.get("nextToken"):
+                break
+            kwargs["nextToken"] = response["nextToken"]
+        if durations:
+            measured[name] = (sum(durations) / len(durations), 0.0)
+    if not measured:
+        raise UsageError(f"no REPORT lines of stack {stack.stack_name!r} in the last {hours:g} hours")
+    return measured
 
 
 def _context(pairs: list[str]) -> dict[str, str]:

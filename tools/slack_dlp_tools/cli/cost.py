@@ -46,21 +46,42 @@ PRICES = {
 DAYS_PER_MONTH = 730 / 24
 SECONDS_PER_MONTH = 730 * 3600
 
-#: Milliseconds per invocation: a fixed part and a part per item handled (built-in engine).
-#: Measured from the functions' REPORT lines in the end-to-end run (MiniStack, warm invocations; see
-#: README, Cost) and rounded up; Lambda on arm64 is not faster than this machine's cores.
+#: Milliseconds per invocation on Lambda (arm64): a fixed part and a part per item (built-in engine).
+#: What each invocation waits for, at single-digit-millisecond AWS calls in-region: ingest two DynamoDB
+#: writes and an SQS send; the inspector one SQS send per result (detection: 0.2-0.3 ms per 100
+#: messages, `make bench-engine`); the reporter a 1 s long poll topping up a small batch plus three
+#: Slack calls. MiniStack on a shared 2-core machine measures far more (`--measured`, README: Cost):
+#: an emulator's upper bound, not Lambda's; run `--measured` against your own stack.
 DURATION_MS = {
     "Ingest": (25.0, 0.0),
     "Inspector": (40.0, 1.0),
-    "Reporter": (250.0, 50.0),
-    "Interactions": (150.0, 0.0),
-    "Fetcher": (900.0, 0.0),
+    "Reporter": (1300.0, 50.0),
+    "Interactions": (300.0, 0.0),
+    "Fetcher": (1500.0, 0.0),
 }
 #: Log bytes per invocation (START/END/REPORT, Powertools JSON lines, one EMF metrics document) and per
 #: item logged; the HTTP API adds one access-log line per request. Sizes of the lines in the e2e run.
 LOG_BYTES = {"platform": 360, "line": 480, "emf": 420, "access_log": 330, "single_metric": 380}
-#: Distinct metric names the functions emit (each a custom metric), plus one per active detector.
-CUSTOM_METRIC_NAMES = 32
+#: Metrics emitted in normal operation (a custom metric is billed by the hour it is published, so the
+#: error counters cost next to nothing), plus FindingsByDetector per active detector.
+STEADY_METRICS = (
+    "EventsEnqueued",
+    "EventsSkipped",
+    "EventsDeduplicated",
+    "RequestsRejected",
+    "FilesEnqueued",
+    "ItemsInspected",
+    "ItemsWithFindings",
+    "Findings",
+    "FindingsAllowlisted",
+    "AlertsPosted",
+    "DigestsPosted",
+    "AlertsDeduplicated",
+    "FindingEventsPublished",
+    "AlertsTriaged",
+    "FileChunksEnqueued",
+    "FilesSkipped",
+)
 #: SQS pollers of an event source long-poll even when idle: about five, 20 s each.
 IDLE_POLLS_PER_QUEUE_MONTH = 5 * 3 * 60 * 730
 #: Compressed size of stored logs relative to ingested (CloudWatch bills storage compressed).
@@ -297,7 +318,7 @@ def _observability(est: Estimate, shape: StackShape, volumes: Volumes, work: Wor
         PRICES["logs_ingest_gb"] + LOG_COMPRESSION * PRICES["logs_store_gb_month"]
     )
     est.components["CloudWatch metrics, alarms, dashboard"] = (
-        (CUSTOM_METRIC_NAMES + work.active_detectors) * PRICES["custom_metric_month"]
+        (len(STEADY_METRICS) + work.active_detectors) * PRICES["custom_metric_month"]
         + shape.alarms * PRICES["alarm_month"]
         + shape.dashboards * PRICES["dashboard_month"]
     )

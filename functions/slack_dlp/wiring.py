@@ -5,8 +5,10 @@ Handlers call these factories; tests build the services directly with fakes inst
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from slack_dlp.config import Resources, Settings
 from slack_dlp.detect.catalog import BUILTIN_DETECTORS
@@ -42,6 +44,53 @@ def secret_reader(arn: str) -> Callable[[], str]:
     return read
 
 
+#: After the signing secret is rotated, the one before it still verifies this long: deliveries
+#: Slack signed before the switch, and its retries, arrive for minutes after it.
+SIGNING_SECRET_GRACE_SECONDS = 3600
+
+
+def previous_secret_reader(
+    arn: str,
+    client: Any = None,
+    *,
+    grace_seconds: float = SIGNING_SECRET_GRACE_SECONDS,
+    clock: Callable[[], float] = time.time,
+) -> Callable[[], str]:
+    """The secret's previous value (Secrets Manager's ``AWSPREVIOUS`` stage) while the current
+    version is younger than ``grace_seconds``; empty otherwise. Read with boto3, not Powertools:
+    the grace period starts at the current version's ``CreatedDate``, which Powertools does not
+    return (and its cache is keyed by name alone, so two stages of one secret would collide).
+    Hits and misses are cached for ``SECRET_MAX_AGE_SECONDS``, never past the grace period."""
+    cache: list[tuple[float, str]] = []
+
+    def read() -> str:
+        nonlocal client
+        now = clock()
+        if cache and now < cache[0][0]:
+            return cache[0][1]
+        if client is None:
+            import boto3
+
+            client = boto3.client("secretsmanager")
+        value, grace_ends = "", now
+        try:
+            created = client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["CreatedDate"]
+            grace_ends = created.timestamp() + grace_seconds
+            if now < grace_ends:
+                value = client.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS").get("SecretString", "")
+        except client.exceptions.ResourceNotFoundException:
+            value = ""  # no value yet, or never rotated
+        cache[:] = [(min(now + SECRET_MAX_AGE_SECONDS, grace_ends) if value else now + SECRET_MAX_AGE_SECONDS, value)]
+        return value
+
+    return read
+
+
+def signing_verifier(arn: str) -> SlackRequestVerifier:
+    """The current signing secret, and the previous one during its grace period after a rotation."""
+    return SlackRequestVerifier(secret_reader(arn), previous_secret=previous_secret_reader(arn))
+
+
 def build_fetcher(settings: Settings, resources: Resources) -> FileInspector:
     import boto3
 
@@ -67,7 +116,7 @@ def build_ingest(settings: Settings, resources: Resources) -> IngestService:
     sqs = boto3.client("sqs")  # one client (and its cold-start cost) for both queues
     return IngestService(
         settings=settings,
-        verifier=SlackRequestVerifier(secret_reader(resources.signing_secret_arn)),
+        verifier=signing_verifier(resources.signing_secret_arn),
         dedup=IdempotencyDeduplicator(resources.dedup_table, settings.dedup_ttl_seconds),
         publisher=SqsPublisher(sqs, resources.inspect_queue_url),
         files=SqsPublisher(sqs, resources.files_queue_url)
@@ -157,7 +206,7 @@ def build_triage(settings: Settings, resources: Resources) -> TriageService:
     store = triage_store(settings, resources)
     notifier = slack_notifier(settings, resources)
     return TriageService(
-        verifier=SlackRequestVerifier(secret_reader(resources.signing_secret_arn)),
+        verifier=signing_verifier(resources.signing_secret_arn),
         updater=notifier,
         allowlist=store,
         audit=store,

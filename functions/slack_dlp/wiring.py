@@ -24,6 +24,7 @@ from slack_dlp.files.fetch import FileInspector, SlackFileSource
 from slack_dlp.ingest import IngestService
 from slack_dlp.inspect import Inspector, ItemAllowlist
 from slack_dlp.model import Category, Confidence
+from slack_dlp.observability import logger
 from slack_dlp.queues import SqsPublisher
 from slack_dlp.report import AutoDelete, Reporter
 from slack_dlp.slack.notifier import SlackNotifier
@@ -45,25 +46,28 @@ def secret_reader(arn: str) -> Callable[[], str]:
 
 
 #: After the signing secret is rotated, the one before it still verifies this long: deliveries
-#: Slack signed before the switch, and its retries, arrive for minutes after it.
+#: signed before the switch (and Slack's retries of them) arrive for minutes after it.
 SIGNING_SECRET_GRACE_SECONDS = 3600
+#: How long the fallback secrets are remembered: requests that fail verification (a rotation in
+#: progress, or noise) cost at most two Secrets Manager reads per container in this time.
+FALLBACK_MAX_AGE_SECONDS = 5
 
 
-def previous_secret_reader(
+def rotation_fallbacks(
     arn: str,
     client: Any = None,
     *,
     grace_seconds: float = SIGNING_SECRET_GRACE_SECONDS,
     clock: Callable[[], float] = time.time,
-) -> Callable[[], str]:
-    """The secret's previous value (Secrets Manager's ``AWSPREVIOUS`` stage) while the current
-    version is younger than ``grace_seconds``; empty otherwise. Read with boto3, not Powertools:
-    the grace period starts at the current version's ``CreatedDate``, which Powertools does not
-    return (and its cache is keyed by name alone, so two stages of one secret would collide).
-    Hits and misses are cached for ``SECRET_MAX_AGE_SECONDS``, never past the grace period."""
-    cache: list[tuple[float, str]] = []
+) -> Callable[[], tuple[str, ...]]:
+    """Secrets to try when the cached signing secret rejects a request: the current value read
+    afresh (``AWSCURRENT``), and while that version is younger than ``grace_seconds`` the previous
+    one (``AWSPREVIOUS``). Read with boto3, not Powertools: the grace period starts at the current
+    version's ``CreatedDate``, which Powertools does not return (and its cache is keyed by name
+    alone, so two stages of one secret would collide)."""
+    cache: list[tuple[float, tuple[str, ...]]] = []
 
-    def read() -> str:
+    def read() -> tuple[str, ...]:
         nonlocal client
         now = clock()
         if cache and now < cache[0][0]:
@@ -72,23 +76,29 @@ def previous_secret_reader(
             import boto3
 
             client = boto3.client("secretsmanager")
-        value, grace_ends = "", now
+        values: tuple[str, ...] = ()
+        expires = now + FALLBACK_MAX_AGE_SECONDS
         try:
-            created = client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["CreatedDate"]
-            grace_ends = created.timestamp() + grace_seconds
+            current = client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
+            values = (str(current.get("SecretString", "")),)
+            grace_ends = current["CreatedDate"].timestamp() + grace_seconds
             if now < grace_ends:
-                value = client.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS").get("SecretString", "")
+                previous = client.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")
+                values += (str(previous.get("SecretString", "")),)
+                expires = min(expires, grace_ends)
         except client.exceptions.ResourceNotFoundException:
-            value = ""  # no value yet, or never rotated
-        cache[:] = [(min(now + SECRET_MAX_AGE_SECONDS, grace_ends) if value else now + SECRET_MAX_AGE_SECONDS, value)]
-        return value
+            pass  # no value yet, or never rotated
+        except Exception as error:  # no permission, throttled: the cached secret still verifies
+            logger.warning("signing secret unreadable", extra={"error": type(error).__name__})
+        cache[:] = [(expires, tuple(v for v in values if v))]
+        return cache[0][1]
 
     return read
 
 
 def signing_verifier(arn: str) -> SlackRequestVerifier:
-    """The current signing secret, and the previous one during its grace period after a rotation."""
-    return SlackRequestVerifier(secret_reader(arn), previous_secret=previous_secret_reader(arn))
+    """The signing secret (cached), a rotated one at once, and the previous one for a grace period."""
+    return SlackRequestVerifier(secret_reader(arn), fallback_secrets=rotation_fallbacks(arn))
 
 
 def build_fetcher(settings: Settings, resources: Resources) -> FileInspector:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from slack_sdk.signature import Clock, SignatureVerifier
@@ -17,29 +17,29 @@ class SlackRequestVerifier:
     rotated signing secret takes effect without a redeploy, and with malformed headers or
     bodies treated as invalid rather than raising.
 
-    ``previous_secret`` is the secret before the last rotation while its grace period lasts
-    (empty after it): requests signed with it still verify, so a rotation drops no event.
-    It is read only when the current secret does not verify a request.
+    ``fallback_secrets`` are tried only when the (cached) current secret rejects a request: the
+    current value read afresh, so a rotated secret is used at once rather than when the cache
+    expires, and during a grace period after a rotation the previous secret, so requests signed
+    before the switch still verify.
     """
 
     def __init__(
         self,
         signing_secret: Callable[[], str],
         clock: Clock | None = None,
-        previous_secret: Callable[[], str] | None = None,
+        fallback_secrets: Callable[[], Sequence[str]] | None = None,
     ) -> None:
         self._signing_secret = signing_secret
-        self._previous_secret = previous_secret
+        self._fallback_secrets = fallback_secrets
         self._clock = clock or Clock()
 
     def is_valid(self, body: bytes, headers: Mapping[str, str]) -> bool:
         current = self._signing_secret()
         if self._signed_with(current, body, headers):
             return True
-        if self._previous_secret is None:
+        if self._fallback_secrets is None:
             return False
-        previous = self._previous_secret()
-        return previous != current and self._signed_with(previous, body, headers)
+        return any(other != current and self._signed_with(other, body, headers) for other in self._fallback_secrets())
 
     def _signed_with(self, secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
         if not secret.strip():

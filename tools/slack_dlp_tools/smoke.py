@@ -204,8 +204,8 @@ def _http_hint(status: int) -> str:
     if status == 401:
         return (
             "signing secret mismatch: the request was signed with a secret the stack does not verify with. "
-            "The stack reads SigningSecretArn (re-read at most once a minute after a change); Slack must use "
-            "the same value (Basic Information → Signing Secret)."
+            "The stack verifies with the value in SigningSecretArn; Slack must sign with the same value "
+            "(Basic Information → App Credentials → Signing Secret)."
         )
     if status in (403, 404):
         return "wrong URL or no such route: is this the stack's RequestUrl output?"

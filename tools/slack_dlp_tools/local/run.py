@@ -4,7 +4,8 @@ Contract (scripts build on it):
 - prints one line ``Request URL: <url>`` with the local URL that accepts signed Slack events;
 - the signing secret is ``SLACK_SIGNING_SECRET`` from the environment, else a generated one (printed);
 - every alert the Slack stand-in receives is printed and appended as one JSON line to
-  ``.local/alerts.jsonl``.
+  ``.local/alerts.jsonl``;
+- when fewer alerts than expected arrive, the first line of each distinct function error follows.
 With ``SLACK_BOT_TOKEN`` set, alerts go to real Slack (``SLACK_ALERT_CHANNEL``) instead.
 With ``DLP_PROVIDER=google`` the inspector calls a Google DLP v2 API: ``DLP_ENDPOINT``, or a local
 emulator enforcing ``DLP_REQUESTS_PER_SECOND`` (default 10) that this command starts.

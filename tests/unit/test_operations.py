@@ -176,3 +176,11 @@ def test_tracing_wraps_the_handler_only_when_enabled_and_never_captures_response
     wrapped = traced(handler)
     assert wrapped is not handler and wrapped({}, None) == {"secret": "response"}
     assert captured == {"capture_response": False, "capture_error": False}
+
+
+def test_usergroups_read_is_requested_only_when_triage_is_limited_to_a_user_group() -> None:
+    from slack_dlp.slack.scopes import requirements
+
+    assert "usergroups:read" not in requirements(Settings()).bot_scopes
+    assert "usergroups:read" in requirements(Settings(triage_usergroup="S0SECOPS")).bot_scopes
+    assert "chat:write" in requirements(Settings(notify_author=False, triage_users=("U0LEAD",))).bot_scopes

@@ -9,11 +9,11 @@ import argparse
 import sys
 from collections.abc import Iterable
 
-from slack_dlp_tools.cli import allowlist, bench, cost, findings, local, redrive, scan, status
+from slack_dlp_tools.cli import allowlist, bench, cost, findings, local, manifest, redrive, scan, smoke, status
 from slack_dlp_tools.cli.common import EXIT_ERROR, UsageError
 
 #: Each module has ``register(subparsers)``, which sets ``func`` on its parser.
-COMMANDS = (scan, findings, status, redrive, allowlist, cost, bench, local)
+COMMANDS = (scan, findings, status, redrive, allowlist, cost, bench, local, manifest, smoke)
 
 
 def build_parser() -> argparse.ArgumentParser:

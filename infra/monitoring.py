@@ -103,9 +103,7 @@ class Monitoring(Construct):
         alarm(
             self,
             "InspectQueueBehind",
-            metric=inspect.queue.metric_approximate_age_of_oldest_message(
-                statistic="Maximum", period=Duration.minutes(1)
-            ),
+            metric=inspect.queue.metric_approximate_age_of_oldest_message(statistic="Maximum", period=ONE_MINUTE),
             threshold=MAX_INSPECT_AGE_SECONDS,
             evaluation_periods=3,
             description="The inspect queue's oldest message waits more than 5 minutes: inspection is not keeping up",
@@ -158,7 +156,6 @@ class Monitoring(Construct):
         queues: Mapping[str, QueueWithDlq],
     ) -> None:
         logs = {name: f.log_group.log_group_name for name, f in functions.items()}
-        per_second = Duration.minutes(1)
         quota = cloudwatch.HorizontalAnnotation(
             value=self._settings.dlp_requests_per_second, label="DLP quota (requests/s)", color="#d62728"
         )
@@ -183,8 +180,8 @@ class Monitoring(Construct):
                 _graph(
                     "Ingest latency (ms)",
                     [
-                        http_api.metric_latency(period=per_second, statistic="p50", label="p50"),
-                        http_api.metric_latency(period=per_second, statistic="p99", label="p99"),
+                        http_api.metric_latency(period=ONE_MINUTE, statistic="p50", label="p50"),
+                        http_api.metric_latency(period=ONE_MINUTE, statistic="p99", label="p99"),
                     ],
                 ),
             ],
@@ -192,20 +189,20 @@ class Monitoring(Construct):
                 _graph(
                     "Queues: waiting (left), oldest message in s (right)",
                     [
-                        q.queue.metric_approximate_number_of_messages_visible(period=per_second, label=name)
+                        q.queue.metric_approximate_number_of_messages_visible(period=ONE_MINUTE, label=name)
                         for name, q in queues.items()
                     ],
                     right=[
-                        q.queue.metric_approximate_age_of_oldest_message(period=per_second, label=f"{name} age")
+                        q.queue.metric_approximate_age_of_oldest_message(period=ONE_MINUTE, label=f"{name} age")
                         for name, q in queues.items()
                     ],
                 ),
                 _graph(
                     "Inspector items/s and DLP requests/s",
                     [
-                        _rate(custom_metric("ItemsInspected", period=per_second), "items/s"),
+                        _rate(custom_metric("ItemsInspected", period=ONE_MINUTE), "items/s"),
                     ],
-                    right=[_rate(custom_metric("DlpRequests", period=per_second), "DLP requests/s")],
+                    right=[_rate(custom_metric("DlpRequests", period=ONE_MINUTE), "DLP requests/s")],
                     right_annotations=[quota],
                 ),
                 _counts("DLP rejections (429) and errors", "DlpRateLimited", "DlpRequestFailures"),
@@ -244,7 +241,7 @@ class Monitoring(Construct):
                 _graph(
                     "Dead-letter queues (messages)",
                     [
-                        q.dead_letter_queue.metric_approximate_number_of_messages_visible(period=per_second, label=name)
+                        q.dead_letter_queue.metric_approximate_number_of_messages_visible(period=ONE_MINUTE, label=name)
                         for name, q in queues.items()
                     ],
                 ),

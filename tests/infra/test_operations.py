@@ -117,6 +117,7 @@ def test_alarm_topic_is_kms_encrypted_ssl_only_and_cloudwatch_may_use_its_key(te
     assert "cloudwatch.amazonaws.com" in key_policy
     policies = json.dumps(_resources(template, "AWS::SNS::TopicPolicy"))
     assert '"aws:SecureTransport": "false"' in policies
+    assert '"Service": "cloudwatch.amazonaws.com"' in policies and "sns:Publish" in policies
     assert not _resources(template, "AWS::SNS::Subscription")
 
 

@@ -7,12 +7,12 @@ only a failure to enqueue does, so that Slack retries and nothing is lost.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from slack_dlp import jsonsafe
 from slack_dlp.config import Settings
 from slack_dlp.http import HttpRequest, HttpResponse
 from slack_dlp.model import FileRef, InspectionItem
@@ -52,8 +52,8 @@ class IngestService:
         if request.media_type != "application/json":
             return _rejected(415, "content type must be application/json", "bad_content_type")
         try:
-            envelope = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
+            envelope = jsonsafe.loads(request.body)
+        except ValueError:
             return _rejected(400, "body is not valid JSON", "bad_json")
         if not isinstance(envelope, dict):
             return _rejected(400, "body must be a JSON object", "bad_json")
@@ -67,7 +67,11 @@ class IngestService:
         if envelope_type != "event_callback":
             logger.info("envelope acknowledged", extra={"envelope_type": str(envelope_type)[:40]})
             return HttpResponse.json(200, ok=True)
-        return self._event_callback(envelope, retry_num=request.header("x-slack-retry-num"))
+        try:
+            return self._event_callback(envelope, retry_num=request.header("x-slack-retry-num")[:8])
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as error:
+            # A signed body of a shape Slack never sends: a 4xx, never a 5xx that Slack would count.
+            return _rejected(400, "malformed event", f"malformed_event:{type(error).__name__}")
 
     def _event_callback(self, envelope: dict[str, Any], *, retry_num: str) -> HttpResponse:
         if self.files is not None:

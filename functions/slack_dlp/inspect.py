@@ -61,6 +61,9 @@ class Inspector:
             except MalformedMessage as error:
                 batch.outcomes[message_id] = error
                 continue
+            except Exception as error:  # whatever a poison record raises, it fails alone
+                batch.outcomes[message_id] = MalformedMessage(f"unparseable record ({type(error).__name__})")
+                continue
             batch.outcomes[message_id] = item
             if self._skip(item.ref):
                 batch.findings[message_id] = []

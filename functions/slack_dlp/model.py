@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from slack_dlp import jsonsafe
+
 SCHEMA_VERSION = 1
 
 
@@ -106,7 +108,7 @@ class MessageRef:
                 file_chunk=int(data.get("file_chunk") or 0),
                 file_link=_str(data, "file_link"),
             )
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, OverflowError) as error:
             if isinstance(error, MalformedMessage):
                 raise
             raise MalformedMessage("ref has a field of the wrong type") from None
@@ -200,7 +202,7 @@ class Finding:
                 fingerprint=_str(data, "fingerprint", required=True),
                 description=_str(data, "description"),
             )
-        except (KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError, OverflowError) as error:
             if isinstance(error, MalformedMessage):
                 raise
             raise MalformedMessage("finding has a missing or invalid field") from None
@@ -246,7 +248,7 @@ class InspectionResult:
 
 def _load(body: str) -> Mapping[str, Any]:
     try:
-        data = json.loads(body)
+        data = jsonsafe.loads(body)
     except (TypeError, ValueError):
         raise MalformedMessage("body is not JSON") from None
     if not isinstance(data, Mapping):

@@ -114,6 +114,8 @@ class Reporter:
                 parsed.append((message_id, body, InspectionResult.from_json(body)))
             except MalformedMessage as error:
                 outcomes[message_id] = error
+            except Exception as error:  # whatever a poison record raises, it fails alone
+                outcomes[message_id] = MalformedMessage(f"unparseable record ({type(error).__name__})")
         for first in range(0, len(parsed), MAX_DIGEST_RESULTS):
             outcomes.update(self._report_group(parsed[first : first + MAX_DIGEST_RESULTS]))
         return outcomes

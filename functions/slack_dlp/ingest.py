@@ -33,6 +33,11 @@ class Deduplicator(Protocol):
         """Run ``action`` unless ``key`` was seen; a failed action leaves the key unseen."""
         ...
 
+    def run_once_value(self, key: str, action: Callable[[], str]) -> tuple[DedupOutcome, str]:
+        """``run_once`` that keeps what ``action`` returned, and returns it again for a duplicate
+        (an alert's ts, so that later steps of a redelivered record still know it)."""
+        ...
+
 
 @dataclass(frozen=True)
 class IngestService:

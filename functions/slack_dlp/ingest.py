@@ -1,12 +1,15 @@
 """Ingest: a signed Slack request in, at most one inspection item per message out, in milliseconds.
 
-Order matters: size, then signature over the raw bytes, then parsing. Nothing unsigned is
+Order matters: signature over the raw bytes, then size, then parsing. Nothing unsigned is
 parsed; nothing malformed produces a 5xx (Slack disables apps that fail most deliveries);
-only a failure to enqueue does, so that Slack retries and nothing is lost.
+only a failure to enqueue does, so that Slack retries and nothing is lost. A signed message
+too large to inspect is counted and recorded in the audit trail (once, however often Slack
+retries it), never dropped silently.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,6 +23,7 @@ from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import Publisher, PublishError
 from slack_dlp.slack.events import MalformedEvent, Skip, file_refs, normalize
 from slack_dlp.slack.verify import RequestVerifier
+from slack_dlp.triage import AuditLog
 
 
 class DedupOutcome(StrEnum):
@@ -48,12 +52,20 @@ class IngestService:
     bot_user_ids: frozenset[str] = frozenset()
     #: The files queue; None when file inspection is off.
     files: Publisher | None = None
+    #: Where messages too large to inspect are recorded.
+    audit: AuditLog | None = None
 
     def handle_event_request(self, request: HttpRequest) -> HttpResponse:
-        if len(request.body) > self.settings.max_body_bytes:
-            return _rejected(413, f"body larger than {self.settings.max_body_bytes} bytes", "too_large")
+        too_large = len(request.body) > self.settings.max_body_bytes
+        if too_large:
+            metrics.add_metric(name="RequestsTooLarge", unit="Count", value=1)
         if not self.verifier.is_valid(request.body, request.headers):
+            if too_large:
+                return _rejected(413, f"body larger than {self.settings.max_body_bytes} bytes", "too_large")
             return _rejected(401, "invalid or missing Slack signature", "bad_signature")
+        if too_large:
+            self._record_too_large(request.body)
+            return _rejected(413, f"body larger than {self.settings.max_body_bytes} bytes", "too_large")
         if request.media_type != "application/json":
             return _rejected(415, "content type must be application/json", "bad_content_type")
         try:
@@ -118,6 +130,33 @@ class IngestService:
     def _publish(self, item: InspectionItem) -> None:
         self.publisher.publish(item.to_json())
 
+    def _record_too_large(self, body: bytes) -> None:
+        """A signed message we will not inspect: who, where and when go to the audit trail, once."""
+        try:
+            envelope = jsonsafe.loads(body)
+        except ValueError:
+            envelope = {}
+        event = envelope.get("event") if isinstance(envelope, dict) else None
+        event = event if isinstance(event, dict) else {}
+        fields = {
+            "team_id": _field(envelope, "team_id") or _field(event, "team"),
+            "event_id": _field(envelope, "event_id"),
+            "channel": _field(event, "channel"),
+            "user_id": _field(event, "user"),
+            "ts": _field(event, "ts") or _field(event, "event_ts"),
+            "bytes": len(body),
+            "limit": self.settings.max_body_bytes,
+        }
+        logger.warning("signed request too large to inspect", extra=fields)
+        if self.audit is None:
+            return
+        audit = self.audit
+        key = "too_large:" + (str(fields["event_id"]) or hashlib.sha256(body).hexdigest()[:40])
+        try:
+            self.dedup.run_once(key, lambda: audit.record("message_too_large", **fields))
+        except Exception as error:  # the 413, the metric and the log stand; the audit is best effort here
+            logger.error("could not record the refused message", extra={"error": type(error).__name__})
+
     def _enqueue_file_once(self, ref: FileRef) -> HttpResponse | None:
         """A file shared twice (file_shared + file_share, or in two channels) is fetched once."""
         files = self.files
@@ -132,6 +171,11 @@ class IngestService:
         metrics.add_metric(name="FilesEnqueued" if result is DedupOutcome.DONE else "FilesDeduplicated", unit="Count",
                            value=1)  # fmt: skip
         return None
+
+
+def _field(data: Any, key: str) -> str:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value[:64] if isinstance(value, str) else ""
 
 
 def _ignore(_: object) -> None:

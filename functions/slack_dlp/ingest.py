@@ -111,12 +111,10 @@ class IngestService:
 
     def _enqueue_once(self, item: InspectionItem, *, retry_num: str) -> HttpResponse:
         log = {"item_id": item.id, "event_id": item.ref.event_id, "retry_num": retry_num or "0"}
-        try:
-            # The key is the message (not only the event id): Slack's retries of one event and the
-            # message + app_mention events of one message are inspected once.
-            result = self.dedup.run_once(item.id, lambda: self._publish(item))
-        except PublishError as error:
-            logger.error("enqueue failed; Slack will retry", extra={**log, "error": str(error)})
+        # The key is the message (not only the event id): Slack's retries of one event and the
+        # message + app_mention events of one message are inspected once.
+        result = self._once(item.id, lambda: self._publish(item), log)
+        if result is None:
             metrics.add_metric(name="EnqueueFailures", unit="Count", value=1)
             return HttpResponse.error(503, "could not enqueue the event; retry later")
         if result is DedupOutcome.DONE:
@@ -126,6 +124,35 @@ class IngestService:
             metrics.add_metric(name="EventsDeduplicated", unit="Count", value=1)
             logger.info("duplicate delivery dropped", extra={**log, "dedup": result.value})
         return HttpResponse.json(200, ok=True)
+
+    def _once(self, key: str, publish: Callable[[], None], log: dict[str, Any]) -> DedupOutcome | None:
+        """``publish`` once per key; None when it could not be enqueued (Slack retries on the 503).
+
+        When the dedup store itself fails (DynamoDB throttled or down), the message is enqueued
+        anyway: Slack gives up after three retries, so refusing would lose it, while a duplicate is
+        caught further on by the alert's own idempotency key."""
+        published = False
+
+        def tracked() -> None:
+            nonlocal published
+            publish()
+            published = True
+
+        try:
+            return self.dedup.run_once(key, tracked)
+        except PublishError as error:
+            logger.error("enqueue failed; Slack will retry", extra={**log, "error": str(error)})
+            return None
+        except Exception as error:
+            logger.warning("dedup store failed; enqueued without it", extra={**log, "error": type(error).__name__})
+            metrics.add_metric(name="DedupFailures", unit="Count", value=1)
+        if not published:
+            try:
+                publish()
+            except PublishError as error:
+                logger.error("enqueue failed; Slack will retry", extra={**log, "error": str(error)})
+                return None
+        return DedupOutcome.DONE
 
     def _publish(self, item: InspectionItem) -> None:
         self.publisher.publish(item.to_json())
@@ -161,12 +188,9 @@ class IngestService:
         """A file shared twice (file_shared + file_share, or in two channels) is fetched once."""
         files = self.files
         assert files is not None
-        try:
-            result = self.dedup.run_once(
-                f"file:{ref.team_id}:{ref.file_id}", lambda: _ignore(files.publish(ref.to_json()))
-            )
-        except PublishError as error:
-            logger.error("file enqueue failed; Slack will retry", extra={"file_id": ref.file_id, "error": str(error)})
+        log = {"file_id": ref.file_id}
+        result = self._once(f"file:{ref.team_id}:{ref.file_id}", lambda: _ignore(files.publish(ref.to_json())), log)
+        if result is None:
             return HttpResponse.error(503, "could not enqueue the file; retry later")
         metrics.add_metric(name="FilesEnqueued" if result is DedupOutcome.DONE else "FilesDeduplicated", unit="Count",
                            value=1)  # fmt: skip

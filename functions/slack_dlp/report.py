@@ -132,17 +132,12 @@ class Reporter:
         try:
             outcome, alert_ts = self._dedup.run_once_value(key, lambda: self._post_digest(results))
         except NotifyError as error:
-            extra = {"items": [r.id for r in results], "slack_error": error.code, "retry_after": error.retry_after}
-            if not error.fatal:
-                logger.warning("alert post failed; will retry", extra=extra)
-                metrics.add_metric(name="AlertPostFailures", unit="Count", value=1)
-                return {message_id: error for message_id, _, _ in group}
-            try:
-                for _, body, _ in group:
-                    self._park(body, error.code, extra)
-            except NotifyError as unparked:
-                return {message_id: unparked for message_id, _, _ in group}
-            return {message_id: None for message_id, _, _ in group}
+            return self._post_failed(group, results, error)
+        except Exception as error:  # a dropped connection to Slack, the dedup store: retry this group later
+            logger.warning("alert post failed; will retry", extra={"items": [r.id for r in results],
+                                                                   "error": type(error).__name__})  # fmt: skip
+            metrics.add_metric(name="AlertPostFailures", unit="Count", value=1)
+            return {message_id: error for message_id, _, _ in group}
         if outcome is DedupOutcome.IN_PROGRESS:
             return {message_id: AlertInProgress(message_id) for message_id, _, _ in group}
         if outcome is DedupOutcome.DUPLICATE:
@@ -155,6 +150,22 @@ class Reporter:
                 "items": [r.id for r in results], "error": type(error).__name__})  # fmt: skip
             metrics.add_metric(name="AlertFollowUpFailures", unit="Count", value=1)
             return {message_id: error for message_id, _, _ in group}
+        return {message_id: None for message_id, _, _ in group}
+
+    def _post_failed(
+        self, group: list[tuple[str, str, InspectionResult]], results: list[InspectionResult], error: NotifyError
+    ) -> dict[str, Exception | None]:
+        """Slack refused the post: retry later, or park the results when only a fix of the setup helps."""
+        extra = {"items": [r.id for r in results], "slack_error": error.code, "retry_after": error.retry_after}
+        if not error.fatal:
+            logger.warning("alert post failed; will retry", extra=extra)
+            metrics.add_metric(name="AlertPostFailures", unit="Count", value=1)
+            return {message_id: error for message_id, _, _ in group}
+        try:
+            for _, body, _ in group:
+                self._park(body, error.code, extra)
+        except NotifyError as unparked:
+            return {message_id: unparked for message_id, _, _ in group}
         return {message_id: None for message_id, _, _ in group}
 
     def _follow_up(self, key: str, results: list[InspectionResult], alert_ts: str) -> None:

@@ -185,6 +185,7 @@ class Monitoring(Construct):
                         http_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum", label="5xx"),
                         custom_metric("RequestsRejected"),
                         custom_metric("EnqueueFailures"),
+                        custom_metric("RequestsTooLarge"),
                     ],
                 ),
                 _logs(

@@ -24,10 +24,11 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.alarms import alarm
 from infra.api import SlackApi
 from infra.bundling import REPO_ROOT, BundleTarget, LocalPythonBundling
 from infra.functions import LAMBDA_TARGET, RUNTIME, PipelineFunction
-from infra.monitoring import FindingsBus, Monitoring, enable_tracing
+from infra.monitoring import FindingsBus, Monitoring, custom_metric, enable_tracing
 from infra.nag import acknowledge
 from infra.queues import QueueWithDlq
 from infra.secrets import SlackSecrets
@@ -214,10 +215,25 @@ class SlackDlpStack(Stack):
             timeout=Duration.seconds(10),
             memory_size=512,
             environment=_environment(
-                settings, resources, "inspect_queue_url", "dedup_table", "signing_secret_arn", "files_queue_url"
+                settings,
+                resources,
+                "inspect_queue_url",
+                "dedup_table",
+                "signing_secret_arn",
+                "files_queue_url",
+                "triage_table",
             ),
         )
         inspect.grant_send(ingest.function)
+        # Messages too large to inspect are recorded in the audit trail, and counted with an alarm.
+        triage_table.grant(ingest.function, "dynamodb:PutItem")
+        self.too_large_alarm = alarm(
+            self,
+            "RequestsTooLarge",
+            description=f"Slack requests larger than {settings.max_body_bytes} bytes were not inspected "
+            "(slack-dlp findings lists them as message_too_large)",
+            metric=custom_metric("RequestsTooLarge"),
+        )
         files.grant_send(ingest.function)
         dedup_table.grant(ingest.function, *IDEMPOTENCY_ACTIONS)
         secrets.signing_secret.grant_read(ingest.function)

@@ -86,6 +86,18 @@ def test_every_dlq_has_an_alarm(template: assertions.Template) -> None:
     assert all(f'"{dlq}"' in alarmed for dlq in dlqs)
 
 
+def test_requests_too_large_to_inspect_raise_an_alarm(template: assertions.Template) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "SlackDlp",
+            "MetricName": "RequestsTooLarge",
+            "Dimensions": [{"Name": "service", "Value": "slack-dlp"}],
+            "Threshold": 1,
+        },
+    )
+
+
 def test_settings_reach_the_functions_through_the_environment(template: assertions.Template) -> None:
     for function in _resources(template, "AWS::Lambda::Function").values():
         env = function["Properties"]["Environment"]["Variables"]

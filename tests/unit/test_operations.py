@@ -12,7 +12,7 @@ from slack_dlp.config import Settings
 from slack_dlp.events_bus import FINDING, BusEvent, EventBridgePublisher, finding_events
 from slack_dlp.model import InspectionResult, MessageKind, MessageRef
 from slack_dlp.queues import PublishError
-from slack_dlp.report import AlertInProgress, Reporter
+from slack_dlp.report import Reporter
 from slack_dlp.slack.notifier import NotifyError
 from slack_dlp.triage import MAX_BUTTON_VALUE, TriagePolicy, TriageTarget
 from slack_dlp.wiring import build_dlp_client
@@ -102,17 +102,6 @@ def test_no_event_is_published_for_an_alert_that_could_not_be_posted() -> None:
     reporter = Reporter(notifier, dedup=InMemoryDeduplicator(), events=bus)
     [outcome] = reporter.report_batch([("m1", _result(f"key {CANARIES['github']}").to_json())]).values()
     assert isinstance(outcome, NotifyError) and not bus.events
-
-
-def test_an_event_publish_still_running_elsewhere_retries_later() -> None:
-    dedup = InMemoryDeduplicator()
-    result = _result(f"key {CANARIES['github']}")
-    from slack_dlp.report import alert_key
-
-    dedup.in_progress.add("events#" + alert_key(result))
-    reporter = Reporter(RecordingNotifier(), dedup=dedup, events=InMemoryEventPublisher())
-    [outcome] = reporter.report_batch([("m1", result.to_json())]).values()
-    assert isinstance(outcome, AlertInProgress)
 
 
 # -- who may triage ----------------------------------------------------------------------------------

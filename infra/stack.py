@@ -27,6 +27,7 @@ from constructs import Construct
 
 from infra.api import SlackApi
 from infra.bundling import REPO_ROOT, LocalPythonBundling
+from infra.coverage import ChannelJoiner, events_rate_limited_alarm
 from infra.functions import PIP_PLATFORMS, PYTHON_VERSION, RUNTIME, PipelineFunction
 from infra.nag import acknowledge
 from infra.queues import QueueWithDlq
@@ -189,7 +190,13 @@ class SlackDlpStack(Stack):
             timeout=Duration.seconds(10),
             memory_size=512,
             environment=_environment(
-                settings, resources, "inspect_queue_url", "dedup_table", "signing_secret_arn", "files_queue_url"
+                settings,
+                resources,
+                "inspect_queue_url",
+                "dedup_table",
+                "signing_secret_arn",
+                "files_queue_url",
+                "triage_table",
             ),
         )
         inspect.grant_send(ingest.function)
@@ -284,6 +291,7 @@ class SlackDlpStack(Stack):
 
         if settings.admin_user_token:
             self._admin_token(key, reporter.function, interactions.function)
+        self._coverage(settings, resources, code, key, secrets.bot_token, triage_table, ingest.function)
 
         self.api = api
         self.queues = {"inspect": inspect, "results": results, "files": files}
@@ -291,6 +299,7 @@ class SlackDlpStack(Stack):
         self._outputs(api, secrets, inspect, results, triage_table)
         CfnOutput(self, "FilesQueueUrl", value=files.queue.queue_url)
         CfnOutput(self, "FilesDlqUrl", value=files.dead_letter_queue.queue_url)
+        CfnOutput(self, "SlackApiUrl", value=settings.slack_api_url, description="Slack Web API the functions call")
 
     def _outputs(
         self,
@@ -340,6 +349,36 @@ class SlackDlpStack(Stack):
         bot_token.grant_read(fetcher.function)
         triage_table.grant(fetcher.function, "dynamodb:PutItem")
         return fetcher
+
+    def _coverage(
+        self,
+        settings: Settings,
+        resources: Resources,
+        code: lambda_.Code,
+        key: kms.IKey,
+        bot_token: secretsmanager.ISecret,
+        triage_table: dynamodb.ITable,
+        ingest: lambda_.Function,
+    ) -> None:
+        """app_rate_limited: counted (alarm) and recorded by ingest in the audit trail for a backfill;
+        new and unarchived public channels: queued by ingest, joined by the joiner."""
+        triage_table.grant(ingest, "dynamodb:PutItem")
+        self.rate_limited_alarm = events_rate_limited_alarm(self)
+        if not settings.auto_join_public_channels:
+            return
+        joiner = ChannelJoiner(
+            self,
+            "ChannelJoiner",
+            code=code,
+            environment=_environment(settings, resources, "bot_token_secret_arn", "triage_table"),
+            key=key,
+            max_receive_count=settings.max_receive_count,
+            bot_token=bot_token,
+            triage_table=triage_table,
+        )
+        joiner.queue.grant_send(ingest)
+        ingest.add_environment(Resources.ENV_NAMES["join_queue_url"], joiner.queue.queue.queue_url)
+        CfnOutput(self, "JoinQueueUrl", value=joiner.queue.queue.queue_url)
 
     def _admin_token(self, key: kms.IKey, *functions: lambda_.Function) -> None:
         """An admin's user token for deleting other people's messages (Delete button, auto-delete)."""

@@ -41,12 +41,30 @@ class TriageTarget:
     fingerprints: tuple[str, ...]
     channel_id: str = ""
     ts: str = ""
+    #: Enterprise Grid: the organization; its security team triages every workspace's alerts.
+    enterprise_id: str = ""
+
+    @property
+    def tenant_id(self) -> str:
+        """Whose allowlist a false positive joins: the Grid organization, or the workspace."""
+        return self.enterprise_id or self.team_id
 
     def to_value(self) -> str:
         data = {"t": self.team_id, "i": self.item_id, "f": list(self.fingerprints[:MAX_FINGERPRINTS_PER_BUTTON])}
         if self.channel_id:
             data |= {"c": self.channel_id, "s": self.ts}
+        if self.enterprise_id:
+            data |= {"e": self.enterprise_id}
         return json.dumps(data, separators=(",", ":"))
+
+    def belongs_to(self, payload: Mapping[str, Any]) -> bool:
+        """The button was pressed in the alert's own workspace, or, on Grid, in its organization."""
+        team = _mapping(payload.get("team"))
+        if self.enterprise_id:
+            enterprise = _mapping(payload.get("enterprise"))
+            pressed_in = str(enterprise.get("id") or team.get("enterprise_id") or "")
+            return pressed_in == self.enterprise_id
+        return str(team.get("id", self.team_id)) == self.team_id
 
     @classmethod
     def from_value(cls, value: str) -> TriageTarget:
@@ -60,7 +78,12 @@ class TriageTarget:
             fingerprints=tuple(fingerprints),
             channel_id=str(data.get("c", "")),
             ts=str(data.get("s", "")),
+            enterprise_id=str(data.get("e", "")),
         )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 class Allowlist(Protocol):
@@ -118,7 +141,7 @@ class TriageService:
         action_id = action.get("action_id")
         if payload.get("type") != "block_actions" or action_id not in _VERBS:
             return HttpResponse.json(200, ok=True)
-        if target.team_id != str(payload.get("team", {}).get("id", target.team_id)):
+        if not target.belongs_to(payload):
             return HttpResponse.error(403, "the alert belongs to another workspace")
 
         verb = _VERBS[action_id]
@@ -127,12 +150,13 @@ class TriageService:
             if failure:
                 verb = f"not deleted ({failure})"
         if action_id == FALSE_POSITIVE:
-            self._allowlist.add(target.team_id, target.fingerprints, actor=actor, item_id=target.item_id)
+            self._allowlist.add(target.tenant_id, target.fingerprints, actor=actor, item_id=target.item_id)
         self._audit.record(
             _AUDIT_KINDS[action_id] if not verb.startswith("not") else "delete_failed",
             actor=actor,
             item_id=target.item_id,
             team_id=target.team_id,
+            enterprise_id=target.enterprise_id,
             channel=channel,
             alert_ts=message_ts,
             fingerprints=list(target.fingerprints),
@@ -140,7 +164,8 @@ class TriageService:
         now = int(self._clock())
         note = f"*{verb.capitalize()}* by <@{actor}> · <!date^{now}^{{date_short_pretty}} {{time}}|{now}>"
         if action_id == FALSE_POSITIVE:
-            note += " · these values will not alert again in this workspace"
+            scope = "organization" if target.enterprise_id else "workspace"
+            note += f" · these values will not alert again in this {scope}"
         if action_id == DELETE and not verb.startswith("not"):
             note += " · the message is gone from the conversation"
         # In a digest each result has its own buttons: replace only the pressed ones with the note.
@@ -171,7 +196,7 @@ class TriageService:
 class DynamoDbTriageStore:
     """Allowlist and audit trail in one table (``pk``/``sk``; ``expires`` is the TTL attribute).
 
-    - allowlist: ``pk = allow#<team>``, ``sk = <fingerprint>``
+    - allowlist: ``pk = allow#<tenant>``, ``sk = <fingerprint>`` (tenant: the Grid org, or the workspace)
     - audit:     ``pk = audit#<yyyy-mm-dd>``, ``sk = <iso time>#<uuid>``
     """
 
@@ -251,10 +276,13 @@ def _days_between(start: float, end: float) -> list[float]:
 
 
 def render_events(events: Sequence[Mapping[str, Any]]) -> str:
-    lines = [f"{'WHEN':32} {'WHAT':15} {'WHO/WHERE':24} DETAIL"]
+    lines = [f"{'WHEN':32} {'WHAT':20} {'WORKSPACE':12} {'WHO/WHERE':24} DETAIL"]
     for event in events:
         who = event.get("actor") or event.get("user_id") or ""
         where = event.get("channel") or ""
         detail = ", ".join(f"{d}" for d in event.get("detectors", [])) or event.get("item_id", "")
-        lines.append(f"{event['at']:32} {event['kind']:15} {who + ' ' + where:24} {detail}")
+        if not detail and event.get("window_start"):
+            detail = f"events lost {event['window_start']} to {event.get('window_end', '')}"
+        workspace = str(event.get("team_id") or "")
+        lines.append(f"{event['at']:32} {event['kind']:20} {workspace:12} {who + ' ' + where:24} {detail}")
     return "\n".join(lines)

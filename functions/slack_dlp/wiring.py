@@ -24,6 +24,7 @@ from slack_dlp.inspect import Inspector, ItemAllowlist
 from slack_dlp.model import Category, Confidence
 from slack_dlp.queues import SqsPublisher
 from slack_dlp.report import AutoDelete, Reporter
+from slack_dlp.slack.join import ChannelJoiner, SlackJoinApi
 from slack_dlp.slack.notifier import SlackNotifier
 from slack_dlp.slack.verify import SlackRequestVerifier
 from slack_dlp.triage import DynamoDbTriageStore, TriageService
@@ -64,7 +65,7 @@ def build_ingest(settings: Settings, resources: Resources) -> IngestService:
     from slack_dlp.dedup import IdempotencyDeduplicator
 
     resources.require("inspect_queue_url", "dedup_table", "signing_secret_arn")
-    sqs = boto3.client("sqs")  # one client (and its cold-start cost) for both queues
+    sqs = boto3.client("sqs")  # one client (and its cold-start cost) for every queue
     return IngestService(
         settings=settings,
         verifier=SlackRequestVerifier(secret_reader(resources.signing_secret_arn)),
@@ -73,7 +74,17 @@ def build_ingest(settings: Settings, resources: Resources) -> IngestService:
         files=SqsPublisher(sqs, resources.files_queue_url)
         if settings.inspect_files and resources.files_queue_url
         else None,
+        joins=SqsPublisher(sqs, resources.join_queue_url)
+        if settings.auto_join_public_channels and resources.join_queue_url
+        else None,
+        audit=triage_store(settings, resources) if resources.triage_table else None,
     )
+
+
+def build_joiner(settings: Settings, resources: Resources) -> ChannelJoiner:
+    resources.require("bot_token_secret_arn", "triage_table")
+    notifier = slack_notifier(settings, resources)
+    return ChannelJoiner(SlackJoinApi(notifier.web_client), audit=triage_store(settings, resources))
 
 
 #: Relative rules paths resolve against the Lambda asset's root (where the bundler copies them).

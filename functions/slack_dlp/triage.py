@@ -283,6 +283,8 @@ def render_events(events: Sequence[Mapping[str, Any]]) -> str:
         detail = ", ".join(f"{d}" for d in event.get("detectors", [])) or event.get("item_id", "")
         if not detail and event.get("window_start"):
             detail = f"events lost {event['window_start']} to {event.get('window_end', '')}"
+        if not detail and event.get("reason"):  # joins, skipped files
+            detail = " ".join(str(event.get(k) or "") for k in ("reason", "error", "file_name")).strip()
         workspace = str(event.get("team_id") or "")
         lines.append(f"{event['at']:32} {event['kind']:20} {workspace:12} {who + ' ' + where:24} {detail}")
     return "\n".join(lines)

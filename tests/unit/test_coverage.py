@@ -118,3 +118,17 @@ def test_coverage_joins_no_faster_than_the_rate_it_is_given() -> None:
     assert [c.id for c in coverage.workspaces[0].joined_now] == ["C1", "C2", "C3"]
     assert coverage.missing == 0
     assert lines[-1] == "[T1] 3/3 joined #c3 (C3)"
+
+
+def test_findings_table_shows_the_workspace_the_lost_window_and_joins() -> None:
+    from slack_dlp.triage import render_events
+
+    table = render_events([
+        {"at": "2026-01-01T00:00:03+00:00", "kind": "events_rate_limited", "team_id": "T0BUSY", "minute": 60,
+         "window_start": "1970-01-01T00:01:00+00:00", "window_end": "1970-01-01T00:02:00+00:00"},
+        {"at": "2026-01-01T00:00:04+00:00", "kind": "join_skipped", "team_id": "T0WEST", "channel": "C0GONE",
+         "reason": "channel_unarchive", "error": "channel_not_found"},
+    ])  # fmt: skip
+    rows = table.splitlines()[1:]
+    assert "T0BUSY" in rows[0] and "events lost 1970-01-01T00:01:00+00:00 to 1970-01-01T00:02:00+00:00" in rows[0]
+    assert "T0WEST" in rows[1] and "C0GONE" in rows[1] and "channel_unarchive channel_not_found" in rows[1]

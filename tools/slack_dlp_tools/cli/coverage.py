@@ -102,6 +102,7 @@ class CoverageScan:
         for team in self._team_ids(who):
             workspace = self._scan(team)
             coverage.workspaces.append(workspace)
+            self._progress(f"[{team}] {workspace.public_channels} public channels, not in {len(workspace.not_joined)}")
             if join:
                 self._join_all(workspace)
         return coverage

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -28,7 +27,8 @@ METRICS_SERVICE = "slack-dlp"
 
 
 class ChannelJoiner(Construct):
-    """join queue -> joiner function -> conversations.join, off the request path.
+    """join queue -> joiner function -> conversations.join, off the request path (the stack grants
+    it the audit trail, where joins are recorded).
 
     A queue and a function of their own rather than ingest calling Slack: ingest must answer
     Slack in milliseconds and holds no bot token; joins are rare, retried by SQS with a DLQ, and
@@ -45,7 +45,6 @@ class ChannelJoiner(Construct):
         key: kms.IKey,
         max_receive_count: int,
         bot_token: secretsmanager.ISecret,
-        triage_table: dynamodb.ITable,
     ) -> None:
         super().__init__(scope, construct_id)
         self.queue = QueueWithDlq(
@@ -76,7 +75,6 @@ class ChannelJoiner(Construct):
             )
         )
         bot_token.grant_read(self.joiner.function)
-        triage_table.grant(self.joiner.function, "dynamodb:PutItem")
 
 
 def events_rate_limited_alarm(scope: Construct) -> cloudwatch.Alarm:

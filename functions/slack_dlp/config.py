@@ -104,6 +104,8 @@ class Settings:
     auto_join_public_channels: bool = True
     #: Bot ids (B0123...) of other apps whose messages are never inspected; slack-dlp's own always are not.
     skip_bot_ids: tuple[str, ...] = field(default_factory=tuple)
+    #: Keep the audit trail, the allowlist and their KMS key when the stack is deleted or replaced.
+    retain_data: bool = True
     #: Log level of every function.
     log_level: str = "INFO"
 

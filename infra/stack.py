@@ -16,6 +16,7 @@ from aws_cdk import (
     SecretValue,
     Stack,
 )
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -224,6 +225,25 @@ class SlackDlpStack(Stack):
             ),
         )
         inspect.grant_send(ingest.function)
+        # Messages too large to inspect are recorded in the audit trail (see _coverage: the grant with
+        # its KMS key serves both), and counted with an alarm.
+        self.too_large_alarm = cloudwatch.Alarm(
+            self,
+            "RequestsTooLarge",
+            alarm_description=f"Slack requests larger than {settings.max_body_bytes} bytes were not inspected "
+            "(slack-dlp findings lists them as message_too_large)",
+            metric=cloudwatch.Metric(
+                namespace="SlackDlp",
+                metric_name="RequestsTooLarge",
+                dimensions_map={"service": ingest.service_name},
+                statistic="Sum",
+                period=Duration.minutes(5),
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
         files.grant_send(ingest.function)
         dedup_table.grant(ingest.function, *IDEMPOTENCY_ACTIONS)
         secrets.signing_secret.grant_read(ingest.function)
@@ -384,7 +404,8 @@ class SlackDlpStack(Stack):
         triage_table: dynamodb.ITable,
         ingest: lambda_.Function,
     ) -> None:
-        """app_rate_limited: counted (alarm) and recorded by ingest in the audit trail for a backfill;
+        """app_rate_limited: counted (alarm) and recorded by ingest in the audit trail for a backfill
+        (as are messages too large to inspect: the same write, with the table's KMS key);
         new and unarchived public channels: queued by ingest, joined by the joiner."""
         grant_table(triage_table, ingest, "dynamodb:PutItem")
         self.rate_limited_alarm = events_rate_limited_alarm(self)

@@ -1,37 +1,38 @@
 """Ingest: a signed Slack request in, at most one inspection item per message out, in milliseconds.
 
-Order matters: size, then signature over the raw bytes, then parsing. Nothing unsigned is
+Order matters: signature over the raw bytes, then size, then parsing. Nothing unsigned is
 parsed; nothing malformed produces a 5xx (Slack disables apps that fail most deliveries);
-only a failure to enqueue does, so that Slack retries and nothing is lost.
+only a failure to enqueue does, so that Slack retries and nothing is lost. A signed message
+too large to inspect is counted and recorded in the audit trail (once, however often Slack
+retries it), never dropped silently.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from slack_dlp import jsonsafe
 from slack_dlp.config import Settings
 from slack_dlp.http import HttpRequest, HttpResponse
 from slack_dlp.model import FileRef, InspectionItem
 from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import Publisher, PublishError
 from slack_dlp.slack.events import (
-    JOIN_EVENTS,
     RATE_LIMITED_AUDIT_KIND,
     MalformedEvent,
     Skip,
     file_refs,
+    is_join_event,
     join_request,
     normalize,
     rate_limited_minute,
 )
 from slack_dlp.slack.verify import RequestVerifier
-
-if TYPE_CHECKING:
-    from slack_dlp.triage import AuditLog
+from slack_dlp.triage import AuditLog
 
 
 class DedupOutcome(StrEnum):
@@ -43,6 +44,11 @@ class DedupOutcome(StrEnum):
 class Deduplicator(Protocol):
     def run_once(self, key: str, action: Callable[[], None]) -> DedupOutcome:
         """Run ``action`` unless ``key`` was seen; a failed action leaves the key unseen."""
+        ...
+
+    def run_once_value(self, key: str, action: Callable[[], str]) -> tuple[DedupOutcome, str]:
+        """``run_once`` that keeps what ``action`` returned, and returns it again for a duplicate
+        (an alert's ts, so that later steps of a redelivered record still know it)."""
         ...
 
 
@@ -57,19 +63,25 @@ class IngestService:
     files: Publisher | None = None
     #: The join queue (new and unarchived public channels); None when auto-join is off.
     joins: Publisher | None = None
-    #: The audit trail, where minutes Slack rate-limited are recorded for a backfill.
+    #: The audit trail: messages too large to inspect, minutes Slack rate-limited (for a backfill).
     audit: AuditLog | None = None
 
     def handle_event_request(self, request: HttpRequest) -> HttpResponse:
-        if len(request.body) > self.settings.max_body_bytes:
-            return _rejected(413, f"body larger than {self.settings.max_body_bytes} bytes", "too_large")
+        too_large = len(request.body) > self.settings.max_body_bytes
+        if too_large:
+            metrics.add_metric(name="RequestsTooLarge", unit="Count", value=1)
         if not self.verifier.is_valid(request.body, request.headers):
+            if too_large:
+                return _rejected(413, f"body larger than {self.settings.max_body_bytes} bytes", "too_large")
             return _rejected(401, "invalid or missing Slack signature", "bad_signature")
+        if too_large:
+            self._record_too_large(request.body)
+            return _rejected(413, f"body larger than {self.settings.max_body_bytes} bytes", "too_large")
         if request.media_type != "application/json":
             return _rejected(415, "content type must be application/json", "bad_content_type")
         try:
-            envelope = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
+            envelope = jsonsafe.loads(request.body)
+        except ValueError:
             return _rejected(400, "body is not valid JSON", "bad_json")
         if not isinstance(envelope, dict):
             return _rejected(400, "body must be a JSON object", "bad_json")
@@ -85,7 +97,11 @@ class IngestService:
         if envelope_type != "event_callback":
             logger.info("envelope acknowledged", extra={"envelope_type": str(envelope_type)[:40]})
             return HttpResponse.json(200, ok=True)
-        return self._event_callback(envelope, retry_num=request.header("x-slack-retry-num"))
+        try:
+            return self._event_callback(envelope, retry_num=request.header("x-slack-retry-num")[:8])
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as error:
+            # A signed body of a shape Slack never sends: a 4xx, never a 5xx that Slack would count.
+            return _rejected(400, "malformed event", f"malformed_event:{type(error).__name__}")
 
     def _event_callback(self, envelope: dict[str, Any], *, retry_num: str) -> HttpResponse:
         identity = {"bot_user_ids": self.bot_user_ids, "skip_bot_ids": frozenset(self.settings.skip_bot_ids)}
@@ -97,7 +113,7 @@ class IngestService:
         event = envelope.get("event")
         if isinstance(event, dict) and event.get("type") == "file_shared":
             return HttpResponse.json(200, ok=True)
-        if isinstance(event, dict) and event.get("type") in JOIN_EVENTS:
+        if isinstance(event, dict) and is_join_event(event):
             return self._join(envelope)
         try:
             outcome = normalize(envelope, **identity)
@@ -111,12 +127,10 @@ class IngestService:
 
     def _enqueue_once(self, item: InspectionItem, *, retry_num: str) -> HttpResponse:
         log = {"item_id": item.id, "event_id": item.ref.event_id, "retry_num": retry_num or "0"}
-        try:
-            # The key is the message (not only the event id): Slack's retries of one event and the
-            # message + app_mention events of one message are inspected once.
-            result = self.dedup.run_once(item.id, lambda: self._publish(item))
-        except PublishError as error:
-            logger.error("enqueue failed; Slack will retry", extra={**log, "error": str(error)})
+        # The key is the message (not only the event id): Slack's retries of one event and the
+        # message + app_mention events of one message are inspected once.
+        result = self._once(item.id, lambda: self._publish(item), log)
+        if result is None:
             metrics.add_metric(name="EnqueueFailures", unit="Count", value=1)
             return HttpResponse.error(503, "could not enqueue the event; retry later")
         if result is DedupOutcome.DONE:
@@ -127,19 +141,73 @@ class IngestService:
             logger.info("duplicate delivery dropped", extra={**log, "dedup": result.value})
         return HttpResponse.json(200, ok=True)
 
+    def _once(self, key: str, publish: Callable[[], None], log: dict[str, Any]) -> DedupOutcome | None:
+        """``publish`` once per key; None when it could not be enqueued (Slack retries on the 503).
+
+        When the dedup store itself fails (DynamoDB throttled or down), the message is enqueued
+        anyway: Slack gives up after three retries, so refusing would lose it, while a duplicate is
+        caught further on by the alert's own idempotency key."""
+        published = False
+
+        def tracked() -> None:
+            nonlocal published
+            publish()
+            published = True
+
+        try:
+            return self.dedup.run_once(key, tracked)
+        except PublishError as error:
+            logger.error("enqueue failed; Slack will retry", extra={**log, "error": str(error)})
+            return None
+        except Exception as error:
+            logger.warning("dedup store failed; enqueued without it", extra={**log, "error": type(error).__name__})
+            metrics.add_metric(name="DedupFailures", unit="Count", value=1)
+        if not published:
+            try:
+                publish()
+            except PublishError as error:
+                logger.error("enqueue failed; Slack will retry", extra={**log, "error": str(error)})
+                return None
+        return DedupOutcome.DONE
+
     def _publish(self, item: InspectionItem) -> None:
         self.publisher.publish(item.to_json())
+
+    def _record_too_large(self, body: bytes) -> None:
+        """A signed message we will not inspect: who, where and when go to the audit trail, once."""
+        try:
+            envelope = jsonsafe.loads(body)
+        except ValueError:
+            envelope = {}
+        event = envelope.get("event") if isinstance(envelope, dict) else None
+        event = event if isinstance(event, dict) else {}
+        fields = {
+            "team_id": _field(envelope, "team_id") or _field(event, "team"),
+            "event_id": _field(envelope, "event_id"),
+            "channel": _field(event, "channel"),
+            "user_id": _field(event, "user"),
+            "ts": _field(event, "ts") or _field(event, "event_ts"),
+            "bytes": len(body),
+            "limit": self.settings.max_body_bytes,
+        }
+        logger.warning("signed request too large to inspect", extra=fields)
+        if self.audit is None:
+            return
+        audit = self.audit
+        key = "too_large:" + (str(fields["event_id"]) or hashlib.sha256(body).hexdigest()[:40])
+        try:
+            self.dedup.run_once(key, lambda: audit.record("message_too_large", **fields))
+        except Exception as error:  # the 413, the metric and the log stand; the audit is best effort here
+            logger.error("could not record the refused message", extra={"error": type(error).__name__})
 
     def _enqueue_file_once(self, ref: FileRef) -> HttpResponse | None:
         """A file shared twice (file_shared + file_share, or in two channels) is fetched once."""
         files = self.files
         assert files is not None
-        try:
-            result = self.dedup.run_once(
-                f"file:{ref.enterprise_id or ref.team_id}:{ref.file_id}", lambda: _ignore(files.publish(ref.to_json()))
-            )
-        except PublishError as error:
-            logger.error("file enqueue failed; Slack will retry", extra={"file_id": ref.file_id, "error": str(error)})
+        log = {"file_id": ref.file_id}
+        key = f"file:{ref.enterprise_id or ref.team_id}:{ref.file_id}"
+        result = self._once(key, lambda: _ignore(files.publish(ref.to_json())), log)
+        if result is None:
             return HttpResponse.error(503, "could not enqueue the file; retry later")
         metrics.add_metric(name="FilesEnqueued" if result is DedupOutcome.DONE else "FilesDeduplicated", unit="Count",
                            value=1)  # fmt: skip
@@ -156,17 +224,14 @@ class IngestService:
             metrics.add_metric(name="EventsSkipped", unit="Count", value=1)
             return HttpResponse.json(200, ok=True)
         joins = self.joins
+        log = {"channel": request.channel_id, "team_id": request.team_id, "reason": request.reason}
         key = f"join:{request.channel_id}:{request.event_id or request.reason}"
-        try:
-            result = self.dedup.run_once(key, lambda: _ignore(joins.publish(request.to_json())))
-        except PublishError as error:
-            logger.error("join enqueue failed; Slack will retry", extra={"channel": request.channel_id,
-                                                                          "error": str(error)})  # fmt: skip
+        result = self._once(key, lambda: _ignore(joins.publish(request.to_json())), log)
+        if result is None:
             return HttpResponse.error(503, "could not enqueue the join; retry later")
         if result is DedupOutcome.DONE:
             metrics.add_metric(name="JoinsEnqueued", unit="Count", value=1)
-            logger.info("channel queued to join", extra={"channel": request.channel_id, "team_id": request.team_id,
-                                                         "reason": request.reason})  # fmt: skip
+            logger.info("channel queued to join", extra=log)
         return HttpResponse.json(200, ok=True)
 
     def _rate_limited(self, envelope: dict[str, Any]) -> HttpResponse:
@@ -183,7 +248,7 @@ class IngestService:
 
         try:
             result = self.dedup.run_once(minute.dedup_key, record)
-        except Exception as error:  # the audit adapter's AWS errors; nothing else runs in record()
+        except Exception as error:  # the audit or dedup store's AWS errors; nothing else runs here
             where = {"team_id": minute.team_id, "minute": minute.minute, "error": type(error).__name__}
             logger.error("rate-limited minute not recorded; Slack will retry", extra=where)
             return HttpResponse.error(503, "could not record the rate-limited minute; retry later")
@@ -191,6 +256,11 @@ class IngestService:
             metrics.add_metric(name="EventsRateLimited", unit="Count", value=1)
             logger.warning("Slack rate-limited a workspace's events: a minute to backfill", extra=minute.audit_fields())
         return HttpResponse.json(200, ok=True)
+
+
+def _field(data: Any, key: str) -> str:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value[:64] if isinstance(value, str) else ""
 
 
 def _ignore(_: object) -> None:

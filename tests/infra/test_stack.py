@@ -82,6 +82,19 @@ def test_dlqs_have_alarms(template: assertions.Template) -> None:
     alarms = _resources(template, "AWS::CloudWatch::Alarm")
     on_dlqs = [a for a in alarms.values() if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"]
     assert len(on_dlqs) == 4
+    assert len(alarms) == 6  # four DLQs, requests too large to inspect, events Slack rate-limited
+
+
+def test_requests_too_large_to_inspect_raise_an_alarm(template: assertions.Template) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "SlackDlp",
+            "MetricName": "RequestsTooLarge",
+            "Dimensions": [{"Name": "service", "Value": "slack-dlp-ingest"}],
+            "Threshold": 1,
+        },
+    )
 
 
 def test_settings_reach_the_functions_through_the_environment(template: assertions.Template) -> None:

@@ -59,11 +59,28 @@ def test_grid_alert_buttons_work_from_any_workspace_of_the_org_and_no_other() ->
     target = TriageTarget(team_id="T0WEST", item_id="E0ORG:C1:1.0", fingerprints=("f1",), enterprise_id="E0ORG")
     assert TriageTarget.from_value(target.to_value()) == target
     assert target.tenant_id == "E0ORG"
-    assert target.belongs_to({"team": {"id": "T0EAST", "enterprise_id": "E0ORG"}})
-    assert target.belongs_to({"team": {"id": "T0EAST"}, "enterprise": {"id": "E0ORG"}})
-    assert not target.belongs_to({"team": {"id": "T0WEST", "enterprise_id": "E0OTHER"}})
+    assert target.belongs_to("T0EAST", "E0ORG")
+    assert not target.belongs_to("T0WEST", "E0OTHER")
     single = TriageTarget(team_id="T1", item_id="T1:C1:1.0", fingerprints=())
-    assert single.belongs_to({"team": {"id": "T1"}}) and not single.belongs_to({"team": {"id": "T2"}})
+    assert single.belongs_to("T1") and not single.belongs_to("T2")
+
+
+@pytest.mark.parametrize(
+    "where",
+    [{"team": {"id": "T0EAST", "enterprise_id": "E0ORG"}}, {"team": {"id": "T0EAST"}, "enterprise": {"id": "E0ORG"}}],
+)
+def test_a_button_pressed_on_grid_names_the_org(where: dict[str, Any]) -> None:
+    from urllib.parse import urlencode
+
+    from slack_dlp.triage import ACKNOWLEDGE, Pressed
+
+    target = TriageTarget(team_id="T0WEST", item_id="E0ORG:C1:1.0", fingerprints=("f1",), enterprise_id="E0ORG")
+    payload = {"type": "block_actions", "user": {"id": "U1"}, **where,
+               "container": {"channel_id": "C0ALERTS", "message_ts": "1.0"},
+               "actions": [{"action_id": ACKNOWLEDGE, "value": target.to_value()}]}  # fmt: skip
+    pressed = Pressed.parse(urlencode({"payload": json.dumps(payload)}).encode())
+    assert (pressed.team_id, pressed.enterprise_id) == ("T0EAST", "E0ORG")
+    assert pressed.target.belongs_to(pressed.team_id, pressed.enterprise_id)
 
 
 def _result(ref: MessageRef) -> InspectionResult:

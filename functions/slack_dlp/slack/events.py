@@ -76,7 +76,7 @@ def source_of(
     """The workspace, organization and own identity of an ``event_callback`` envelope."""
     event = envelope.get("event")
     event = event if isinstance(event, Mapping) else {}
-    authorizations = [a for a in envelope.get("authorizations") or [] if isinstance(a, Mapping)]
+    authorizations = _mappings(envelope.get("authorizations"))
     first = authorizations[0] if authorizations else {}
     team = (
         _opt_str(envelope.get("context_team_id"))
@@ -114,8 +114,12 @@ def normalize(
         raise MalformedEvent("event_callback without team_id")
     event_type = event.get("type")
 
+    if not isinstance(event_type, str):
+        raise MalformedEvent("event type must be a string")
     if event_type == "message":
         subtype = event.get("subtype")
+        if subtype is not None and not isinstance(subtype, str):
+            raise MalformedEvent("subtype must be a string")
         if subtype == "message_changed":
             return _edited(envelope, event, source)
         if subtype == "message_deleted":
@@ -128,13 +132,15 @@ def normalize(
     if event_type == "app_mention":
         return _item(envelope, event, event, source, MessageKind.MENTION)
 
-    return Skip(f"event_type:{event_type}")
+    return Skip(f"event_type:{event_type[:40]}")
 
 
 def _edited(envelope: Mapping[str, Any], event: Mapping[str, Any], source: Source) -> InspectionItem | Skip:
     message = event.get("message")
     if not isinstance(message, Mapping):
         raise MalformedEvent("message_changed without a message object")
+    if not isinstance(message.get("subtype", ""), str | None):
+        raise MalformedEvent("subtype must be a string")
     previous = event.get("previous_message")
     if isinstance(previous, Mapping) and message_text(previous) == message_text(message):
         # Unfurls, reactions and thread replies re-send the message unchanged.
@@ -237,7 +243,7 @@ def _opt_str(value: Any) -> str:
 def _int(value: Any) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0
 
 
@@ -257,7 +263,8 @@ def file_refs(
     if source.why_skip(event):
         return []
     if event.get("type") == "file_shared":
-        file_id = _opt_str(event.get("file_id")) or _opt_str((event.get("file") or {}).get("id"))
+        file = event.get("file")
+        file_id = _opt_str(event.get("file_id")) or (_opt_str(file.get("id")) if isinstance(file, Mapping) else "")
         if not (team_id and file_id):
             return []
         return [FileRef(team_id=team_id, file_id=file_id, channel_id=_opt_str(event.get("channel_id")),
@@ -274,6 +281,11 @@ def file_refs(
     return []
 
 
+def is_join_event(event: Mapping[str, Any]) -> bool:
+    kind = event.get("type")
+    return isinstance(kind, str) and kind in JOIN_EVENTS
+
+
 def join_request(envelope: Mapping[str, Any]) -> JoinRequest | Skip:
     """The channel to join for a ``channel_created`` or ``channel_unarchive`` event.
 
@@ -281,7 +293,7 @@ def join_request(envelope: Mapping[str, Any]) -> JoinRequest | Skip:
     public channels (private ones send ``group_*`` events, and an app cannot join them anyway).
     """
     event = envelope.get("event")
-    if not isinstance(event, Mapping) or event.get("type") not in JOIN_EVENTS:
+    if not isinstance(event, Mapping) or not is_join_event(event):
         return Skip("not_a_channel_event")
     channel = event.get("channel")
     details: Mapping[str, Any] = channel if isinstance(channel, Mapping) else {}
@@ -339,11 +351,15 @@ class RateLimitedMinute:
         }
 
 
+#: Year 9999: a larger "minute" is no time at all (and would overflow datetime).
+_LAST_MINUTE = 253_402_300_740
+
+
 def rate_limited_minute(envelope: Mapping[str, Any]) -> RateLimitedMinute:
     """The workspace and minute of an ``app_rate_limited`` envelope (it has no inner event)."""
     team = _opt_str(envelope.get("team_id"))
     minute = envelope.get("minute_rate_limited")
-    if not team or isinstance(minute, bool) or not isinstance(minute, int) or minute <= 0:
+    if not team or isinstance(minute, bool) or not isinstance(minute, int) or not 0 < minute < _LAST_MINUTE:
         raise MalformedEvent("app_rate_limited without team_id or minute_rate_limited")
     return RateLimitedMinute(
         team_id=team,

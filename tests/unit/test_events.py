@@ -223,6 +223,8 @@ def test_app_rate_limited_names_the_workspace_and_the_minute_to_backfill() -> No
         "team_id": "T123456", "enterprise_id": "", "api_app_id": "A123456", "minute": 1518467820,
         "window_start": "2018-02-12T20:37:00+00:00", "window_end": "2018-02-12T20:38:00+00:00",
     }  # fmt: skip
-    for bad in ({**envelope, "minute_rate_limited": "soon"}, {**envelope, "team_id": None}):
+    malformed = ({**envelope, "minute_rate_limited": "soon"}, {**envelope, "team_id": None},
+                 {**envelope, "minute_rate_limited": 10**30}, {**envelope, "team_id": "T" * 65})  # fmt: skip
+    for bad in malformed:
         with pytest.raises(MalformedEvent):
             rate_limited_minute(bad)

@@ -247,3 +247,20 @@ def test_malformed_rate_limited_envelope_is_400(covering: IngestService, audit: 
     envelope = {"type": "app_rate_limited", "team_id": "T0BUSY"}
     assert covering.handle_event_request(_request(*signed_request(envelope))).status == 400
     assert audit.records == []
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        event_envelope({"type": ["channel_created"], "channel": {"id": "C1"}}),
+        event_envelope({"type": "channel_created", "channel": {"id": ["C1"]}}),
+        event_envelope({"type": "channel_unarchive", "channel": "C" * 100}),
+        {"type": "app_rate_limited", "team_id": "T1", "minute_rate_limited": 10**30},
+        {"type": "app_rate_limited", "team_id": {"id": "T1"}, "minute_rate_limited": 60},
+    ],
+)
+def test_channel_and_rate_limited_envelopes_of_a_shape_slack_never_sends_are_400(
+    covering: IngestService, joins: InMemoryPublisher, audit: InMemoryAuditLog, envelope: dict[str, object]
+) -> None:
+    assert covering.handle_event_request(_request(*signed_request(envelope))).status == 400
+    assert joins.bodies == [] and audit.records == []

@@ -25,6 +25,8 @@ from slack_dlp.model import FileRef, InspectionItem, JoinRequest, MessageKind, M
 _INSPECTED_SUBTYPES = {None, "", "thread_broadcast", "file_share", "me_message", "bot_message"}
 #: Events that make a public channel appear (or reappear) for the app to join.
 JOIN_EVENTS = frozenset({"channel_created", "channel_unarchive"})
+#: Slack ids (T0123…, C0123…) are short; anything longer is not one.
+_MAX_ID = 64
 #: The audit-trail kind of a minute in which Slack dropped a workspace's events (see RateLimitedMinute).
 RATE_LIMITED_AUDIT_KIND = "events_rate_limited"
 
@@ -298,7 +300,7 @@ def join_request(envelope: Mapping[str, Any]) -> JoinRequest | Skip:
     channel = event.get("channel")
     details: Mapping[str, Any] = channel if isinstance(channel, Mapping) else {}
     channel_id = _opt_str(details.get("id")) if details else _opt_str(channel)
-    if not channel_id:
+    if not channel_id or len(channel_id) > _MAX_ID:
         raise MalformedEvent(f"{event.get('type')} without a channel id")
     if details.get("is_private") or details.get("is_im") or details.get("is_mpim"):
         return Skip("private_channel")
@@ -359,11 +361,13 @@ def rate_limited_minute(envelope: Mapping[str, Any]) -> RateLimitedMinute:
     """The workspace and minute of an ``app_rate_limited`` envelope (it has no inner event)."""
     team = _opt_str(envelope.get("team_id"))
     minute = envelope.get("minute_rate_limited")
-    if not team or isinstance(minute, bool) or not isinstance(minute, int) or not 0 < minute < _LAST_MINUTE:
+    if not 0 < len(team) <= _MAX_ID or isinstance(minute, bool) or not isinstance(minute, int):
+        raise MalformedEvent("app_rate_limited without team_id or minute_rate_limited")
+    if not 0 < minute < _LAST_MINUTE:
         raise MalformedEvent("app_rate_limited without team_id or minute_rate_limited")
     return RateLimitedMinute(
         team_id=team,
         minute=minute - minute % 60,
-        api_app_id=_opt_str(envelope.get("api_app_id")),
-        enterprise_id=_opt_str(envelope.get("enterprise_id")),
+        api_app_id=_opt_str(envelope.get("api_app_id"))[:_MAX_ID],
+        enterprise_id=_opt_str(envelope.get("enterprise_id"))[:_MAX_ID],
     )

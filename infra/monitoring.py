@@ -135,12 +135,6 @@ class Monitoring(Construct):
             metric=custom_metric("AlertConfigErrors"),
             description="Alerts cannot be posted (channel, token or scope); results wait in the results DLQ",
         )
-        alarm(
-            self,
-            "EventsRateLimited",
-            metric=custom_metric("EventsRateLimited"),
-            description="Slack dropped events (app_rate_limited): messages went uninspected; backfill the gap",
-        )
         if self._settings.dlp_provider == "google":
             alarm(
                 self,

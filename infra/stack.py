@@ -27,6 +27,7 @@ from constructs import Construct
 from infra.alarms import alarm
 from infra.api import SlackApi
 from infra.bundling import REPO_ROOT, BundleTarget, LocalPythonBundling
+from infra.coverage import ChannelJoiner, events_rate_limited_alarm
 from infra.functions import LAMBDA_TARGET, RUNTIME, PipelineFunction
 from infra.monitoring import FindingsBus, Monitoring, custom_metric, enable_tracing
 from infra.nag import acknowledge
@@ -225,8 +226,8 @@ class SlackDlpStack(Stack):
             ),
         )
         inspect.grant_send(ingest.function)
-        # Messages too large to inspect are recorded in the audit trail, and counted with an alarm.
-        triage_table.grant(ingest.function, "dynamodb:PutItem")
+        # Messages too large to inspect are recorded in the audit trail (see _coverage: the grant with
+        # its KMS key serves both), and counted with an alarm.
         self.too_large_alarm = alarm(
             self,
             "RequestsTooLarge",
@@ -320,23 +321,34 @@ class SlackDlpStack(Stack):
             burst_limit=1000,
         )
 
-        fetcher_env = _environment(settings, resources, "inspect_queue_url", "bot_token_secret_arn", "triage_table")
-        fetcher = self._file_fetcher(code, fetcher_env, files, inspect, secrets.bot_token, triage_table)
+        fetcher = self._file_fetcher(
+            code,
+            _environment(settings, resources, "inspect_queue_url", "bot_token_secret_arn", "triage_table"),
+            files,
+            inspect,
+            secrets.bot_token,
+            triage_table,
+        )
 
         if settings.admin_user_token:
             self._admin_token(key, reporter.function, interactions.function)
+        joiner = self._coverage(settings, resources, code, key, secrets.bot_token, triage_table, ingest.function)
 
         self.api = api
         self.queues = {"inspect": inspect, "results": results, "files": files}
         self.functions = {"ingest": ingest, "inspector": inspector, "reporter": reporter, "interactions": interactions,
                           "fetcher": fetcher}  # fmt: skip
-        self._operations(settings)
+        self._operations(settings, joiner)
         self._outputs(api, secrets, inspect, results, triage_table)
         CfnOutput(self, "FilesQueueUrl", value=files.queue.queue_url)
         CfnOutput(self, "FilesDlqUrl", value=files.dead_letter_queue.queue_url)
+        CfnOutput(self, "SlackApiUrl", value=settings.slack_api_url, description="Slack Web API the functions call")
 
-    def _operations(self, settings: Settings) -> None:
+    def _operations(self, settings: Settings, joiner: ChannelJoiner | None) -> None:
         """Findings to the event bus, alarms that notify, the dashboard, opt-in tracing."""
+        if joiner is not None:
+            self.queues["join"] = joiner.queue
+            self.functions["joiner"] = joiner.joiner
         bus = FindingsBus(self, "Findings", settings=settings)
         bus.grant_put(self.functions["reporter"].function, self.functions["interactions"].function)
         monitoring = Monitoring(self, "Monitoring", settings=settings)
@@ -392,6 +404,39 @@ class SlackDlpStack(Stack):
         bot_token.grant_read(fetcher.function)
         grant_table(triage_table, fetcher.function, "dynamodb:PutItem")
         return fetcher
+
+    def _coverage(
+        self,
+        settings: Settings,
+        resources: Resources,
+        code: lambda_.Code,
+        key: kms.IKey,
+        bot_token: secretsmanager.ISecret,
+        triage_table: dynamodb.ITable,
+        ingest: lambda_.Function,
+    ) -> ChannelJoiner | None:
+        """app_rate_limited: counted (alarm) and recorded by ingest in the audit trail for a backfill
+        (as are messages too large to inspect: the same write, with the table's KMS key);
+        new and unarchived public channels: queued by ingest, joined by the joiner."""
+        grant_table(triage_table, ingest, "dynamodb:PutItem")
+        self.rate_limited_alarm = events_rate_limited_alarm(self)
+        if not settings.auto_join_public_channels:
+            return None
+        joiner = ChannelJoiner(
+            self,
+            "ChannelJoiner",
+            code=code,
+            environment=_environment(settings, resources, "bot_token_secret_arn", "triage_table"),
+            key=key,
+            max_receive_count=settings.max_receive_count,
+            bot_token=bot_token,
+        )
+        grant_table(triage_table, joiner.joiner.function, "dynamodb:PutItem")
+        joiner.queue.grant_send(ingest)
+        ingest.add_environment(Resources.ENV_NAMES["join_queue_url"], joiner.queue.queue.queue_url)
+        CfnOutput(self, "JoinQueueUrl", value=joiner.queue.queue.queue_url)
+        CfnOutput(self, "JoinDlqUrl", value=joiner.queue.dead_letter_queue.queue_url)
+        return joiner
 
     def _admin_token(self, key: kms.IKey, *functions: lambda_.Function) -> None:
         """An admin's user token for deleting other people's messages (Delete button, auto-delete)."""

@@ -107,7 +107,7 @@ def test_a_message_forced_into_the_inspect_dlq_is_redriven_and_then_alerts(
     assert status.returncode == 1, status.stderr
     report = json.loads(status.stdout)
     queues = {q["queue"]: q for q in report["queues"]}
-    assert set(queues) == {"inspect", "results", "files"}
+    assert {"inspect", "results", "files"} <= set(queues)
     assert queues["inspect"]["dlq_waiting"] == 1
     assert report["last_alert"] and report["last_24h"]["alerts"] >= 1
     before = len(slack.alerts())

@@ -222,13 +222,14 @@ class GoogleDlpClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._limiter.acquire()
-        metrics.add_metric(name="DlpRequests", unit="Count", value=1)
         if self._on_request is not None:
             self._on_request(len(texts), len(body))
         try:
             result = self._transport(self._config.url, body, headers, self._config.timeout_seconds)
         except OSError as error:
             raise DlpError(f"DLP API unreachable ({type(error).__name__})") from None
+        finally:  # counted after the send: nothing may stand between a reserved slot and its request
+            metrics.add_metric(name="DlpRequests", unit="Count", value=1)
         if result.status == 200:
             try:
                 return jsonsafe.loads(result.body)

@@ -11,11 +11,23 @@ import sys
 from collections.abc import Iterable
 
 from slack_dlp.config import SettingsError
-from slack_dlp_tools.cli import allowlist, bench, cost, findings, local, manifest, redrive, scan, smoke, status
+from slack_dlp_tools.cli import (
+    allowlist,
+    bench,
+    cost,
+    coverage,
+    findings,
+    local,
+    manifest,
+    redrive,
+    scan,
+    smoke,
+    status,
+)
 from slack_dlp_tools.cli.common import EXIT_ERROR, UsageError
 
 #: Each module has ``register(subparsers)``, which sets ``func`` on its parser.
-COMMANDS = (scan, findings, status, redrive, allowlist, cost, bench, local, manifest, smoke)
+COMMANDS = (scan, findings, status, redrive, allowlist, cost, coverage, bench, local, manifest, smoke)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -58,7 +58,10 @@ DURATION_MS = {
     "Reporter": (1300.0, 50.0),
     "Interactions": (300.0, 0.0),
     "Fetcher": (1500.0, 0.0),
+    "Joiner": (300.0, 0.0),
 }
+#: Where a function's logical id does not start with its name (a construct nests it).
+LOGICAL_ID_PREFIX = {"Joiner": "ChannelJoiner"}
 #: Log bytes per invocation (START/END/REPORT, Powertools JSON lines, one EMF metrics document) and per
 #: item logged; the HTTP API adds one access-log line per request. Sizes of the lines in the e2e run.
 LOG_BYTES = {"platform": 360, "line": 480, "emf": 420, "access_log": 330, "single_metric": 380}
@@ -128,7 +131,7 @@ class StackShape:
         functions = of("AWS::Lambda::Function")
         memory, architecture, tracing = {}, {}, False
         for name in DURATION_MS:
-            found = [p for k, p in functions.items() if k.startswith(name)]
+            found = [p for k, p in functions.items() if k.startswith(LOGICAL_ID_PREFIX.get(name, name))]
             if found:
                 memory[name] = int(found[0].get("MemorySize", 128))
                 architecture[name] = (found[0].get("Architectures") or ["x86_64"])[0]
@@ -235,6 +238,7 @@ class Volumes:
                 "Reporter": (results, 1.0),
                 "Interactions": (presses, 1.0),
                 "Fetcher": (files, 1.0),
+                "Joiner": (0.0, 1.0),  # a join per new public channel: next to nothing
             },
         )
 
@@ -329,7 +333,7 @@ def _secret_reads(
     invocations: Mapping[str, tuple[float, float]], durations: Mapping[str, tuple[float, float]]
 ) -> float:
     """A warm container re-reads each secret at most once a minute, and only when it is invoked."""
-    secrets_per_function = {"Ingest": 1, "Reporter": 1, "Interactions": 2, "Fetcher": 1, "Inspector": 0}
+    secrets_per_function = {"Ingest": 1, "Reporter": 1, "Interactions": 2, "Fetcher": 1, "Inspector": 0, "Joiner": 1}
     minutes = SECONDS_PER_MONTH / 60
     reads = 0.0
     for name, (count, _) in invocations.items():
@@ -423,7 +427,8 @@ def measured_durations(stack: StackTarget, hours: float, max_samples: int = 10_0
     start = int((time.time() - hours * 3600) * 1000)
     measured: dict[str, tuple[float, float]] = {}
     for name in DURATION_MS:
-        physical = next((p for logical, p in functions.items() if logical.startswith(name)), None)
+        prefix = LOGICAL_ID_PREFIX.get(name, name)
+        physical = next((p for logical, p in functions.items() if logical.startswith(prefix)), None)
         if physical is None:
             continue
         config = lambdas.get_function_configuration(FunctionName=physical)

@@ -24,6 +24,7 @@ QUEUES = {
     "inspect": ("InspectQueueUrl", "InspectDlqUrl"),
     "results": ("ResultsQueueUrl", "ResultsDlqUrl"),
     "files": ("FilesQueueUrl", "FilesDlqUrl"),
+    "join": ("JoinQueueUrl", "JoinDlqUrl"),
 }
 #: What an SQS without message move tasks answers (MiniStack: InvalidAction; moto: not implemented).
 UNSUPPORTED = {"InvalidAction", "UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", "NotImplemented"}

@@ -39,7 +39,7 @@ def collect(stack: StackTarget) -> dict[str, Any]:
     sqs, cloudwatch = stack.client("sqs"), stack.client("cloudwatch")
     queues = []
     for name, (queue_key, dlq_key) in QUEUES.items():
-        if queue_key not in stack.outputs:
+        if queue_key not in stack.outputs or dlq_key not in stack.outputs:
             continue
         queue, dlq = _counts(sqs, stack.output(queue_key)), _counts(sqs, stack.output(dlq_key))
         queues.append(

@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from typing import Any
 
 from slack_dlp.detect.allowlist import is_benign
 from slack_dlp.detect.catalog import BUILTIN_DETECTORS
 from slack_dlp.detect.detector import Detector
+from slack_dlp.detect.fastre2 import as_latin1
 from slack_dlp.detect.prefilter import Prefilter
 from slack_dlp.detect.validators import shannon_entropy
 from slack_dlp.model import Confidence, Finding
@@ -81,8 +83,20 @@ class Policy:
         return any(p.search(value) for p in self.allow_patterns)
 
 
+#: One candidate: (catalog rank, value start, value end, match start, match end, detector).
+_Hit = tuple[int, int, int, int, int, Detector]
+
+#: ``scan_large`` cuts a long text into pieces of this many characters (plus the overlap).
+LARGE_CHUNK_CHARS = 1 << 20
+
+
 class DetectionEngine:
-    """Runs detectors over batches of texts: one prefilter pass per batch, exact patterns after."""
+    """Runs detectors over batches of texts: one prefilter pass per batch, exact patterns after.
+
+    The RE2 gate tells which detectors can match anywhere in the batch; each of those runs its
+    RE2 locator over the whole batch once, and its exact pattern only in a window after each
+    locator hit (never over whole texts). Overlaps are resolved in O(n log n).
+    """
 
     def __init__(
         self,
@@ -95,68 +109,207 @@ class DetectionEngine:
         self._policy = policy or Policy()
         self._use_prefilter = use_prefilter
         ids = [d.id for d in detectors]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        duplicates = sorted({i for i, n in Counter(ids).items() if n > 1})
         if duplicates:
             raise ValueError(f"duplicate detector ids: {', '.join(duplicates)}")
         self._detectors = tuple(d for d in detectors if self._policy.runs(d))
         self._prefilter = Prefilter(self._detectors)
         self._fingerprint = fingerprinter
+        #: Overlap ``scan_large`` keeps between pieces: longer than any bounded match.
+        self.overlap = min(max([*self._prefilter.reach, 256]) * 2, 64 * 1024)
 
     @property
     def detectors(self) -> tuple[Detector, ...]:
         return self._detectors
 
-    def scan(self, text: str) -> list[Finding]:
-        """Findings in ``text``, non-overlapping, ordered by position."""
-        return self.scan_many([text])[0]
+    def scan(self, text: str, path: str = "") -> list[Finding]:
+        """Findings in ``text``, non-overlapping, ordered by position. ``path``: the file it came from."""
+        return self.scan_many([text], [path] if path else None)[0]
 
-    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
-        """Findings per text. RE2 finds the candidate detectors for the whole batch in one pass and
-        then the texts each candidate's trigger occurs in; exact patterns run on those texts only."""
+    def scan_large(self, text: str, path: str = "", chunk_chars: int = LARGE_CHUNK_CHARS) -> list[Finding]:
+        """``scan`` for a long text (a whole file), in overlapping pieces of ``chunk_chars``.
+
+        A value is reported by the piece that owns its start (pieces own the text from the middle
+        of the overlap before them), so values across a cut are found once, and partial values at
+        the start of a piece are not reported.
+        """
+        if len(text) <= chunk_chars + self.overlap:
+            return self.scan(text, path)
+        findings: list[Finding] = []
+        half = self.overlap // 2
+        piece_start = 0
+        while piece_start < len(text):
+            piece_end = min(len(text), piece_start + chunk_chars + self.overlap)
+            owned_from = piece_start + half if piece_start else 0
+            owned_to = piece_end - half if piece_end < len(text) else piece_end
+            for finding in self.scan(text[piece_start:piece_end], path):
+                start = finding.start + piece_start
+                if owned_from <= start < owned_to:
+                    findings.append(replace(finding, start=start, end=finding.end + piece_start))
+            if piece_end == len(text):
+                break
+            piece_start = piece_end - self.overlap
+        return findings
+
+    def scan_many(self, texts: Sequence[str], paths: Sequence[str] | None = None) -> list[list[Finding]]:
+        """Findings per text (``paths``: the file name of each text, "" for messages)."""
         if not texts:
             return []
-        joined = "\n".join(texts)
-        candidates = self._prefilter.candidates(joined) if self._use_prefilter else range(len(self._detectors))
-        if not candidates:
-            return [[] for _ in texts]
-        starts = [0, *(end + i for i, end in enumerate(accumulate(map(len, texts[:-1])), start=1))]
-        found: list[list[tuple[int, int, int, Detector]]] = [[] for _ in texts]
-        for rank in candidates:
-            detector = self._detectors[rank]
-            spans = self._prefilter.locate(rank, joined) if self._use_prefilter else None
-            if spans is None:
-                indexes: Iterable[int] = range(len(texts))
-            else:
-                indexes = sorted(
-                    {
-                        bisect_right(starts, position) - 1
-                        for span in spans
-                        for position in (span[0], max(span[0], span[1] - 1))
-                    }
-                )
-            for index in indexes:
-                found[index].extend(
-                    (rank, *detector.value_span(m), detector) for m in detector.compiled.finditer(texts[index])
-                )
+        names = list(paths) if paths is not None else [""] * len(texts)
+        if self._use_prefilter and self._prefilter.uses_re2:
+            found = self._located_hits(texts, names)
+        else:
+            found = self._exhaustive_hits(texts, names)
         return [self._confirm(text, hits) if hits else [] for text, hits in zip(texts, found, strict=True)]
 
-    def _confirm(self, text: str, candidates: list[tuple[int, int, int, Detector]]) -> list[Finding]:
-        taken: list[tuple[int, int]] = []
+    def _exhaustive_hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
+        """Every detector's exact pattern over every text it applies to: the reference behaviour."""
+        found: list[list[_Hit]] = [[] for _ in texts]
+        for rank, detector in enumerate(self._detectors):
+            for index, text in enumerate(texts):
+                if detector.applies_to(names[index]):
+                    self._exact_in(rank, detector, text, 0, len(text), 0, names[index], found[index])
+        return found
+
+    def _exact_in(
+        self, rank: int, detector: Detector, source: str, low: int, high: int, base: int, path: str, out: list[_Hit]
+    ) -> None:
+        """Real values of ``detector``'s exact pattern in ``source[low:high]`` (one text starting at ``base``)."""
+        text_end = high
+        for m in detector.compiled.finditer(source, low, high):
+            self._keep(rank, detector, source, base, text_end, detector.value_span(m), m.span(), path, out)
+
+    def _keep(
+        self,
+        rank: int,
+        detector: Detector,
+        source: str,
+        base: int,
+        text_end: int,
+        value_span: tuple[int, int],
+        match_span: tuple[int, int],
+        path: str,
+        out: list[_Hit],
+    ) -> None:
+        """Keep a candidate if it passes every check that depends on the value alone (cheapest first).
+
+        Rejected candidates never take a span from another detector, so checking them here, before
+        overlaps are resolved, changes nothing but the cost.
+        """
+        value_start, value_end = value_span
+        value = source[value_start:value_end]
+        if not value or not self._is_real(detector, value, source, base, text_end, match_span, path):
+            return
+        out.append((rank, value_start - base, value_end - base, match_span[0] - base, match_span[1] - base, detector))
+
+    def _located_hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
+        joined = "\n".join(texts)
+        data = as_latin1(joined)
+        starts = [0, *(end + i for i, end in enumerate(accumulate(map(len, texts[:-1])), start=1))]
+        ends = [start + len(text) for start, text in zip(starts, texts, strict=True)]
+        found: list[list[_Hit]] = [[] for _ in texts]
+        prefilter = self._prefilter
+        for rank in prefilter.candidates(data):
+            detector = self._detectors[rank]
+            applies = [detector.applies_to(name) for name in names] if detector.path else None
+            if applies is not None and not any(applies):
+                continue
+            locator = prefilter.locator(rank)
+            if locator is None:  # no RE2 form: the exact pattern over each text
+                for index, start in enumerate(starts):
+                    if applies is None or applies[index]:
+                        self._exact_in(rank, detector, joined, start, ends[index], start, names[index], found[index])
+            elif prefilter.exact[rank]:
+                self._exact_hits(rank, detector, locator, joined, data, starts, ends, applies, names, found)
+            else:
+                self._windowed_hits(rank, detector, locator, joined, data, starts, ends, applies, names, found)
+        return found
+
+    def _exact_hits(
+        self,
+        rank: int,
+        detector: Detector,
+        locator: Any,
+        joined: str,
+        data: bytes,
+        starts: list[int],
+        ends: list[int],
+        applies: list[bool] | None,
+        names: Sequence[str],
+        found: list[list[_Hit]],
+    ) -> None:
+        """The locator is the exact pattern: its hits are the matches."""
+        for index, spans in self._prefilter.locate(locator, data, starts, ends):
+            if applies is not None and not applies[index]:
+                continue
+            end = ends[index]
+            first, last = spans[0]
+            value_start, value_end = detector.value_span_of(spans)
+            self._keep(
+                rank, detector, joined, starts[index], end, (value_start, min(value_end, end)),
+                (first, min(last, end)), names[index], found[index],
+            )  # fmt: skip
+
+    def _windowed_hits(
+        self,
+        rank: int,
+        detector: Detector,
+        locator: Any,
+        joined: str,
+        data: bytes,
+        starts: list[int],
+        ends: list[int],
+        applies: list[bool] | None,
+        names: Sequence[str],
+        found: list[list[_Hit]],
+    ) -> None:
+        """The exact (Python) pattern runs only from each locator hit to as far as it can reach."""
+        reach = self._prefilter.reach[rank]
+        windows: list[tuple[int, int, int]] = []  # (text index, from, to) in joined offsets
+        for index, spans in self._prefilter.locate(locator, data, starts, ends):
+            if applies is not None and not applies[index]:
+                continue
+            first, last = spans[0]
+            stop = min(ends[index], max(last, first + 1) + reach)
+            if windows and windows[-1][0] == index and first <= windows[-1][2]:
+                windows[-1] = (index, windows[-1][1], max(stop, windows[-1][2]))
+            else:
+                windows.append((index, first, stop))
+        compiled = detector.compiled
+        for index, low, high in windows:
+            base, end = starts[index], ends[index]
+            for found_match in compiled.finditer(joined, low, high):
+                m = found_match
+                if m.end() == high < end:  # the window cut it short: match to the end of the text
+                    m = compiled.search(joined, m.start(), end)
+                    if m is None:
+                        break
+                self._keep(
+                    rank, detector, joined, base, end, detector.value_span(m), m.span(), names[index], found[index]
+                )
+
+    def _confirm(self, text: str, candidates: list[_Hit]) -> list[Finding]:
+        taken_starts: list[int] = []
+        taken_ends: list[int] = []
         findings: list[Finding] = []
+        seen: set[tuple[int, int, int]] = set()
         # Specific detectors (earlier in the catalog) win a span over generic ones.
-        for _, start, end, detector in sorted(candidates, key=lambda c: (c[0], c[1])):
-            if any(start < t_end and t_start < end for t_start, t_end in taken):
+        for rank, start, end, _, _, detector in sorted(candidates, key=lambda c: (c[0], c[1])):
+            if (rank, start, end) in seen:
                 continue
+            seen.add((rank, start, end))
+            at = bisect_right(taken_starts, start)
+            if (at and taken_ends[at - 1] > start) or (at < len(taken_starts) and taken_starts[at] < end):
+                continue  # overlaps a value already taken
             value = text[start:end]
-            if not self._is_real(detector, value):
-                continue
             confidence = detector.adjusted_confidence(text, start, end)
             if not confidence.at_least(self._policy.min_confidence):
                 continue
             fingerprint = self._fingerprint(value)
             if self._policy.allows_value(value, fingerprint):
                 continue
-            taken.append((start, end))
+            taken_starts.insert(at, start)
+            taken_ends.insert(at, end)
             findings.append(
                 Finding(
                     detector=detector.id,
@@ -173,11 +326,24 @@ class DetectionEngine:
         return findings
 
     @staticmethod
-    def _is_real(detector: Detector, value: str) -> bool:
-        if is_benign(value):
+    def _is_real(
+        detector: Detector, value: str, text: str, base: int, text_end: int, match_span: tuple[int, int], path: str
+    ) -> bool:
+        """Cheapest checks first: entropy, the validator, allowlists, then the benign-value checks."""
+        if detector.min_entropy is not None:
+            entropy = shannon_entropy(value)
+            if entropy < detector.min_entropy or (detector.entropy_exclusive and entropy <= detector.min_entropy):
+                return False
+        if detector.validator is not None and not detector.validator(value):
             return False
-        if detector.min_entropy is not None and shannon_entropy(value) < detector.min_entropy:
-            return False
+        if detector.allowlists:
+            match_start, match_end = match_span
+            match = text[match_start:match_end]
+            line_start = max(base, text.rfind("\n", base, match_start) + 1)
+            line_end = text.find("\n", match_end, text_end)
+            line = text[line_start : text_end if line_end < 0 else line_end]
+            if any(a.allows(value, match, line, path) for a in detector.allowlists):
+                return False
         if any(p.search(value) for p in detector.compiled_allow):
             return False
-        return detector.validator is None or detector.validator(value)
+        return not is_benign(value)

@@ -18,6 +18,7 @@ from itertools import pairwise
 Validator = Callable[[str], bool]
 
 _NON_DIGITS = re.compile(r"\D")
+_DIGIT = re.compile(r"\d")
 
 
 def digits_of(value: str) -> str:
@@ -78,9 +79,8 @@ def shannon_entropy(value: str) -> float:
     """Bits per character of ``value``; random base64 is ~6, English words ~3.5."""
     if not value:
         return 0.0
-    counts = Counter(value)
     length = len(value)
-    return -sum(c / length * math.log2(c / length) for c in counts.values())
+    return math.log2(length) - sum(c * math.log2(c) for c in Counter(value).values()) / length
 
 
 def entropy_at_least(bits: float) -> Validator:
@@ -212,10 +212,12 @@ def password_like(value: str) -> bool:
     for its length (short random strings cannot reach the entropy of long ones)."""
     if len(value) < 8:
         return False
-    classes = sum(
-        (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value),
-         any(not c.isalnum() for c in value))
-    )  # fmt: skip
+    classes = (
+        (value.upper() != value)  # a lowercase letter
+        + (value.lower() != value)  # an uppercase letter
+        + (_DIGIT.search(value) is not None)
+        + (not value.isalnum())
+    )
     return classes >= 2 and shannon_entropy(value) >= min(3.5, 0.8 * math.log2(len(value)))
 
 
@@ -227,3 +229,8 @@ def basic_auth(value: str) -> bool:
         return False
     user, sep, password = decoded.partition(":")
     return bool(sep) and bool(user) and len(password) >= 4 and decoded.isprintable()
+
+
+def generic_secret(value: str) -> bool:
+    """``password_like``, at most 128 characters (longer runs are data, not a typed secret)."""
+    return len(value) <= 128 and password_like(value)

@@ -596,6 +596,7 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         v.generic_secret,
         MEDIUM,
         allowlists=(IDENTIFIER_ALLOWLIST,),
+        generic=True,
     ),
 )
 

@@ -59,6 +59,8 @@ class Detector:
     allowlists: tuple[RuleAllowlist, ...] = ()
     path: str | None = None
     entropy_exclusive: bool = False
+    #: Generic rules lose a span to every specific one, built-in or user rule.
+    generic: bool = False
     compiled: Any = field(init=False, repr=False, compare=False)
     compiled_allow: tuple[Any, ...] = field(init=False, repr=False, compare=False)
     compiled_path: Any = field(init=False, repr=False, compare=False)

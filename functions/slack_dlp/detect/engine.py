@@ -112,7 +112,8 @@ class DetectionEngine:
         duplicates = sorted({i for i, n in Counter(ids).items() if n > 1})
         if duplicates:
             raise ValueError(f"duplicate detector ids: {', '.join(duplicates)}")
-        self._detectors = tuple(d for d in detectors if self._policy.runs(d))
+        # Order decides overlaps: specific detectors first (in the given order), generic ones last.
+        self._detectors = tuple(sorted((d for d in detectors if self._policy.runs(d)), key=lambda d: d.generic))
         self._prefilter = Prefilter(self._detectors)
         self._fingerprint = fingerprinter
         #: Overlap ``scan_large`` keeps between pieces: longer than any bounded match.

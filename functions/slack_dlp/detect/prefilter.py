@@ -10,6 +10,7 @@ prefilter falls back to each detector's keywords.
 from __future__ import annotations
 
 import re
+import warnings
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -105,7 +106,9 @@ _WIDTH_LIMIT = 100_000
 def pattern_reach(detector: Detector) -> int:
     """The longest text ``detector.pattern`` can match (UNBOUNDED_REACH when it has no bound)."""
     try:
-        _, high = re._parser.parse(detector.pattern, detector.flags).getwidth()  # type: ignore[attr-defined]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # RE2 syntax can look like Python's future nested sets
+            _, high = re._parser.parse(detector.pattern, detector.flags).getwidth()  # type: ignore[attr-defined]
     except Exception:
         return UNBOUNDED_REACH
     return UNBOUNDED_REACH if high >= _WIDTH_LIMIT else max(int(high), 1)

@@ -9,11 +9,11 @@ import argparse
 import sys
 from collections.abc import Iterable
 
-from slack_dlp_tools.cli import bench, findings, local, scan
+from slack_dlp_tools.cli import bench, findings, local, rules, scan
 from slack_dlp_tools.cli.common import EXIT_ERROR, UsageError
 
 #: Each module has ``register(subparsers)``, which sets ``func`` on its parser.
-COMMANDS = (scan, findings, bench, local)
+COMMANDS = (scan, rules, findings, bench, local)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import string
 import uuid
+from collections.abc import Callable
 
 _WORDS = (
     "the deploy is done can you take a look at this when you have a minute thanks we should ship it "
@@ -125,7 +126,7 @@ class _DenseFiller(_Filler):
     def format_value(self, key: str) -> str:
         rng = self._rng
         hexchars = "0123456789abcdef"
-        makers = {
+        makers: dict[str, Callable[[], str]] = {
             "svc": lambda: rng.choice(("stripe", "github", "slack", "aws", "datadog", "sentry", "okta", "vault")),
             "hex20": lambda: "".join(rng.choices(hexchars, k=20)),
             "b64": lambda: "".join(rng.choices(string.ascii_letters + string.digits + "+/", k=44)),

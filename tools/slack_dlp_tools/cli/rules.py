@@ -23,7 +23,7 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from slack_dlp.detect.rules import RulesError, load_rules_report
 
-    reports = []
+    reports: list[dict[str, Any]] = []
     for name in args.files:
         try:
             detectors, report = load_rules_report(name)
@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
         json.dump({"reports": reports}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        for report in reports:
-            _print(report)
+        for entry in reports:
+            _print(entry)
     troubled = any(r["skipped"] or r["warnings"] for r in reports)
     return EXIT_ERROR if args.strict and troubled else EXIT_CLEAN
 

@@ -1,4 +1,4 @@
-"""Precision and recall of the built-in engine on the labeled corpus; fails below 0.97."""
+"""Precision and recall of the built-in engine on the labeled corpus; fails below 0.99."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from slack_dlp.detect.catalog import BUILTIN_DETECTORS
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
 from tests.quality.corpus import GENERATORS, HARD_NEGATIVES, positives
 
-THRESHOLD = 0.97
+THRESHOLD = 0.99
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +24,11 @@ def scores() -> dict[str, tuple[int, int, int]]:
         start = planted.text.index(planted.value)
         end = start + len(planted.value)
         hit = False
+        others = [(planted.text.index(v), planted.text.index(v) + len(v)) for v in planted.also]
         for finding in engine.scan(planted.text):
             if finding.detector == planted.detector and finding.start < end and start < finding.end:
                 hit = True
-            else:
+            elif not any(finding.start < o_end and o_start < finding.end for o_start, o_end in others):
                 fp[finding.detector] += 1
         (tp if hit else fn)[planted.detector] += 1
     for text in HARD_NEGATIVES:
@@ -43,10 +44,10 @@ def _ratio(good: int, bad: int) -> float:
 def test_every_enabled_detector_is_in_the_corpus() -> None:
     enabled = {d.id for d in BUILTIN_DETECTORS if d.enabled_by_default and d.id != "stripe-test-key"}
     assert enabled <= set(GENERATORS)
-    assert len(HARD_NEGATIVES) >= 50
+    assert len(HARD_NEGATIVES) >= 80
 
 
-def test_precision_and_recall_are_at_least_097(scores: dict[str, tuple[int, int, int]]) -> None:
+def test_precision_and_recall_are_at_least_099(scores: dict[str, tuple[int, int, int]]) -> None:
     rows = []
     for detector in sorted(scores):
         tp, fp, fn = scores[detector]

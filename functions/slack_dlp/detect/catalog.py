@@ -112,9 +112,13 @@ CLOUD: tuple[Detector, ...] = (
         "azure-storage-account-key",
         SECRET,
         "Azure storage account key",
-        r"(?i:AccountKey)\s*=\s*(?P<secret>[A-Za-z0-9+/]{86}==)",
-        _kw("accountkey"),
+        # Connection strings, `az storage account keys list` as JSON and as a table.
+        r"(?:(?i:AccountKey)\s*=\s*([A-Za-z0-9+/]{86}==)"
+        r"|\"keyName\":\s*\"key[12]\"[^{}]{0,200}?\"value\":\s*\"([A-Za-z0-9+/]{86}==)\""
+        r"|\bkey[12]\s+(?i:full|read)\s+([A-Za-z0-9+/]{86}==))",
+        _kw("accountkey", "keyname", "key1", "key2"),
         v.entropy_at_least(4.5),
+        secret_group=FIRST_GROUP,
     ),
     Detector(
         "azure-sas-token",
@@ -439,9 +443,13 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
         "twilio-auth-token",
         SECRET,
         "Twilio auth token",
-        _assigned(r"twilio[\w-]{0,20}(?:auth|token|secret)", r"[0-9a-f]{32}"),
-        _kw("twilio"),
+        # TWILIO_AUTH_TOKEN=…, and the Account SID:auth token pair of `curl -u` / Basic auth.
+        "(?:" + _assigned(r"twilio[\w-]{0,20}(?:auth|token|secret)", r"[0-9a-f]{32}") + ""
+        r"|(?<![A-Za-z0-9])AC[0-9a-f]{32}:([0-9a-f]{32})(?![A-Za-z0-9]))",
+        _kw("twilio", "ac"),
         v.mixed_alnum,
+        secret_group=FIRST_GROUP,
+        trigger=r"(?i:twilio)|AC[0-9a-f]{32}:",
     ),
     Detector(
         "datadog-api-key",

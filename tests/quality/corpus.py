@@ -380,7 +380,7 @@ LAYOUTS: tuple[tuple[str, Callable[[random.Random], str], Callable[[str, str], s
         "payment-card",
         lambda r: _grouped_card(r, r.choice(["36", "300", "305"]), 14, (4, 6, 4)),
         lambda v, k: f"diners card {v}, cvv on the back",
-    ),  # fmt: skip
+    ),
     ("payment-card", lambda r: _grouped_card(r, "4", 16, (4, 4, 4, 4)), lambda v, k: f"visa {v}"),
     ("aws-secret-access-key", _aws_secret, lambda v, k: f"Access key ID: {k}\nSecret access key: {v}"),
     ("aws-secret-access-key", _aws_secret, lambda v, k: f"Access key ID,Secret access key\n{k},{v}\n"),
@@ -415,7 +415,7 @@ LAYOUTS: tuple[tuple[str, Callable[[random.Random], str], Callable[[str, str], s
         "twilio-auth-token",
         lambda r: _r(r, HEX, 32),
         lambda v, k: f"curl -u AC{'1f0e' * 8}:{v} https://api.twilio.com/2010-04-01/Accounts.json",
-    ),  # fmt: skip
+    ),
 )
 
 

@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -25,17 +26,16 @@ def digits_of(value: str) -> str:
     return _NON_DIGITS.sub("", value)
 
 
+_DOUBLED = str.maketrans("0123456789", "0246813579")  # each digit doubled, digits of the result summed
+
+
 def luhn(value: str) -> bool:
     digits = digits_of(value)
     if len(digits) < 2:
         return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        digit = ord(char) - 48
-        if index % 2 == 1:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return total % 10 == 0
+    # From the right: digits in odd positions count as they are, the others doubled.
+    kept, doubled = digits[::-1][0::2], digits[::-1][1::2].translate(_DOUBLED)
+    return (sum(map(int, kept)) + sum(map(int, doubled))) % 10 == 0
 
 
 # (issuer, lengths, prefix ranges as (low, high) over the first len(str(low)) digits)
@@ -53,6 +53,8 @@ _CARD_ISSUERS: tuple[tuple[str, tuple[int, ...], tuple[tuple[int, int], ...]], .
 def card_issuer(value: str) -> str | None:
     """The card network whose number ranges and lengths ``value`` fits, or None."""
     digits = digits_of(value)
+    if digits[:1] not in _ISSUER_FIRST_DIGITS:
+        return None
     for issuer, lengths, ranges in _CARD_ISSUERS:
         if len(digits) not in lengths:
             continue
@@ -61,6 +63,9 @@ def card_issuer(value: str) -> str | None:
             if low <= int(digits[:width]) <= high:
                 return issuer
     return None
+
+
+_ISSUER_FIRST_DIGITS = frozenset({str(low)[0] for _, _, ranges in _CARD_ISSUERS for low, _ in ranges})
 
 
 def _all_same_or_sequential(digits: str) -> bool:
@@ -72,7 +77,7 @@ def _all_same_or_sequential(digits: str) -> bool:
 
 def payment_card(value: str) -> bool:
     digits = digits_of(value)
-    return card_issuer(digits) is not None and luhn(digits) and not _all_same_or_sequential(digits[:-1])
+    return luhn(digits) and card_issuer(digits) is not None and not _all_same_or_sequential(digits[:-1])
 
 
 def shannon_entropy(value: str) -> float:
@@ -80,7 +85,8 @@ def shannon_entropy(value: str) -> float:
     if not value:
         return 0.0
     length = len(value)
-    return math.log2(length) - sum(c * math.log2(c) for c in Counter(value).values()) / length
+    counts = Counter(value).values()
+    return math.log2(length) - math.fsum(map(operator.mul, counts, map(math.log2, counts))) / length
 
 
 def entropy_at_least(bits: float) -> Validator:

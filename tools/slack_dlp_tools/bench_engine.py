@@ -74,7 +74,9 @@ def _jwt(rng: random.Random) -> str:
     def part(data: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
-    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'sub': str(rng.randint(1, 99999))})}.{_rand(rng, _ALNUM, 43)}"
+    return (
+        f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'sub': str(rng.randint(1, 99999))})}.{_rand(rng, _ALNUM, 43)}"
+    )
 
 
 #: (value generator, message template): values people paste into engineering channels.
@@ -202,11 +204,16 @@ def chunk_corpus(dense: Corpus, megabytes: float) -> Corpus:
     repeat = max(1, int(megabytes * 1e6 / max(1, len(text))) + 1)
     text = (text + "\n") * repeat
     text = text[: int(megabytes * 1e6)]
-    return Corpus("dense chatter in 16 KB chunks", [text[i : i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)])
+    return Corpus(
+        "dense chatter in 16 KB chunks", [text[i : i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)]
+    )
 
 
 def _env() -> dict[str, str]:
-    paths = [str(Path(slack_dlp.__file__).resolve().parents[1]), str(Path(slack_dlp_tools.__file__).resolve().parents[1])]
+    paths = [
+        str(Path(slack_dlp.__file__).resolve().parents[1]),
+        str(Path(slack_dlp_tools.__file__).resolve().parents[1]),
+    ]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths + [os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
 
 
@@ -325,7 +332,9 @@ def bench_secretlint(corpus: Corpus, folder: Path, name: str) -> dict[str, Any] 
         return "secretlint: skipped, not installed (npm ci installs secretlint and its preset from package.json)"
     work = folder / f"secretlint-{name}"
     work.mkdir(exist_ok=True)
-    (work / ".secretlintrc.json").write_text(json.dumps({"rules": [{"id": "@secretlint/secretlint-rule-preset-recommend"}]}))
+    (work / ".secretlintrc.json").write_text(
+        json.dumps({"rules": [{"id": "@secretlint/secretlint-rule-preset-recommend"}]})
+    )
     path = work / "chat.txt"
     path.write_text("\n".join(corpus.texts) + "\n")
     command = [str(node), str(SECRETLINT), "--secretlintrc", ".secretlintrc.json", "--format", "json", "chat.txt"]

@@ -93,6 +93,7 @@ _SEQUENCES = ("0123456789", "1234567890", "abcdefghij", "qwertyuiop")
 
 _SEPARATORS = re.compile(r"[\s-]")
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
+_ALNUM_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def is_known_example(value: str) -> bool:
@@ -122,14 +123,14 @@ def is_benign(value: str) -> bool:
     """A documented example, a placeholder or a reference (one RE2 call for the patterns of both)."""
     if value in KNOWN_EXAMPLES or _BENIGN.search(value):
         return True
-    core = _NOT_ALNUM.sub("", value)
-    lowered = core.lower()
-    distinct = len(set(lowered))
-    if core and distinct <= 2:
+    distinct = len(set(value.lower()) & _ALNUM_CHARS)
+    if 0 < distinct <= 2:
         return True
-    if distinct < 12 and any(seq in lowered for seq in _SEQUENCES):
-        return True
-    return _SEPARATORS.sub("", value) in KNOWN_EXAMPLES
+    if distinct < 12:
+        core = _NOT_ALNUM.sub("", value).lower()
+        if any(seq in core for seq in _SEQUENCES):
+            return True
+    return (" " in value or "-" in value) and _SEPARATORS.sub("", value) in KNOWN_EXAMPLES
 
 
 class AllowlistError(ValueError):

@@ -7,7 +7,7 @@ import hmac
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
@@ -143,10 +143,11 @@ class DetectionEngine:
             piece_end = min(len(text), piece_start + chunk_chars + self.overlap)
             owned_from = piece_start + half if piece_start else 0
             owned_to = piece_end - half if piece_end < len(text) else piece_end
-            for finding in self.scan(text[piece_start:piece_end], path):
-                start = finding.start + piece_start
-                if owned_from <= start < owned_to:
-                    findings.append(replace(finding, start=start, end=finding.end + piece_start))
+            piece = text[piece_start:piece_end]
+            [hits] = self._hits([piece], [path])
+            findings.extend(
+                f for f in self._confirm(piece, hits, shift=piece_start) if owned_from <= f.start < owned_to
+            )
             if piece_end == len(text):
                 break
             piece_start = piece_end - self.overlap
@@ -156,12 +157,14 @@ class DetectionEngine:
         """Findings per text (``paths``: the file name of each text, "" for messages)."""
         if not texts:
             return []
-        names = list(paths) if paths is not None else [""] * len(texts)
-        if self._use_prefilter and self._prefilter.uses_re2:
-            found = self._located_hits(texts, names)
-        else:
-            found = self._exhaustive_hits(texts, names)
+        found = self._hits(texts, list(paths) if paths is not None else [""] * len(texts))
         return [self._confirm(text, hits) if hits else [] for text, hits in zip(texts, found, strict=True)]
+
+    def _hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
+        """Candidates that passed every value check, per text (overlaps not yet resolved)."""
+        if self._use_prefilter and self._prefilter.uses_re2:
+            return self._located_hits(texts, names)
+        return self._exhaustive_hits(texts, names)
 
     def _exhaustive_hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
         """Every detector's exact pattern over every text it applies to: the reference behaviour."""
@@ -289,7 +292,9 @@ class DetectionEngine:
                     rank, detector, joined, base, end, detector.value_span(m), m.span(), names[index], found[index]
                 )
 
-    def _confirm(self, text: str, candidates: list[_Hit]) -> list[Finding]:
+    def _confirm(self, text: str, candidates: list[_Hit], shift: int = 0) -> list[Finding]:
+        """Resolve overlaps (specific before generic), apply confidence and the policy; ``shift`` moves
+        the offsets (a piece of a larger text)."""
         taken_starts: list[int] = []
         taken_ends: list[int] = []
         findings: list[Finding] = []
@@ -315,8 +320,8 @@ class DetectionEngine:
                 Finding(
                     detector=detector.id,
                     category=detector.category,
-                    start=start,
-                    end=end,
+                    start=start + shift,
+                    end=end + shift,
                     confidence=confidence,
                     masked=mask(value),
                     fingerprint=fingerprint,

@@ -598,7 +598,8 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         "Password or secret assigned in code or config",
         # No look-around: the pattern runs on RE2 as it is (the value class stops at a delimiter).
         r"(?i:password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|"
-        r"client[_-]?secret|private[_-]?key|credentials?)[\w.-]{0,20}[\"']?(?:[ \t]*(?:[:=]|:=|=>)|[ \t]+is)[ \t]*[\"'`]?"
+        r"client[_-]?secret|private[_-]?key|credentials?)[\w.-]{0,20}[\"']?"
+        r"(?:[ \t]*(?:[:=]|:=|=>)|[ \t]+is)[ \t]*[\"'`]?"
         r"(?P<secret>[^\s\"'`,;()<>${%\[]{1}[^\s\"'`,;()<>]{7,})",
         _kw("pass", "pwd", "secret", "key", "token", "credential"),
         v.generic_secret,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from bisect import bisect_right
 from collections import Counter
@@ -43,8 +42,7 @@ class Fingerprinter:
         self._key = key
 
     def __call__(self, value: str) -> str:
-        digest = hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
-        return digest[:32]
+        return hmac.digest(self._key, value.encode("utf-8"), "sha256").hex()[:32]
 
 
 @dataclass(frozen=True)
@@ -146,7 +144,7 @@ class DetectionEngine:
             piece = text[piece_start:piece_end]
             [hits] = self._hits([piece], [path])
             findings.extend(
-                f for f in self._confirm(piece, hits, shift=piece_start) if owned_from <= f.start < owned_to
+                f for f in self._confirm(piece, hits, shift=piece_start, path=path) if owned_from <= f.start < owned_to
             )
             if piece_end == len(text):
                 break
@@ -158,7 +156,11 @@ class DetectionEngine:
         if not texts:
             return []
         found = self._hits(texts, list(paths) if paths is not None else [""] * len(texts))
-        return [self._confirm(text, hits) if hits else [] for text, hits in zip(texts, found, strict=True)]
+        names = list(paths) if paths is not None else [""] * len(texts)
+        return [
+            self._confirm(text, hits, path=name) if hits else []
+            for text, hits, name in zip(texts, found, names, strict=True)
+        ]
 
     def _hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
         """Candidates that passed every value check, per text (overlaps not yet resolved)."""
@@ -195,14 +197,10 @@ class DetectionEngine:
         path: str,
         out: list[_Hit],
     ) -> None:
-        """Keep a candidate if it passes every check that depends on the value alone (cheapest first).
-
-        Rejected candidates never take a span from another detector, so checking them here, before
-        overlaps are resolved, changes nothing but the cost.
-        """
+        """A candidate, in the offsets of its own text; its value is checked when overlaps are resolved
+        (a candidate inside a value already taken by a more specific detector costs no check)."""
         value_start, value_end = value_span
-        value = source[value_start:value_end]
-        if not value or not self._is_real(detector, value, source, base, text_end, match_span, path):
+        if value_end <= value_start:
             return
         out.append((rank, value_start - base, value_end - base, match_span[0] - base, match_span[1] - base, detector))
 
@@ -267,32 +265,33 @@ class DetectionEngine:
         names: Sequence[str],
         found: list[list[_Hit]],
     ) -> None:
-        """The exact (Python) pattern runs only from each locator hit to as far as it can reach."""
+        """The exact (Python) pattern is tried where each locator hit starts (anchored: no scanning);
+        only when a look-around rejects that start does it search the hit's window."""
         reach = self._prefilter.reach[rank]
-        windows: list[tuple[int, int, int]] = []  # (text index, from, to) in joined offsets
+        compiled = detector.compiled
+        covered = -1  # joined offset up to which this detector's matches are taken
         for index, spans in self._prefilter.locate(locator, data, starts, ends):
             if applies is not None and not applies[index]:
                 continue
             first, last = spans[0]
-            stop = min(ends[index], max(last, first + 1) + reach)
-            if windows and windows[-1][0] == index and first <= windows[-1][2]:
-                windows[-1] = (index, windows[-1][1], max(stop, windows[-1][2]))
-            else:
-                windows.append((index, first, stop))
-        compiled = detector.compiled
-        for index, low, high in windows:
+            if first < covered:
+                continue
             base, end = starts[index], ends[index]
-            for found_match in compiled.finditer(joined, low, high):
-                m = found_match
-                if m.end() == high < end:  # the window cut it short: match to the end of the text
+            stop = min(end, max(last, first + 1) + reach)
+            m = compiled.match(joined, first, end) or compiled.search(joined, first, stop)
+            while m is not None:
+                if m.end() == stop < end and m.start() != first:  # the window cut it short
                     m = compiled.search(joined, m.start(), end)
                     if m is None:
                         break
                 self._keep(
                     rank, detector, joined, base, end, detector.value_span(m), m.span(), names[index], found[index]
                 )
+                covered = m.end()
+                # The relaxed hit may hold more than one real match (a real one can be shorter).
+                m = compiled.search(joined, covered, stop) if covered < last else None
 
-    def _confirm(self, text: str, candidates: list[_Hit], shift: int = 0) -> list[Finding]:
+    def _confirm(self, text: str, candidates: list[_Hit], shift: int = 0, path: str = "") -> list[Finding]:
         """Resolve overlaps (specific before generic), apply confidence and the policy; ``shift`` moves
         the offsets (a piece of a larger text)."""
         taken_starts: list[int] = []
@@ -300,7 +299,7 @@ class DetectionEngine:
         findings: list[Finding] = []
         seen: set[tuple[int, int, int]] = set()
         # Specific detectors (earlier in the catalog) win a span over generic ones.
-        for rank, start, end, _, _, detector in sorted(candidates, key=lambda c: (c[0], c[1])):
+        for rank, start, end, match_start, match_end, detector in sorted(candidates, key=lambda c: (c[0], c[1])):
             if (rank, start, end) in seen:
                 continue
             seen.add((rank, start, end))
@@ -308,6 +307,8 @@ class DetectionEngine:
             if (at and taken_ends[at - 1] > start) or (at < len(taken_starts) and taken_starts[at] < end):
                 continue  # overlaps a value already taken
             value = text[start:end]
+            if not self._is_real(detector, value, text, 0, len(text), (match_start, match_end), path):
+                continue
             confidence = detector.adjusted_confidence(text, start, end)
             if not confidence.at_least(self._policy.min_confidence):
                 continue

@@ -85,7 +85,7 @@ def shannon_entropy(value: str) -> float:
     if not value:
         return 0.0
     length = len(value)
-    counts = Counter(value).values()
+    counts = list(map(value.count, set(value))) if length <= 256 else list(Counter(value).values())
     return math.log2(length) - math.fsum(map(operator.mul, counts, map(math.log2, counts))) / length
 
 

@@ -140,3 +140,12 @@ def test_rules_and_allowlists_see_only_their_own_text_in_a_batch(engine: Detecti
     # AND a complete key after it in the same batch is still found
     results = engine.scan_many([head, "hello", f"key:\n{key}\n"])
     assert [f.detector for f in results[2]] == ["private-key"]
+
+
+def test_context_words_count_on_the_values_own_line_only(engine: DetectionEngine) -> None:
+    card = samples.fake_card_number(RNG)
+    # GIVEN a card number whose neighbouring line (another record of a file) talks about an invoice
+    text = f"invoice 2026-0042 paid\ncard {card} exp 11/27\nsee the invoice above"
+    # THEN the neighbours do not lower its confidence, while the same word on its line does
+    assert [f.confidence.value for f in engine.scan(text)] == ["high"]
+    assert engine.scan(f"invoice {card}") == []

@@ -600,7 +600,7 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         r"(?i:password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|"
         r"client[_-]?secret|private[_-]?key|credentials?)[\w.-]{0,20}[\"']?"
         r"(?:[ \t]*(?:[:=]|:=|=>)|[ \t]+is)[ \t]*[\"'`]?"
-        r"(?P<secret>[^\s\"'`,;()<>${%\[]{1}[^\s\"'`,;()<>]{7,})",
+        r"(?P<secret>[^\s\"'`,;()<>]{8,})",
         _kw("pass", "pwd", "secret", "key", "token", "credential"),
         v.generic_secret,
         MEDIUM,

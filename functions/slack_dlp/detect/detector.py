@@ -12,7 +12,7 @@ from slack_dlp.model import Category, Confidence
 
 #: ``secret_group`` value meaning "the first capturing group that matched" (gitleaks' default).
 FIRST_GROUP = "first"
-#: Characters either side of a match in which context words are looked for.
+#: Characters either side of a match (on its line) in which context words are looked for.
 CONTEXT_WINDOW = 48
 
 
@@ -125,7 +125,11 @@ class Detector:
         """Confidence after context words around ``text[start:end]`` have had their say."""
         if not (self.context_up or self.context_down):
             return self.confidence
-        window = text[max(0, start - CONTEXT_WINDOW) : end + CONTEXT_WINDOW].lower()
+        # Context is the value's own line: in a file, the next line is another record.
+        line_start = text.rfind("\n", max(0, start - CONTEXT_WINDOW), start) + 1
+        line_end = text.find("\n", end, end + CONTEXT_WINDOW)
+        window = text[max(line_start, start - CONTEXT_WINDOW) : end + CONTEXT_WINDOW if line_end < 0 else line_end]
+        window = window.lower()
         levels = list(Confidence)
         rank = levels.index(self.confidence)
         if any(word in window for word in self.context_down):

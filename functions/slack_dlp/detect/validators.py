@@ -30,7 +30,10 @@ _DOUBLED = str.maketrans("0123456789", "0246813579")  # each digit doubled, digi
 
 
 def luhn(value: str) -> bool:
-    digits = digits_of(value)
+    return _luhn_digits(digits_of(value))
+
+
+def _luhn_digits(digits: str) -> bool:
     if len(digits) < 2:
         return False
     # From the right: digits in odd positions count as they are, the others doubled.
@@ -52,7 +55,7 @@ _CARD_ISSUERS: tuple[tuple[str, tuple[int, ...], tuple[tuple[int, int], ...]], .
 
 def card_issuer(value: str) -> str | None:
     """The card network whose number ranges and lengths ``value`` fits, or None."""
-    digits = digits_of(value)
+    digits = value if value.isdigit() else digits_of(value)
     if digits[:1] not in _ISSUER_FIRST_DIGITS:
         return None
     for issuer, lengths, ranges in _CARD_ISSUERS:
@@ -68,7 +71,20 @@ def card_issuer(value: str) -> str | None:
 _ISSUER_FIRST_DIGITS = frozenset({str(low)[0] for _, _, ranges in _CARD_ISSUERS for low, _ in ranges})
 
 
+def _progressions(length: int) -> frozenset[str]:
+    """Every run of ``length`` digits that steps by a constant (mod 10): 1111…, 1234…, 9753…."""
+    return frozenset(
+        "".join(str((first + step * i) % 10) for i in range(length)) for first in range(10) for step in range(10)
+    )
+
+
+_PROGRESSIONS = {length: _progressions(length) for length in range(12, 19)}
+
+
 def _all_same_or_sequential(digits: str) -> bool:
+    runs = _PROGRESSIONS.get(len(digits))
+    if runs is not None:
+        return digits in runs
     if len(set(digits)) == 1:
         return True
     steps = {(int(b) - int(a)) % 10 for a, b in pairwise(digits)}
@@ -77,7 +93,7 @@ def _all_same_or_sequential(digits: str) -> bool:
 
 def payment_card(value: str) -> bool:
     digits = digits_of(value)
-    return luhn(digits) and card_issuer(digits) is not None and not _all_same_or_sequential(digits[:-1])
+    return _luhn_digits(digits) and card_issuer(digits) is not None and not _all_same_or_sequential(digits[:-1])
 
 
 def shannon_entropy(value: str) -> float:

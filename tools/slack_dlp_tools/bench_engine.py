@@ -206,9 +206,8 @@ def chunk_corpus(dense: Corpus, megabytes: float) -> Corpus:
     repeat = max(1, int(megabytes * 1e6 / max(1, len(text))) + 1)
     text = (text + "\n") * repeat
     text = text[: int(megabytes * 1e6)]
-    return Corpus(
-        "dense chatter in 16 KB chunks", [text[i : i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)]
-    )
+    chunks = [text[i : i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)]
+    return Corpus("dense chatter in 16 KB chunks", chunks, scored=False)
 
 
 def _env() -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import pytest
@@ -64,10 +65,11 @@ def test_precision_and_recall_are_at_least_099(scores: dict[str, tuple[int, int,
 
 
 def test_the_prefilter_never_changes_what_is_found() -> None:
-    # GIVEN the labeled corpus mixed into chatter, in batches of 100 like the inspector's
-    from slack_dlp_tools.chatter import chatter
+    # GIVEN the labeled corpus mixed into everyday and keyword-dense chatter, in batches of 100
+    from slack_dlp_tools.chatter import chatter, dense_chatter
 
-    texts = [p.text for p in positives(per_detector=8, seed=3)] + list(HARD_NEGATIVES) + chatter(1500, seed=9)
+    texts = [p.text for p in positives(per_detector=8, seed=3)] + list(HARD_NEGATIVES)
+    texts += chatter(1500, seed=9) + dense_chatter(1500, seed=9)
     import random
 
     random.Random(1).shuffle(texts)
@@ -78,4 +80,23 @@ def test_the_prefilter_never_changes_what_is_found() -> None:
     for first in range(0, len(texts), 100):
         batch = texts[first : first + 100]
         # THEN the findings are identical
+        assert fast.scan_many(batch) == exhaustive.scan_many(batch)
+
+
+def test_the_prefilter_never_changes_what_gitleaks_rules_find() -> None:
+    # GIVEN the upstream gitleaks rules beside the built-ins, and corpus values in dense chatter
+    from pathlib import Path
+
+    from slack_dlp.detect.rules import load_rules
+    from slack_dlp_tools.chatter import dense_chatter
+
+    rules = load_rules(Path(__file__).resolve().parents[1] / "data" / "gitleaks.toml")
+    texts = [p.text for p in positives(per_detector=2, seed=5)] + dense_chatter(300, seed=4)
+    random.Random(2).shuffle(texts)
+    key = Fingerprinter(b"quality-test-fingerprint-key-000")
+    fast = DetectionEngine((*BUILTIN_DETECTORS, *rules), fingerprinter=key)
+    exhaustive = DetectionEngine((*BUILTIN_DETECTORS, *rules), fingerprinter=key, use_prefilter=False)
+    # WHEN scanned with locators and with every rule on every text, THEN the findings are identical
+    for first in range(0, len(texts), 100):
+        batch = texts[first : first + 100]
         assert fast.scan_many(batch) == exhaustive.scan_many(batch)

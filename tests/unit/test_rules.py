@@ -256,3 +256,14 @@ def test_rules_check_reports_loaded_skipped_and_warnings(tmp_path: Path, capsys:
     assert "useDefault" in out and "built-in detectors are always on" in out
     assert main(["rules", "check", "--strict", str(config)]) == 2
     assert main(["rules", "check", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_rule_keywords_gate_each_message_not_the_batch(upstream: DetectionEngine) -> None:
+    # GIVEN gitleaks' sourcegraph rule (keywords sgp_, sourcegraph; its regex also matches any 40-hex
+    # string) and a batch where one message names sourcegraph and another holds a commit hash
+    commit = "".join(random.Random(3).choices("0123456789abcdef", k=40))
+    texts = ["the sourcegraph token rotation is done", f"deploy {commit} went out"]
+    # THEN the commit is not reported: gitleaks runs a rule only on texts holding one of its keywords
+    assert all(f.detector != "gitleaks.sourcegraph-access-token" for fs in upstream.scan_many(texts) for f in fs)
+    [finding] = [f for f in upstream.scan(f"sourcegraph deploy {commit}") if f.detector.startswith("gitleaks.")]
+    assert finding.detector == "gitleaks.sourcegraph-access-token"

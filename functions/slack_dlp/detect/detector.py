@@ -117,6 +117,12 @@ class Detector:
         start, end = spans[0]
         return int(start), int(end)
 
+    @property
+    def keyword_gated(self) -> bool:
+        """User rules run only on texts holding one of their keywords (gitleaks' semantics); built-in
+        keywords are prefilter hints only."""
+        return self.engine == "re2" and bool(self.keywords)
+
     def applies_to(self, path: str) -> bool:
         """Rules with a ``path`` inspect only files whose name matches; messages have no path."""
         return self.compiled_path is None or (bool(path) and self.compiled_path.search(path) is not None)

@@ -88,6 +88,14 @@ _Hit = tuple[int, int, int, int, int, Detector]
 LARGE_CHUNK_CHARS = 1 << 20
 
 
+def _has_keyword(detector: Detector, text: str) -> bool:
+    """gitleaks runs a rule with keywords only on texts that hold one (not merely on their batch)."""
+    if not detector.keyword_gated:
+        return True
+    lowered = text.lower()
+    return any(keyword in lowered for keyword in detector.keywords)
+
+
 class DetectionEngine:
     """Runs detectors over batches of texts: one prefilter pass per batch, exact patterns after.
 
@@ -173,7 +181,7 @@ class DetectionEngine:
         found: list[list[_Hit]] = [[] for _ in texts]
         for rank, detector in enumerate(self._detectors):
             for index, text in enumerate(texts):
-                if detector.applies_to(names[index]):
+                if detector.applies_to(names[index]) and _has_keyword(detector, text):
                     self._exact_in(rank, detector, text, 0, len(text), 0, names[index], found[index])
         return found
 
@@ -219,7 +227,7 @@ class DetectionEngine:
             locator = prefilter.locator(rank)
             if locator is None:  # no RE2 form: the exact pattern over each text
                 for index, start in enumerate(starts):
-                    if applies is None or applies[index]:
+                    if (applies is None or applies[index]) and _has_keyword(detector, texts[index]):
                         self._exact_in(rank, detector, joined, start, ends[index], start, names[index], found[index])
             elif prefilter.exact[rank]:
                 self._exact_hits(rank, detector, locator, joined, data, starts, ends, applies, names, found)
@@ -241,10 +249,16 @@ class DetectionEngine:
         found: list[list[_Hit]],
     ) -> None:
         """The locator is the exact pattern: its hits are the matches."""
+        gated: dict[int, bool] = {}  # text index -> holds one of the rule's keywords
         for index, spans in self._prefilter.locate(locator, data, starts, ends):
             if applies is not None and not applies[index]:
                 continue
             end = ends[index]
+            if detector.keyword_gated:
+                if index not in gated:
+                    gated[index] = _has_keyword(detector, joined[starts[index] : end])
+                if not gated[index]:
+                    continue
             first, last = spans[0]
             value_start, value_end = detector.value_span_of(spans)
             self._keep(

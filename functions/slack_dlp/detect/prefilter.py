@@ -1,10 +1,11 @@
-"""One pass over a whole batch to learn which detectors can match at all.
+"""Which detectors can match in a batch, and where: RE2 passes before any Python pattern runs.
 
 Nearly all chat text contains nothing sensitive, so the engine's cost is deciding that quickly.
-An RE2 ``Set`` of every detector's pattern (with Python-only look-arounds relaxed away, so each
-entry matches a superset of what the real pattern matches) runs as one DFA over the batch; only
-the detectors it reports run their exact Python patterns and validators. Without RE2 the
-prefilter falls back to each detector's keywords.
+The gate is an RE2 ``Set`` of every detector's trigger (its keywords, or a short pattern) run as
+one DFA over the whole batch. Each detector it reports runs its locator once over the batch: its
+own RE2 pattern, or its Python pattern with the look-arounds relaxed away (a superset of what the
+real pattern matches), so the exact pattern only runs where a locator hit starts. Without RE2
+the prefilter falls back to each detector's keywords.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from slack_dlp.detect.detector import Detector
 from slack_dlp.detect.fastre2 import as_latin1
 from slack_dlp.detect.fastre2 import options as re2_options
 
-_DFA_MEMORY = 128 << 20
+_DFA_MEMORY = 128 << 20  # the gate: one Set of every trigger
+_LOCATOR_MEMORY = 16 << 20  # each locator (RE2's default is 8 MB); used lazily, as the text needs
 _RE2_MAX_REPEAT = 1000
 
 
@@ -138,7 +140,7 @@ class Prefilter:
             self._always = [i for i, d in enumerate(self._detectors) if not d.keywords]
             return
         self._unanchored = _re2.RE2.Anchor.UNANCHORED
-        options = re2_options(_DFA_MEMORY)
+        options, locator_options = re2_options(_DFA_MEMORY), re2_options(_LOCATOR_MEMORY)
         rset = _re2.Set(self._unanchored, options)
         for index, detector in enumerate(self._detectors):
             try:
@@ -147,7 +149,7 @@ class Prefilter:
                 self._always.append(index)  # cannot prefilter: always run its exact pattern
                 continue
             self._set_members.append(index)
-            locator = _re2.RE2(_latin1_pattern(_locator_source(detector)), options)
+            locator = _re2.RE2(_latin1_pattern(_locator_source(detector)), locator_options)
             if locator.ok():
                 self._locators[index] = locator
         rset.Compile()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
@@ -86,6 +86,26 @@ _Hit = tuple[int, int, int, int, int, Detector]
 
 #: ``scan_large`` cuts a long text into pieces of this many characters (plus the overlap).
 LARGE_CHUNK_CHARS = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Texts joined by newlines (str and Latin-1 bytes), where each starts and ends, which texts a
+    detector applies to (None: all), their file names, and the candidates found so far per text."""
+
+    joined: str
+    data: bytes
+    starts: list[int]
+    ends: list[int]
+    applies: list[bool] | None
+    names: Sequence[str]
+    found: list[list[_Hit]]
+
+    def located(self, prefilter: Prefilter, locator: Any) -> Iterator[tuple[int, list[Any]]]:
+        """Locator hits (text index, spans) in the texts the detector applies to."""
+        for index, spans in prefilter.locate(locator, self.data, self.starts, self.ends):
+            if self.applies is None or self.applies[index]:
+                yield index, spans
 
 
 def _has_keyword(detector: Detector, text: str) -> bool:
@@ -230,29 +250,16 @@ class DetectionEngine:
                     if (applies is None or applies[index]) and _has_keyword(detector, texts[index]):
                         self._exact_in(rank, detector, joined, start, ends[index], start, names[index], found[index])
             elif prefilter.exact[rank]:
-                self._exact_hits(rank, detector, locator, joined, data, starts, ends, applies, names, found)
+                self._exact_hits(rank, detector, locator, _Batch(joined, data, starts, ends, applies, names, found))
             else:
-                self._windowed_hits(rank, detector, locator, joined, data, starts, ends, applies, names, found)
+                self._windowed_hits(rank, detector, locator, _Batch(joined, data, starts, ends, applies, names, found))
         return found
 
-    def _exact_hits(
-        self,
-        rank: int,
-        detector: Detector,
-        locator: Any,
-        joined: str,
-        data: bytes,
-        starts: list[int],
-        ends: list[int],
-        applies: list[bool] | None,
-        names: Sequence[str],
-        found: list[list[_Hit]],
-    ) -> None:
+    def _exact_hits(self, rank: int, detector: Detector, locator: Any, batch: _Batch) -> None:
         """The locator is the exact pattern: its hits are the matches."""
+        joined, starts, ends, names, found = batch.joined, batch.starts, batch.ends, batch.names, batch.found
         gated: dict[int, bool] = {}  # text index -> holds one of the rule's keywords
-        for index, spans in self._prefilter.locate(locator, data, starts, ends):
-            if applies is not None and not applies[index]:
-                continue
+        for index, spans in batch.located(self._prefilter, locator):
             end = ends[index]
             if detector.keyword_gated:
                 if index not in gated:
@@ -266,27 +273,14 @@ class DetectionEngine:
                 (first, min(last, end)), names[index], found[index],
             )  # fmt: skip
 
-    def _windowed_hits(
-        self,
-        rank: int,
-        detector: Detector,
-        locator: Any,
-        joined: str,
-        data: bytes,
-        starts: list[int],
-        ends: list[int],
-        applies: list[bool] | None,
-        names: Sequence[str],
-        found: list[list[_Hit]],
-    ) -> None:
+    def _windowed_hits(self, rank: int, detector: Detector, locator: Any, batch: _Batch) -> None:
         """The exact (Python) pattern is tried where each locator hit starts (anchored: no scanning);
         only when a look-around rejects that start does it search the hit's window."""
+        joined, starts, ends, names, found = batch.joined, batch.starts, batch.ends, batch.names, batch.found
         reach = self._prefilter.reach[rank]
         compiled = detector.compiled
         covered = -1  # joined offset up to which this detector's matches are taken
-        for index, spans in self._prefilter.locate(locator, data, starts, ends):
-            if applies is not None and not applies[index]:
-                continue
+        for index, spans in batch.located(self._prefilter, locator):
             first, last = spans[0]
             if first < covered:
                 continue

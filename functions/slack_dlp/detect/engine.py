@@ -142,6 +142,7 @@ class DetectionEngine:
         self._detectors = tuple(sorted((d for d in detectors if self._policy.runs(d)), key=lambda d: d.generic))
         self._prefilter = Prefilter(self._detectors)
         self._fingerprint = fingerprinter
+        self._reported = [c for c in Confidence if c.at_least(self._policy.min_confidence)]
         #: Overlap ``scan_large`` keeps between pieces: longer than any bounded match.
         self.overlap = min(max([*self._prefilter.reach, 256]) * 2, 64 * 1024)
 
@@ -306,8 +307,10 @@ class DetectionEngine:
         taken_ends: list[int] = []
         findings: list[Finding] = []
         seen: set[tuple[int, int, int]] = set()
+        policy = self._policy
         # Specific detectors (earlier in the catalog) win a span over generic ones.
-        for rank, start, end, match_start, match_end, detector in sorted(candidates, key=lambda c: (c[0], c[1])):
+        ordered = candidates if len(candidates) == 1 else sorted(candidates, key=lambda c: (c[0], c[1]))
+        for rank, start, end, match_start, match_end, detector in ordered:
             if (rank, start, end) in seen:
                 continue
             seen.add((rank, start, end))
@@ -318,10 +321,10 @@ class DetectionEngine:
             if not self._is_real(detector, value, text, 0, len(text), (match_start, match_end), path):
                 continue
             confidence = detector.adjusted_confidence(text, start, end)
-            if not confidence.at_least(self._policy.min_confidence):
+            if confidence not in self._reported:  # identity on three members: cheaper than at_least
                 continue
             fingerprint = self._fingerprint(value)
-            if self._policy.allows_value(value, fingerprint):
+            if (policy.allow_fingerprints or policy.allow_patterns) and policy.allows_value(value, fingerprint):
                 continue
             taken_starts.insert(at, start)
             taken_ends.insert(at, end)

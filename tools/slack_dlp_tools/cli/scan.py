@@ -37,9 +37,22 @@ def build_local_engine(rules: Sequence[str] | None) -> Any:
 
     key = os.environ.get("SLACK_DLP_FINGERPRINT_KEY", "").encode() or LOCAL_FINGERPRINT_KEY
     try:
+        _say_what_rules_skip(rules or ())
         return build_engine(Settings.from_env(), key, extra_rules=rules or (), rules_base=Path.cwd())
     except (RulesError, ValueError) as error:
         raise UsageError(str(error)) from None
+
+
+def _say_what_rules_skip(rules: Sequence[str]) -> None:
+    """Rules skipped and warnings (e.g. gitleaks' [extend] useDefault) go to stderr at load."""
+    from slack_dlp.detect.rules import load_rules_report
+
+    for name in rules:
+        _, report = load_rules_report(name)
+        for rule, reason in report.skipped:
+            print(f"slack-dlp scan: {name}: skipped {rule}: {reason}", file=sys.stderr)
+        for warning in report.warnings:
+            print(f"slack-dlp scan: {name}: warning: {warning}", file=sys.stderr)
 
 
 #: Lines scanned together: one prefilter pass and one locator pass per detector for the whole batch.

@@ -9,11 +9,11 @@ import argparse
 import sys
 from collections.abc import Iterable
 
-from slack_dlp_tools.cli import bench, findings, local, rules, scan
+from slack_dlp_tools.cli import bench, findings, local, manifest, rules, scan, smoke
 from slack_dlp_tools.cli.common import EXIT_ERROR, UsageError
 
 #: Each module has ``register(subparsers)``, which sets ``func`` on its parser.
-COMMANDS = (scan, rules, findings, bench, local)
+COMMANDS = (scan, rules, findings, bench, local, manifest, smoke)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -149,3 +149,13 @@ def test_context_words_count_on_the_values_own_line_only(engine: DetectionEngine
     # THEN the neighbours do not lower its confidence, while the same word on its line does
     assert [f.confidence.value for f in engine.scan(text)] == ["high"]
     assert engine.scan(f"invoice {card}") == []
+
+
+def test_non_latin_text_and_rules_keep_their_offsets_and_meaning() -> None:
+    # GIVEN a rule with a Cyrillic keyword (no Latin-1 locator) and text with emoji and accents
+    rule = Detector("ru-secret", Category.SECRET, "d", r"секрет=(?P<secret>[а-я]{10})", engine="re2")
+    engine = DetectionEngine((*BUILTIN_DETECTORS, rule), fingerprinter=Fingerprinter(KEY))
+    token = samples.fake_github_pat(RNG)
+    text = f"héllo 🎉 naïve — {token} и секрет=абвгдежзик"
+    found = {f.detector: text[f.start : f.end] for f in engine.scan(text)}
+    assert found == {"github-pat": token, "ru-secret": "абвгдежзик"}

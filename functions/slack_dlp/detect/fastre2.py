@@ -1,7 +1,8 @@
 """RE2 without the per-call cost of the ``re2`` wrapper (which encodes and decodes on every call).
 
-Texts are matched as Latin-1 bytes (one byte per character, characters beyond Latin-1 become NUL),
-so RE2's offsets are Python str offsets and a short value costs one C call, not tens of µs.
+Locators match texts as Latin-1 bytes (one byte per character, characters beyond Latin-1 become
+NUL), so RE2's offsets are Python str offsets; yes/no checks match UTF-8. Either way a short value
+costs one C call, not tens of µs.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def options(max_mem: int = 64 << 20) -> Any:
 
 
 class Re2Pattern:
-    """A compiled RE2 pattern with a cheap ``search`` (a bool) for short strings."""
+    """A compiled RE2 pattern with a cheap ``search`` (a bool) for short strings. It answers yes or
+    no only, so it matches UTF-8 (every character as it is), not the Latin-1 stand-in."""
 
     __slots__ = ("_match", "_unanchored", "pattern")
 
@@ -45,7 +47,9 @@ class Re2Pattern:
         import re2
         from re2 import _re2
 
-        compiled = _re2.RE2(as_latin1(pattern), options(max_mem))
+        opts = re2.Options()
+        opts.max_mem = max_mem
+        compiled = _re2.RE2(pattern.encode("utf-8"), opts)
         if not compiled.ok():
             raise re2.error(compiled.error())
         self.pattern = pattern
@@ -53,5 +57,5 @@ class Re2Pattern:
         self._unanchored = _re2.RE2.Anchor.UNANCHORED
 
     def search(self, text: str) -> bool:
-        data = as_latin1(text)
+        data = text.encode("utf-8", errors="surrogatepass")
         return bool(self._match(self._unanchored, data, 0, len(data))[0][0] >= 0)

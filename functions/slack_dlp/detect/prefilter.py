@@ -17,7 +17,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from slack_dlp.detect.detector import Detector
-from slack_dlp.detect.fastre2 import as_latin1
 from slack_dlp.detect.fastre2 import options as re2_options
 
 _DFA_MEMORY = 128 << 20  # the gate: one Set of every trigger
@@ -149,7 +148,10 @@ class Prefilter:
                 self._always.append(index)  # cannot prefilter: always run its exact pattern
                 continue
             self._set_members.append(index)
-            locator = _re2.RE2(_latin1_pattern(_locator_source(detector)), locator_options)
+            try:
+                locator = _re2.RE2(_latin1_pattern(_locator_source(detector)), locator_options)
+            except ValueError:
+                continue
             if locator.ok():
                 self._locators[index] = locator
         rset.Compile()
@@ -210,4 +212,9 @@ def trigger_of_flags(detector: Detector) -> str:
 
 
 def _latin1_pattern(pattern: str) -> bytes:
-    return as_latin1(pattern)
+    """The pattern for RE2's Latin-1 mode; one with characters beyond Latin-1 cannot have a locator
+    (ValueError: its detector then runs its exact pattern on each text)."""
+    try:
+        return pattern.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError("pattern has characters beyond Latin-1") from None

@@ -26,7 +26,8 @@ class Detector:
 
     ``pattern`` finds candidates; the group ``secret_group`` (a name or a number; by default a
     group named ``secret`` if the pattern has one) is the sensitive value, else the whole match.
-    ``keywords`` are lowercase literals used by the fallback prefilter when RE2 is unavailable.
+    ``keywords`` are lowercase literals: the prefilter's trigger, and for user rules (gitleaks'
+    semantics) a text must hold one for the rule to run on it.
     ``validator`` confirms a candidate (checksum, structure); ``min_entropy`` is a floor in bits
     per character. ``context_up``/``context_down`` words near a match raise or lower its
     confidence by one level. Built-in patterns use Python's ``re`` (ASCII semantics, so RE2 can

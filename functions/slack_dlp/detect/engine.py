@@ -120,8 +120,8 @@ class DetectionEngine:
     """Runs detectors over batches of texts: one prefilter pass per batch, exact patterns after.
 
     The RE2 gate tells which detectors can match anywhere in the batch; each of those runs its
-    RE2 locator over the whole batch once, and its exact pattern only in a window after each
-    locator hit (never over whole texts). Overlaps are resolved in O(n log n).
+    RE2 locator over the whole batch once, and its exact pattern only where a locator hit starts
+    (never over whole texts). Overlaps are resolved in O(n log n), before the value checks.
     """
 
     def __init__(
@@ -184,15 +184,15 @@ class DetectionEngine:
         """Findings per text (``paths``: the file name of each text, "" for messages)."""
         if not texts:
             return []
-        found = self._hits(texts, list(paths) if paths is not None else [""] * len(texts))
         names = list(paths) if paths is not None else [""] * len(texts)
+        found = self._hits(texts, names)
         return [
             self._confirm(text, hits, path=name) if hits else []
             for text, hits, name in zip(texts, found, names, strict=True)
         ]
 
     def _hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
-        """Candidates that passed every value check, per text (overlaps not yet resolved)."""
+        """Candidate values per text (overlaps not yet resolved, values not yet checked)."""
         if self._use_prefilter and self._prefilter.uses_re2:
             return self._located_hits(texts, names)
         return self._exhaustive_hits(texts, names)

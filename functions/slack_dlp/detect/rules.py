@@ -10,7 +10,7 @@ slack-dlp format (TOML or JSON)::
     description = "ACME API key"        # optional
     category = "secret"                 # secret | financial | personal
     confidence = "high"                 # low | medium | high
-    keywords = ["acme_"]                # optional prefilter literals
+    keywords = ["acme_"]                # optional: a text must hold one (and a cheap prefilter)
     entropy = 3.5                       # optional floor, bits per character
     validator = "luhn"                  # optional, one of VALIDATORS
     secret_group = 1                    # optional group holding the value

@@ -119,6 +119,11 @@ class Detector:
         return int(start), int(end)
 
     @property
+    def plain(self) -> bool:
+        """No entropy floor and no allowlists: a value is checked by its validator and the benign checks."""
+        return self.min_entropy is None and not self.allowlists and not self.compiled_allow
+
+    @property
     def keyword_gated(self) -> bool:
         """User rules run only on texts holding one of their keywords (gitleaks' semantics); built-in
         keywords are prefilter hints only."""

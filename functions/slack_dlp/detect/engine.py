@@ -91,14 +91,13 @@ LARGE_CHUNK_CHARS = 1 << 20
 @dataclass(frozen=True)
 class _Batch:
     """Texts joined by newlines (str and Latin-1 bytes), where each starts and ends, which texts a
-    detector applies to (None: all), their file names, and the candidates found so far per text."""
+    detector applies to (None: all), and the candidates found so far per text."""
 
     joined: str
     data: bytes
     starts: list[int]
     ends: list[int]
     applies: list[bool] | None
-    names: Sequence[str]
     found: list[list[_Hit]]
 
     def located(self, prefilter: Prefilter, locator: Any) -> Iterator[tuple[int, list[Any]]]:
@@ -106,6 +105,15 @@ class _Batch:
         for index, spans in prefilter.locate(locator, self.data, self.starts, self.ends):
             if self.applies is None or self.applies[index]:
                 yield index, spans
+
+
+def _append(
+    out: list[_Hit], rank: int, detector: Detector, base: int, value: tuple[int, int], match: tuple[int, int]
+) -> None:
+    """A candidate, in the offsets of its own text (which starts at ``base``). Its value is checked
+    when overlaps are resolved: one inside a value a more specific detector took costs no check."""
+    if value[1] > value[0]:
+        out.append((rank, value[0] - base, value[1] - base, match[0] - base, match[1] - base, detector))
 
 
 def _has_keyword(detector: Detector, text: str) -> bool:
@@ -203,35 +211,14 @@ class DetectionEngine:
         for rank, detector in enumerate(self._detectors):
             for index, text in enumerate(texts):
                 if detector.applies_to(names[index]) and _has_keyword(detector, text):
-                    self._exact_in(rank, detector, text, 0, len(text), 0, names[index], found[index])
+                    self._exact_in(rank, detector, text, 0, len(text), 0, found[index])
         return found
 
-    def _exact_in(
-        self, rank: int, detector: Detector, source: str, low: int, high: int, base: int, path: str, out: list[_Hit]
-    ) -> None:
-        """Real values of ``detector``'s exact pattern in ``source[low:high]`` (one text starting at ``base``)."""
-        text_end = high
+    @staticmethod
+    def _exact_in(rank: int, detector: Detector, source: str, low: int, high: int, base: int, out: list[_Hit]) -> None:
+        """Candidates of ``detector``'s exact pattern in ``source[low:high]`` (one text starting at ``base``)."""
         for m in detector.compiled.finditer(source, low, high):
-            self._keep(rank, detector, source, base, text_end, detector.value_span(m), m.span(), path, out)
-
-    def _keep(
-        self,
-        rank: int,
-        detector: Detector,
-        source: str,
-        base: int,
-        text_end: int,
-        value_span: tuple[int, int],
-        match_span: tuple[int, int],
-        path: str,
-        out: list[_Hit],
-    ) -> None:
-        """A candidate, in the offsets of its own text; its value is checked when overlaps are resolved
-        (a candidate inside a value already taken by a more specific detector costs no check)."""
-        value_start, value_end = value_span
-        if value_end <= value_start:
-            return
-        out.append((rank, value_start - base, value_end - base, match_span[0] - base, match_span[1] - base, detector))
+            _append(out, rank, detector, base, detector.value_span(m), m.span())
 
     def _located_hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
         joined = "\n".join(texts)
@@ -249,16 +236,16 @@ class DetectionEngine:
             if locator is None:  # no RE2 form: the exact pattern over each text
                 for index, start in enumerate(starts):
                     if (applies is None or applies[index]) and _has_keyword(detector, texts[index]):
-                        self._exact_in(rank, detector, joined, start, ends[index], start, names[index], found[index])
+                        self._exact_in(rank, detector, joined, start, ends[index], start, found[index])
             elif prefilter.exact[rank]:
-                self._exact_hits(rank, detector, locator, _Batch(joined, data, starts, ends, applies, names, found))
+                self._exact_hits(rank, detector, locator, _Batch(joined, data, starts, ends, applies, found))
             else:
-                self._windowed_hits(rank, detector, locator, _Batch(joined, data, starts, ends, applies, names, found))
+                self._windowed_hits(rank, detector, locator, _Batch(joined, data, starts, ends, applies, found))
         return found
 
     def _exact_hits(self, rank: int, detector: Detector, locator: Any, batch: _Batch) -> None:
         """The locator is the exact pattern: its hits are the matches."""
-        joined, starts, ends, names, found = batch.joined, batch.starts, batch.ends, batch.names, batch.found
+        joined, starts, ends, found = batch.joined, batch.starts, batch.ends, batch.found
         gated: dict[int, bool] = {}  # text index -> holds one of the rule's keywords
         for index, spans in batch.located(self._prefilter, locator):
             end = ends[index]
@@ -269,15 +256,14 @@ class DetectionEngine:
                     continue
             first, last = spans[0]
             value_start, value_end = detector.value_span_of(spans)
-            self._keep(
-                rank, detector, joined, starts[index], end, (value_start, min(value_end, end)),
-                (first, min(last, end)), names[index], found[index],
-            )  # fmt: skip
+            _append(
+                found[index], rank, detector, starts[index], (value_start, min(value_end, end)), (first, min(last, end))
+            )
 
     def _windowed_hits(self, rank: int, detector: Detector, locator: Any, batch: _Batch) -> None:
         """The exact (Python) pattern is tried where each locator hit starts (anchored: no scanning);
         only when a look-around rejects that start does it search the hit's window."""
-        joined, starts, ends, names, found = batch.joined, batch.starts, batch.ends, batch.names, batch.found
+        joined, starts, ends, found = batch.joined, batch.starts, batch.ends, batch.found
         reach = self._prefilter.reach[rank]
         compiled = detector.compiled
         covered = -1  # joined offset up to which this detector's matches are taken
@@ -293,9 +279,7 @@ class DetectionEngine:
                     m = compiled.search(joined, m.start(), end)
                     if m is None:
                         break
-                self._keep(
-                    rank, detector, joined, base, end, detector.value_span(m), m.span(), names[index], found[index]
-                )
+                _append(found[index], rank, detector, base, detector.value_span(m), m.span())
                 covered = m.end()
                 # The relaxed hit may hold more than one real match (a real one can be shorter).
                 m = compiled.search(joined, covered, stop) if covered < last else None
@@ -318,7 +302,10 @@ class DetectionEngine:
             if (at and taken_ends[at - 1] > start) or (at < len(taken_starts) and taken_starts[at] < end):
                 continue  # overlaps a value already taken
             value = text[start:end]
-            if not self._is_real(detector, value, text, 0, len(text), (match_start, match_end), path):
+            if detector.plain:  # only a validator and the benign checks: the common case, inlined
+                if (detector.validator is not None and not detector.validator(value)) or is_benign(value):
+                    continue
+            elif not self._is_real(detector, value, text, 0, len(text), (match_start, match_end), path):
                 continue
             confidence = detector.adjusted_confidence(text, start, end)
             if confidence not in self._reported:  # identity on three members: cheaper than at_least

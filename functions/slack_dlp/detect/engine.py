@@ -229,9 +229,11 @@ class DetectionEngine:
         prefilter = self._prefilter
         for rank in prefilter.candidates(data):
             detector = self._detectors[rank]
-            applies = [detector.applies_to(name) for name in names] if detector.path else None
-            if applies is not None and not any(applies):
-                continue
+            applies = None
+            if detector.path:  # only files whose name matches; messages have none
+                applies = [bool(name) and detector.applies_to(name) for name in names] if any(names) else []
+                if not any(applies):
+                    continue
             locator = prefilter.locator(rank)
             if locator is None:  # no RE2 form: the exact pattern over each text
                 for index, start in enumerate(starts):

@@ -29,7 +29,7 @@ from slack_dlp.queues import SqsPublisher
 from slack_dlp.report import AutoDelete, Reporter
 from slack_dlp.slack.notifier import SlackNotifier
 from slack_dlp.slack.verify import SlackRequestVerifier
-from slack_dlp.triage import DynamoDbTriageStore, TriageService
+from slack_dlp.triage import AuditLog, DynamoDbTriageStore, TriageService
 
 #: Secrets are re-read at most this often, so a value set after deploy is picked up quickly.
 SECRET_MAX_AGE_SECONDS = 60
@@ -43,6 +43,11 @@ def secret_reader(arn: str) -> Callable[[], str]:
         return value if isinstance(value, str) else value.decode("utf-8")
 
     return read
+
+
+def configure_logging(settings: Settings) -> None:
+    """Every function logs at ``log_level`` (Powertools reads only its own variables by itself)."""
+    logger.setLevel(settings.log_level.upper())
 
 
 #: After the signing secret is rotated, the one before it still verifies this long: deliveries
@@ -102,6 +107,7 @@ def signing_verifier(arn: str) -> SlackRequestVerifier:
 
 
 def build_fetcher(settings: Settings, resources: Resources) -> FileInspector:
+    configure_logging(settings)
     import boto3
 
     resources.require("inspect_queue_url", "bot_token_secret_arn", "triage_table")
@@ -118,6 +124,7 @@ def build_fetcher(settings: Settings, resources: Resources) -> FileInspector:
 
 
 def build_ingest(settings: Settings, resources: Resources) -> IngestService:
+    configure_logging(settings)
     import boto3
 
     from slack_dlp.dedup import IdempotencyDeduplicator
@@ -132,7 +139,28 @@ def build_ingest(settings: Settings, resources: Resources) -> IngestService:
         files=SqsPublisher(sqs, resources.files_queue_url)
         if settings.inspect_files and resources.files_queue_url
         else None,
+        audit=LazyAuditLog(lambda: triage_store(settings, resources)) if resources.triage_table else None,
     )
+
+
+class LazyAuditLog:
+    """The audit trail, connected on first use: ingest records there rarely (refused messages),
+    and a DynamoDB client on its cold-start path would slow every first request."""
+
+    def __init__(self, build: Callable[[], AuditLog]) -> None:
+        self._build = build
+        self._log: AuditLog | None = None
+
+    def _get(self) -> AuditLog:
+        if self._log is None:
+            self._log = self._build()
+        return self._log
+
+    def record(self, kind: str, **fields: Any) -> None:
+        self._get().record(kind, **fields)
+
+    def since(self, seconds: float) -> list[dict[str, Any]]:
+        return self._get().since(seconds)
 
 
 #: Relative rules paths resolve against the Lambda asset's root (where the bundler copies them).
@@ -193,6 +221,7 @@ def build_dlp_client(settings: Settings, fingerprint_key: bytes, resources: Reso
 
 
 def build_inspector(settings: Settings, resources: Resources) -> Inspector:
+    configure_logging(settings)
     import boto3
 
     resources.require("results_queue_url", "fingerprint_key_secret_arn", "triage_table")
@@ -212,6 +241,7 @@ def triage_store(settings: Settings, resources: Resources) -> DynamoDbTriageStor
 
 
 def build_triage(settings: Settings, resources: Resources) -> TriageService:
+    configure_logging(settings)
     resources.require("signing_secret_arn", "bot_token_secret_arn", "triage_table")
     store = triage_store(settings, resources)
     notifier = slack_notifier(settings, resources)
@@ -229,6 +259,7 @@ ALERT_DEDUP_SECONDS = 5 * 24 * 3600
 
 
 def build_reporter(settings: Settings, resources: Resources) -> Reporter:
+    configure_logging(settings)
     import boto3
 
     from slack_dlp.dedup import IdempotencyDeduplicator

@@ -20,6 +20,7 @@ from slack_dlp_tools.cli import (
     local,
     manifest,
     redrive,
+    rules,
     scan,
     smoke,
     status,
@@ -27,7 +28,7 @@ from slack_dlp_tools.cli import (
 from slack_dlp_tools.cli.common import EXIT_ERROR, UsageError
 
 #: Each module has ``register(subparsers)``, which sets ``func`` on its parser.
-COMMANDS = (scan, findings, status, redrive, allowlist, cost, coverage, bench, local, manifest, smoke)
+COMMANDS = (scan, rules, findings, status, redrive, allowlist, cost, coverage, bench, local, manifest, smoke)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.api import SlackApi
+from infra.backfill import HistoryBackfill
 from infra.bundling import REPO_ROOT, LocalPythonBundling
 from infra.functions import PIP_PLATFORMS, PYTHON_VERSION, RUNTIME, PipelineFunction
 from infra.nag import acknowledge
@@ -281,6 +282,9 @@ class SlackDlpStack(Stack):
 
         fetcher_env = _environment(settings, resources, "inspect_queue_url", "bot_token_secret_arn", "triage_table")
         self._file_fetcher(code, fetcher_env, files, inspect, secrets.bot_token, triage_table)
+
+        self.backfill = HistoryBackfill(self, "Backfill", code=code, key=key, settings=settings, resources=resources,
+                                        inspect=inspect, files=files, bot_token=secrets.bot_token)  # fmt: skip
 
         if settings.admin_user_token:
             self._admin_token(key, reporter.function, interactions.function)

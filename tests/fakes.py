@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
 
 from slack_dlp.dlp.base import DlpError, ItemOutcome
 from slack_dlp.ingest import DedupOutcome
@@ -22,11 +24,18 @@ class InMemoryPublisher:
         self.bodies.append(body)
         return f"msg-{len(self.bodies)}"
 
+    def publish_many(self, bodies: Sequence[str]) -> None:
+        for body in bodies:
+            self.publish(body)
+
 
 class InMemoryDeduplicator:
     def __init__(self) -> None:
         self.done: set[str] = set()
         self.in_progress: set[str] = set()
+
+    def seen(self, key: str) -> bool:
+        return key in self.done
 
     def run_once(self, key: str, action: Callable[[], None]) -> DedupOutcome:
         if key in self.in_progress:
@@ -101,3 +110,48 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         self.now += max(0.0, seconds)
+
+
+class InMemoryRunStore:
+    """Backfill run state in memory: the same bookkeeping as the DynamoDB store."""
+
+    def __init__(self) -> None:
+        from slack_dlp.backfill import ChannelState, RunStatus
+
+        self.runs: dict[str, RunStatus] = {}
+        self.channels: dict[tuple[str, str], ChannelState] = {}
+        self.recorded: set[tuple[str, str]] = set()
+        self._channel_state = ChannelState
+
+    def create(self, status: Any) -> None:
+        self.runs[status.run_id] = status
+        for channel in status.channels:
+            self.channels[(status.run_id, channel.channel_id)] = self._channel_state(channel.channel_id)
+
+    def task_done(self, task: Any) -> bool:
+        return (task.run_id, task.task_id) in self.recorded
+
+    def complete(self, task: Any, counts: Any, next_cursor: str) -> bool:
+        if (task.run_id, task.task_id) in self.recorded:
+            return False
+        self.recorded.add((task.run_id, task.task_id))
+        key = (task.run_id, task.channel_id)
+        state = self.channels[key]
+        self.channels[key] = replace(
+            state,
+            pending=state.pending + counts.new_tasks - 1,
+            pages=state.pages + 1,
+            messages=state.messages + counts.messages,
+            enqueued=state.enqueued + counts.enqueued,
+            files=state.files + counts.files,
+            threads=state.threads + counts.threads,
+            cursor=state.cursor if task.thread_ts else next_cursor,
+            error=counts.error or state.error,
+        )
+        return True
+
+    def status(self, run_id: str) -> Any:
+        run = self.runs.get(run_id)
+        if run is None:
+            return None
+        return replace(run, channels=tuple(self.channels[(run_id, c.channel_id)] for c in run.channels))

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyItemNotFoundError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -30,12 +31,15 @@ class IdempotencyDeduplicator:
             expires_after_seconds=ttl_seconds,
         )
         persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=boto3_client)
+        self._persistence = persistence
         self._pending: dict[str, Callable[[], None]] = {}
 
         def deliver(delivery: dict[str, str]) -> dict[str, str]:
             self._pending[delivery["key"]]()
             return {"status": "enqueued"}
 
+        # The records are keyed by the decorated function's name: reading one needs the same name.
+        self._function_name = f"{deliver.__module__}.{deliver.__qualname__}"
         self._deliver: Callable[..., Any] = idempotent_function(
             deliver, data_keyword_argument="delivery", persistence_store=persistence, config=self._config
         )
@@ -43,6 +47,15 @@ class IdempotencyDeduplicator:
     def register_lambda_context(self, context: LambdaContext) -> None:
         """Lets Powertools expire an IN_PROGRESS record when this invocation times out."""
         self._config.register_lambda_context(context)
+
+    def seen(self, key: str) -> bool:
+        """Whether an action ran to completion under ``key`` (and its record has not expired)."""
+        self._persistence.configure(self._config, self._function_name)
+        try:
+            record = self._persistence.get_record({"key": key})
+        except IdempotencyItemNotFoundError:
+            return False
+        return record is not None and record.status == "COMPLETED"
 
     def run_once(self, key: str, action: Callable[[], None]) -> DedupOutcome:
         ran = False

@@ -13,6 +13,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from slack_dlp.ingest import Deduplicator, DedupOutcome
 from slack_dlp.model import Category, Confidence, InspectionResult, MalformedMessage, MessageKind
@@ -27,10 +28,23 @@ class AlertInProgress(Exception):
     """Another container is posting this very alert now; retry later in case it fails."""
 
 
+class AlertDedup(Deduplicator, Protocol):
+    def seen(self, key: str) -> bool:
+        """Whether the action under ``key`` completed: an alert already posted."""
+        ...
+
+
 class _NoDedup:
     def run_once(self, key: str, action: object) -> DedupOutcome:
         action()  # type: ignore[operator]
         return DedupOutcome.DONE
+
+    def seen(self, key: str) -> bool:
+        return False
+
+
+def _nothing() -> None:
+    return None
 
 
 def alert_key(result: InspectionResult) -> str:
@@ -85,7 +99,7 @@ class Reporter:
         self,
         notifier: Notifier,
         *,
-        dedup: Deduplicator | None = None,
+        dedup: AlertDedup | None = None,
         dead_letters: Publisher | None = None,
         author_notice: str | None = None,
         audit: AuditLog | None = None,
@@ -94,7 +108,7 @@ class Reporter:
         self._auto_delete = auto_delete
         self._notifier = notifier
         self._audit = audit
-        self._dedup: Deduplicator = dedup or _NoDedup()
+        self._dedup: AlertDedup = dedup or _NoDedup()
         self._dead_letters = dead_letters
         self._author_notice = author_notice
         self._reported_config_errors: set[str] = set()
@@ -119,7 +133,20 @@ class Reporter:
         return outcomes
 
     def _report_group(self, group: list[tuple[str, str, InspectionResult]]) -> dict[str, Exception | None]:
-        """One Slack post for the group, exactly once; its outcome is every record's outcome."""
+        """One Slack post for the group, exactly once; its outcome is every record's outcome.
+
+        A result alerted before (alone, or in another digest: the same message inspected live and by
+        a backfill, or twice by two backfills) is dropped first, so grouping never decides twice."""
+        fresh = [entry for entry in group if not self._dedup.seen(alert_key(entry[2]))]
+        if len(fresh) < len(group):
+            metrics.add_metric(name="AlertsDeduplicated", unit="Count", value=len(group) - len(fresh))
+        if not fresh:
+            return {message_id: None for message_id, _, _ in group}
+        outcomes: dict[str, Exception | None] = {message_id: None for message_id, _, _ in group}
+        outcomes.update(self._post_group(fresh))
+        return outcomes
+
+    def _post_group(self, group: list[tuple[str, str, InspectionResult]]) -> dict[str, Exception | None]:
         results = [result for _, _, result in group]
         keys = sorted(alert_key(r) for r in results)
         key = keys[0] if len(keys) == 1 else "digest#" + hashlib.sha256("|".join(keys).encode()).hexdigest()[:40]
@@ -163,7 +190,14 @@ class Reporter:
         merged = merge_file_results(results)
         if len(merged) == 1:  # one result, or the chunks of one file: a single alert
             self._post(merged[0])
-            return
+        else:
+            self._post_many(merged)
+        if len(results) > 1:
+            for result in results:
+                # Each result's own key, so a later group holding it again (another digest) skips it.
+                self._dedup.run_once(alert_key(result), _nothing)
+
+    def _post_many(self, merged: list[InspectionResult]) -> None:
         notes = {r.ref.item_id: note for r in merged if (note := self._respond(r))}
         digest_ts = self._notifier.post_digest(merged, notes)
         metrics.add_metric(name="DigestsPosted", unit="Count", value=1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from slack_dlp.backfill import BackfillService, DynamoDbRunStore, SlackHistory
 from slack_dlp.config import Resources, Settings
 from slack_dlp.detect.catalog import BUILTIN_DETECTORS
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter, Policy
@@ -55,6 +56,30 @@ def build_fetcher(settings: Settings, resources: Resources) -> FileInspector:
         chunk_chars=settings.file_chunk_chars,
         overlap_chars=settings.file_chunk_overlap,
         report_uninspected=notifier.post_notice if settings.alert_uninspected_files else None,
+    )
+
+
+def build_backfill(settings: Settings, resources: Resources) -> BackfillService:
+    """Pages of history from Slack (paced per workspace and method in the backfill table) to the queues."""
+    import boto3
+
+    resources.require("inspect_queue_url", "bot_token_secret_arn", "backfill_queue_url", "backfill_table")
+    sqs, dynamodb = boto3.client("sqs"), boto3.client("dynamodb")
+    notifier = slack_notifier(settings, resources)
+    slack_quota = Quota(requests=settings.backfill_requests_per_minute, window_seconds=60, margin_seconds=0.5)
+
+    def limiter(team_id: str, method: str) -> DynamoDbRateLimiter:
+        return DynamoDbRateLimiter(dynamodb, resources.backfill_table, slack_quota, name=f"slack#{team_id}#{method}")
+
+    return BackfillService(
+        SlackHistory(notifier.web_client, limiter),
+        DynamoDbRunStore(dynamodb, resources.backfill_table),
+        tasks=SqsPublisher(sqs, resources.backfill_queue_url),
+        inspect=SqsPublisher(sqs, resources.inspect_queue_url),
+        files=SqsPublisher(sqs, resources.files_queue_url)
+        if settings.inspect_files and resources.files_queue_url
+        else None,
+        requests_per_minute=settings.backfill_requests_per_minute,
     )
 
 

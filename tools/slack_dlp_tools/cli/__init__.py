@@ -9,11 +9,11 @@ import argparse
 import sys
 from collections.abc import Iterable
 
-from slack_dlp_tools.cli import bench, findings, local, scan
+from slack_dlp_tools.cli import backfill, bench, findings, local, scan, scan_export
 from slack_dlp_tools.cli.common import EXIT_ERROR, UsageError
 
 #: Each module has ``register(subparsers)``, which sets ``func`` on its parser.
-COMMANDS = (scan, findings, bench, local)
+COMMANDS = (scan, scan_export, findings, backfill, bench, local)
 
 
 def build_parser() -> argparse.ArgumentParser:

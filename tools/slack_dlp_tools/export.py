@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import time
 import zipfile
 from collections import Counter
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from isal import isal_zlib
 
 from slack_dlp.model import Finding
 
@@ -62,6 +64,8 @@ class _Message(msgspec.Struct):
     files: list[_File] | None = None
 
 
+#: The exception class ISA-L raises on a bad stream (its stub types it as an instance).
+INFLATE_ERROR: type[Exception] = isal_zlib.error  # type: ignore[assignment]
 _DECODER = msgspec.json.Decoder(list[_Message])
 
 
@@ -184,14 +188,34 @@ class Export:
     def day_files(self) -> Iterator[tuple[str, list[_Message], int]]:
         """(conversation, its messages that day, the file's size) for each day file, one at a time."""
         for info in self.days:
-            yield info.filename.split("/", 1)[0], self._messages(info.filename), info.file_size
+            yield info.filename.split("/", 1)[0], self._messages(info), info.file_size
 
-    def _messages(self, name: str) -> list[_Message]:
+    def _member(self, info: zipfile.ZipInfo) -> bytes:
+        """A member's bytes. Deflated ones are inflated with ISA-L (several times zlib's speed, the
+        largest cost of a scan after the engine) and checked against their CRC; others by zipfile."""
         try:
-            with self._zip.open(name) as source:
-                raw = source.read()
-        except (zipfile.BadZipFile, OSError, RuntimeError) as error:  # RuntimeError: encrypted member
-            raise ExportError(f"{name} cannot be read from the export ({type(error).__name__})") from None
+            if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1:
+                with self._zip.open(info) as source:
+                    return source.read()
+            archive = self._zip.fp
+            if archive is None:
+                raise zipfile.BadZipFile("closed")
+            archive.seek(info.header_offset)
+            header = archive.read(30)
+            if len(header) < 30 or header[:4] != b"PK\x03\x04":
+                raise zipfile.BadZipFile("bad local header")
+            name_length, extra_length = struct.unpack("<HH", header[26:30])
+            archive.seek(info.header_offset + 30 + name_length + extra_length)
+            data = isal_zlib.decompress(archive.read(info.compress_size), wbits=-15)
+            if isal_zlib.crc32(data) != info.CRC:
+                raise zipfile.BadZipFile("CRC mismatch")
+            return bytes(data)
+        except (zipfile.BadZipFile, INFLATE_ERROR, OSError, RuntimeError) as error:  # RuntimeError: encrypted
+            raise ExportError(f"{info.filename} cannot be read from the export ({type(error).__name__})") from None
+
+    def _messages(self, info: zipfile.ZipInfo) -> list[_Message]:
+        name = info.filename
+        raw = self._member(info)
         try:
             return _DECODER.decode(raw)
         except msgspec.ValidationError:

@@ -112,9 +112,20 @@ def follow(
         sleep(interval)
 
 
-def run(args: argparse.Namespace) -> int:
+def status_reader(stack: StackTarget, run_id: str) -> Callable[[], dict[str, Any] | None]:
+    """Reads a run's state from the stack's backfill table (no function invocation needed)."""
     from slack_dlp.backfill import DynamoDbRunStore
 
+    store = DynamoDbRunStore(stack.client("dynamodb"), stack.output("BackfillTableName"))
+
+    def status() -> dict[str, Any] | None:
+        state = store.status(run_id)
+        return None if state is None else state.summary()
+
+    return status
+
+
+def run(args: argparse.Namespace) -> int:
     stack = StackTarget.from_args(args)
     run_id = args.run
     if not run_id:
@@ -128,14 +139,9 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print(f"Follow it with: slack-dlp backfill --run {run_id}")
             return EXIT_CLEAN
-    store = DynamoDbRunStore(stack.client("dynamodb"), stack.output("BackfillTableName"))
-
-    def status() -> dict[str, Any] | None:
-        state = store.status(run_id)
-        return None if state is None else state.summary()
-
     try:
-        summary = follow(status, sys.stderr, tty=sys.stderr.isatty() and not args.json, timeout=args.timeout)
+        tty = sys.stderr.isatty() and not args.json
+        summary = follow(status_reader(stack, run_id), sys.stderr, tty=tty, timeout=args.timeout)
     except KeyboardInterrupt:
         print(f"\nThe run goes on in the stack; follow it again with: slack-dlp backfill --run {run_id}")
         return EXIT_ERROR

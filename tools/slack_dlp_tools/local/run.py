@@ -67,6 +67,32 @@ def share_sample_file(deployment: LocalDeployment, standin: SlackStandIn, signin
     return 1
 
 
+def _await_alerts(standin: SlackStandIn, expected: int) -> None:
+    deadline = time.monotonic() + 90
+    while standin.alerted_items() < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+    _say(f"Alerts for {standin.alerted_items()} of the {expected} expected leaks arrived "
+         f"(in {len(standin.alerts())} Slack messages: several at once become one digest).")  # fmt: skip
+
+
+def backfill_sample_history(deployment: LocalDeployment, standin: SlackStandIn) -> int:
+    """Seed past messages (threads included) into the stand-in and backfill them; return the leaks."""
+    from slack_dlp_tools.cli.backfill import follow, invoke, status_reader
+    from slack_dlp_tools.cli.common import StackTarget
+    from slack_dlp_tools.local.samples import sample_history
+
+    history = sample_history()
+    standin.seed_history(history.spec)
+    stack = StackTarget(deployment.stack_name, endpoint=deployment.endpoint)
+    started = invoke(stack, {"action": "start", "channels": history.channels, "since_seconds": 7 * 86400})
+    _say(f"Backfilling seeded history of {len(history.channels)} channels (threads included), "
+         f"{len(history.leaks)} leaks in it: run {started['run_id']}")  # fmt: skip
+    summary = follow(status_reader(stack, started["run_id"]), sys.stdout, tty=sys.stdout.isatty(), timeout=120)
+    _say(f"  read {summary['messages']} messages in {summary['pages']} pages, {summary['enqueued']} enqueued; "
+         f"try: slack-dlp backfill --endpoint {deployment.endpoint} --since 7d")  # fmt: skip
+    return len(history.leaks)
+
+
 def _dlp_provider() -> tuple[dict[str, str], DlpEmulator | None]:
     """cdk context for the chosen DLP provider, and the emulator started for it if any."""
     provider = os.environ.get("DLP_PROVIDER", "builtin")
@@ -132,15 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         deployment.start()
         _say(f"Request URL: {deployment.request_url}")
         _say("Replaying sample Slack events:")
-        expected = replay_samples(deployment, signing_secret) + (
-            share_sample_file(deployment, standin, signing_secret) if standin is not None else 0
-        )
+        expected = replay_samples(deployment, signing_secret)
         if standin is not None:
-            deadline = time.monotonic() + 90
-            while standin.alerted_items() < expected and time.monotonic() < deadline:
-                time.sleep(0.5)
-            _say(f"Alerts for {standin.alerted_items()} of the {expected} expected leaks arrived "
-                 f"(in {len(standin.alerts())} Slack messages: several at once become one digest).")  # fmt: skip
+            _await_alerts(standin, expected + share_sample_file(deployment, standin, signing_secret)
+                          + backfill_sample_history(deployment, standin))  # fmt: skip
         _say("Serving. Send signed events to the Request URL; Ctrl-C stops everything.")
         while True:
             time.sleep(3600)

@@ -103,7 +103,8 @@ class History(Protocol):
     def team_id(self) -> str: ...
 
     def member_channels(self) -> list[str]:
-        """The conversations the bot is a member of: the only ones whose history it may read."""
+        """The channels (public and private) the bot is a member of: the only ones whose history it may
+        read. DMs between people never admit a bot: a workspace export covers them."""
         ...
 
 
@@ -377,13 +378,14 @@ class BackfillService:
 
 def _member_page(client: Any, *, cursor: str) -> Any:
     return client.users_conversations(
-        types="public_channel,private_channel,mpim,im", exclude_archived=True, limit=200, cursor=cursor or None
+        types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor or None
     )
 
 
 def _is_thread_parent(message: Mapping[str, Any]) -> bool:
+    # A parent carries thread_ts == ts; reply_count 0 means every reply was deleted.
     ts = message.get("ts")
-    return bool(ts) and message.get("thread_ts") == ts and int(message.get("reply_count") or 0) > 0
+    return bool(ts) and message.get("thread_ts") == ts and message.get("reply_count") != 0
 
 
 # -- adapters ---------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from slack_dlp.backfill import BackfillService, DynamoDbRunStore, SlackHistory
 from slack_dlp.config import Resources, Settings
 from slack_dlp.detect.catalog import BUILTIN_DETECTORS
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter, Policy
@@ -28,6 +28,9 @@ from slack_dlp.report import AutoDelete, Reporter
 from slack_dlp.slack.notifier import SlackNotifier
 from slack_dlp.slack.verify import SlackRequestVerifier
 from slack_dlp.triage import DynamoDbTriageStore, TriageService
+
+if TYPE_CHECKING:
+    from slack_dlp.backfill import BackfillService
 
 #: Secrets are re-read at most this often, so a value set after deploy is picked up quickly.
 SECRET_MAX_AGE_SECONDS = 60
@@ -62,6 +65,8 @@ def build_fetcher(settings: Settings, resources: Resources) -> FileInspector:
 def build_backfill(settings: Settings, resources: Resources) -> BackfillService:
     """Pages of history from Slack (paced per workspace and method in the backfill table) to the queues."""
     import boto3
+
+    from slack_dlp.backfill import BackfillService, DynamoDbRunStore, SlackHistory
 
     resources.require("inspect_queue_url", "bot_token_secret_arn", "backfill_queue_url", "backfill_table")
     sqs, dynamodb = boto3.client("sqs"), boto3.client("dynamodb")

@@ -117,3 +117,29 @@ def test_a_start_without_channels_uses_the_conversations_the_bot_is_in(backfill:
     started = backfill.handler({"action": "start", "since_seconds": 3600}, FakeLambdaContext())
     assert started["ok"] and started["channels"] == 2
     assert backfill.handler({"action": "start", "oldest": "x"}, FakeLambdaContext())["ok"] is False
+
+
+def test_the_stand_in_takes_history_over_http_and_serves_it_like_slack(slack: SlackStandIn) -> None:
+    import json
+    import urllib.request
+
+    def call(path: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        request = urllib.request.Request(  # noqa: S310 - the local stand-in
+            slack.base_url + path, data=json.dumps(data).encode() if data is not None else None,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {slack.state.token}"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request) as response:  # noqa: S310
+            return dict(json.loads(response.read()))
+
+    assert call("/_standin/history", _history()) == {"ok": True, "channels": 2, "messages": 9}
+    first = call("/api/conversations.history?channel=C0HIST1&limit=4&oldest=1700000001")
+    assert [m["ts"] for m in first["messages"]] == ["1700000100.000100", "1700000004.000100",
+                                                    "1700000003.000100", "1700000002.000100"]  # fmt: skip
+    assert first["has_more"] is True
+    cursor = first["response_metadata"]["next_cursor"]
+    rest = call(f"/api/conversations.history?channel=C0HIST1&limit=4&oldest=1700000001&cursor={cursor}")
+    assert [m["ts"] for m in rest["messages"]] == ["1700000001.000100"] and rest["has_more"] is False
+    thread = call("/api/conversations.replies?channel=C0HIST1&ts=1700000100.000100")
+    assert [m["text"] for m in thread["messages"]] == ["release thread", "a reply"]
+    assert call("/api/conversations.history?channel=C0HIST1&cursor=%%%")["error"] == "invalid_cursor"
+    assert call("/api/conversations.history?channel=C0NOPE")["error"] == "channel_not_found"

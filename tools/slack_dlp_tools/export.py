@@ -31,18 +31,18 @@ _DAY_FILE = re.compile(r"^(?P<folder>[^/]+)/(?P<day>\d{4}-\d{2}-\d{2})\.json$")
 _ATTACHMENT_FIELDS = ("pretext", "title", "text", "fallback", "footer")
 
 
-class _File(msgspec.Struct):
+class _File(msgspec.Struct, gc=False):
     id: Any = ""
     name: Any = ""
     preview: Any = None
     plain_text: Any = None
 
 
-class _Field(msgspec.Struct):
+class _Field(msgspec.Struct, gc=False):
     value: Any = None
 
 
-class _Attachment(msgspec.Struct):
+class _Attachment(msgspec.Struct, gc=False):
     pretext: Any = None
     title: Any = None
     text: Any = None
@@ -51,7 +51,7 @@ class _Attachment(msgspec.Struct):
     fields: list[_Field] | None = None
 
 
-class _Message(msgspec.Struct):
+class _Message(msgspec.Struct, gc=False):
     """The fields of an exported message that are scanned or reported; the rest (blocks, user
     profiles, reactions) is skipped by the decoder without being built."""
 

@@ -92,15 +92,24 @@ def _ts(message: dict[str, Any]) -> float:
 
 
 def _in_window(args: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
-    oldest = float(args.get("oldest") or 0)
-    latest = float(args.get("latest") or "inf")
+    try:
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args.get("latest") or "inf")
+    except ValueError:
+        oldest, latest = 0.0, float("inf")  # Slack ignores a timestamp it cannot read
     return lambda m: oldest < _ts(m) < latest
 
 
 def _paged(items: list[dict[str, Any]], args: dict[str, Any], key: str = "messages") -> dict[str, Any]:
     cursor = str(args.get("cursor") or "")
-    start = int(base64.b64decode(cursor).decode().removeprefix("next:")) if cursor else 0
-    limit = max(1, min(999, int(args.get("limit") or 100)))
+    try:
+        start = int(base64.b64decode(cursor).decode().removeprefix("next:")) if cursor else 0
+    except (ValueError, UnicodeDecodeError):
+        return {"ok": False, "error": "invalid_cursor"}
+    try:
+        limit = max(1, min(999, int(args.get("limit") or 100)))
+    except ValueError:
+        return {"ok": False, "error": "invalid_limit"}
     page = items[start : start + limit]
     more = start + limit < len(items)
     next_cursor = base64.b64encode(f"next:{start + limit}".encode()).decode() if more else ""

@@ -10,7 +10,6 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from slack_dlp.backfill import PageTask
 from slack_dlp.config import Resources, Settings
 from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import RedeliveryDelayer
@@ -24,7 +23,7 @@ redelivery = RedeliveryDelayer(boto3.client("sqs"))
 
 def read_page(record: SQSRecord) -> None:
     try:
-        service.process(PageTask.from_json(record.body))
+        service.handle(record.body)
     except NotifyError as error:
         if error.retry_after:
             # Slack said when to come back: the task stays invisible that long.

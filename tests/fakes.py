@@ -123,10 +123,11 @@ class InMemoryRunStore:
         self.recorded: set[tuple[str, str]] = set()
         self._channel_state = ChannelState
 
-    def create(self, status: Any) -> None:
+    def create(self, status: Any) -> bool:
+        if status.run_id in self.runs:
+            return False
         self.runs[status.run_id] = status
-        for channel in status.channels:
-            self.channels[(status.run_id, channel.channel_id)] = self._channel_state(channel.channel_id)
+        return True
 
     def task_done(self, task: Any) -> bool:
         return (task.run_id, task.task_id) in self.recorded
@@ -136,7 +137,7 @@ class InMemoryRunStore:
             return False
         self.recorded.add((task.run_id, task.task_id))
         key = (task.run_id, task.channel_id)
-        state = self.channels[key]
+        state = self.channels.get(key) or self._channel_state(task.channel_id)
         self.channels[key] = replace(
             state,
             pending=state.pending + counts.new_tasks - 1,
@@ -154,4 +155,4 @@ class InMemoryRunStore:
         run = self.runs.get(run_id)
         if run is None:
             return None
-        return replace(run, channels=tuple(self.channels[(run_id, c.channel_id)] for c in run.channels))
+        return replace(run, channels=tuple(self.channels.get((run_id, c.channel_id), c) for c in run.channels))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -43,6 +44,21 @@ CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"
 
 class BackfillError(ValueError):
     """A run cannot start as asked (no channels, a bad window); the message says why."""
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9_.-]{1,80}")
+#: Slack reports the minute in which it dropped events; the window read back starts a little before.
+LOST_WINDOW_MARGIN_SECONDS = 60
+
+
+def lost_window_command(team_id: str, minute_rate_limited: int) -> str:
+    """The backfill-queue message that reads back the minute Slack dropped events for (the
+    ``app_rate_limited`` envelope's ``minute_rate_limited``), in every channel the bot is in.
+    Its run id is derived from the minute, so a repeated envelope starts no second run."""
+    oldest = minute_rate_limited - LOST_WINDOW_MARGIN_SECONDS
+    latest = minute_rate_limited + 60 + LOST_WINDOW_MARGIN_SECONDS
+    return json.dumps({"action": "start", "team_id": team_id, "run_id": f"lost-{team_id}-{minute_rate_limited}",
+                       "oldest": str(oldest), "latest": str(latest)})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -179,7 +195,9 @@ class RunStatus:
 
 
 class RunStore(Protocol):
-    def create(self, status: RunStatus) -> None: ...
+    def create(self, status: RunStatus) -> bool:
+        """Record a new run; False when a run with this id exists already."""
+        ...
 
     def task_done(self, task: PageTask) -> bool: ...
 
@@ -255,6 +273,10 @@ class BackfillService:
     # -- commands (a direct invocation: the CLI, an app_rate_limited record) -------------------------
 
     def start(self, request: RunRequest, *, team_id: str = "", run_id: str = "") -> RunStatus:
+        """Start a run (or return the run already started under ``run_id``): page tasks first, then
+        the run's record, so a start that fails between the two and is retried loses nothing."""
+        if run_id and (existing := self._store.status(run_id)) is not None:
+            return existing
         channels = request.channels or tuple(self._history.member_channels())
         if not channels:
             raise BackfillError("no channels to backfill: the bot is a member of none (invite it, or pass channels)")
@@ -268,15 +290,15 @@ class BackfillService:
             channels=tuple(ChannelState(channel_id=c) for c in channels),
             requests_per_minute=self._rpm,
         )
-        self._store.create(run)
         self._tasks.publish_many(
             [
                 PageTask(run.run_id, team, c, request.oldest, request.latest, page_size=request.page_size).to_json()
                 for c in channels
             ]
         )
-        metrics.add_metric(name="BackfillRunsStarted", unit="Count", value=1)
-        logger.info("backfill started", extra={"run_id": run.run_id, "channels": len(channels)})
+        if self._store.create(run):
+            metrics.add_metric(name="BackfillRunsStarted", unit="Count", value=1)
+            logger.info("backfill started", extra={"run_id": run.run_id, "channels": len(channels)})
         return run
 
     def command(self, command: Mapping[str, Any]) -> dict[str, Any]:
@@ -285,7 +307,10 @@ class BackfillService:
         try:
             if action == "start":
                 request = RunRequest.from_command(command, self._clock())
-                run = self.start(request, team_id=str(command.get("team_id") or ""))
+                run_id = str(command.get("run_id") or "")
+                if run_id and not _RUN_ID.fullmatch(run_id):
+                    raise BackfillError("run_id may hold letters, digits, '-', '_' and '.' (at most 80)")
+                run = self.start(request, team_id=str(command.get("team_id") or ""), run_id=run_id)
                 return {"ok": True, **run.summary()}
             if action == "status":
                 status = self._store.status(str(command.get("run_id") or ""))
@@ -297,6 +322,22 @@ class BackfillService:
         except NotifyError as error:
             return {"ok": False, "error": f"Slack: {error.code}"}
         return {"ok": False, "error": "action must be start or status"}
+
+    def handle(self, body: str) -> None:
+        """A message of the backfill queue: a page task, or a start command queued by another function
+        (ingest, after Slack dropped events: see :func:`lost_window_command`)."""
+        try:
+            data = json.loads(body)
+        except (TypeError, ValueError):
+            raise MalformedMessage("body is not JSON") from None
+        if isinstance(data, dict) and data.get("action") == "start":
+            answer = self.command(data)
+            if not answer["ok"]:
+                logger.warning("queued backfill start refused", extra={"error": answer["error"]})
+                if str(answer["error"]).startswith("Slack: "):
+                    raise BackfillError(answer["error"])  # Slack unreachable: fail the record, retry later
+            return
+        self.process(PageTask.from_json(body))
 
     # -- one task -----------------------------------------------------------------------------------
 
@@ -443,7 +484,8 @@ class SlackHistory:
 
 class DynamoDbRunStore:
     """Run state in one table keyed ``id``: ``run#<id>`` (the run), ``run#<id>#c#<channel>`` (a
-    channel's counters and cursor), ``run#<id>#t#<task>`` (a page already recorded). Items expire."""
+    channel's counters and cursor, from its first page on), ``run#<id>#t#<task>`` (a page already
+    recorded). Items expire."""
 
     def __init__(self, client: Any, table_name: str, *, ttl_days: int = 30, clock: Callable[[], float] = time.time):
         self._client = client
@@ -451,19 +493,22 @@ class DynamoDbRunStore:
         self._ttl = ttl_days * 86400
         self._clock = clock
 
-    def create(self, status: RunStatus) -> None:
-        expires = {"N": str(int(self._clock()) + self._ttl)}
-        self._client.put_item(TableName=self._table, Item={
-            "id": {"S": f"run#{status.run_id}"}, "team_id": {"S": status.team_id}, "oldest": {"S": status.oldest},
-            "latest": {"S": status.latest}, "started": {"N": repr(status.started)},
-            "rpm": {"N": str(status.requests_per_minute)}, "expires": expires,
-            "channels": {"L": [{"S": c.channel_id} for c in status.channels]},
-        })  # fmt: skip
-        for channel in status.channels:
+    def create(self, status: RunStatus) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
             self._client.put_item(TableName=self._table, Item={
-                "id": {"S": self._channel_key(status.run_id, channel.channel_id)}, "pending": {"N": "1"},
-                "expires": expires,
-            })  # fmt: skip
+                "id": {"S": f"run#{status.run_id}"}, "team_id": {"S": status.team_id},
+                "oldest": {"S": status.oldest}, "latest": {"S": status.latest},
+                "started": {"N": repr(status.started)}, "rpm": {"N": str(status.requests_per_minute)},
+                "expires": {"N": str(int(self._clock()) + self._ttl)},
+                "channels": {"L": [{"S": c.channel_id} for c in status.channels]},
+            }, ConditionExpression="attribute_not_exists(id)")  # fmt: skip
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def task_done(self, task: PageTask) -> bool:
         item = self._client.get_item(
@@ -475,10 +520,12 @@ class DynamoDbRunStore:
         from botocore.exceptions import ClientError
 
         expires = {"N": str(int(self._clock()) + self._ttl)}
-        update = ("ADD pending :pending, pages :one, messages :messages, enqueued :enqueued, files :files, "
-                  "threads :threads SET updated = :now")  # fmt: skip
+        # A channel's item appears with its first page: pending = 1 + opened - pages.
+        update = ("ADD opened :opened, pages :one, messages :messages, enqueued :enqueued, files :files, "
+                  "threads :threads SET updated = :now, expires = :expires")  # fmt: skip
         values: dict[str, Any] = {
-            ":pending": {"N": str(counts.new_tasks - 1)}, ":one": {"N": "1"}, ":messages": {"N": str(counts.messages)},
+            ":opened": {"N": str(counts.new_tasks)}, ":expires": expires, ":one": {"N": "1"},
+            ":messages": {"N": str(counts.messages)},
             ":enqueued": {"N": str(counts.enqueued)}, ":files": {"N": str(counts.files)},
             ":threads": {"N": str(counts.threads)}, ":now": {"N": str(int(self._clock()))},
         }  # fmt: skip
@@ -544,7 +591,8 @@ def _channel_state(channel_id: str, item: Mapping[str, Any]) -> ChannelState:
         return int(item[name]["N"]) if name in item else default
 
     return ChannelState(
-        channel_id=channel_id, pending=number("pending", 1), pages=number("pages"), messages=number("messages"),
+        channel_id=channel_id, pending=1 + number("opened") - number("pages"), pages=number("pages"),
+        messages=number("messages"),
         enqueued=number("enqueued"), files=number("files"), threads=number("threads"),
         cursor=item.get("cursor", {}).get("S", ""), error=item.get("error", {}).get("S", ""),
     )  # fmt: skip

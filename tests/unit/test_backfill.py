@@ -15,6 +15,7 @@ from slack_dlp.backfill import (
     PageTask,
     RunRequest,
     SlackHistory,
+    lost_window_command,
 )
 from slack_dlp.dlp.ratelimit import InProcessRateLimiter, Quota
 from slack_dlp.model import FileRef, InspectionItem, MalformedMessage
@@ -303,3 +304,33 @@ def test_calls_are_paced_per_workspace_and_method_at_the_slack_quota() -> None:
     replies = [at for kind, at, _ in client.calls if kind == "replies"]
     assert replies[0] == times[-1]
     assert sorted(limiters) == [(TEAM, "conversations.history"), (TEAM, "conversations.replies")]
+
+
+def test_a_lost_window_queued_by_another_function_starts_one_run_over_the_bots_channels() -> None:
+    # GIVEN Slack dropped events in one minute (an app_rate_limited envelope) and said so twice
+    h = Harness()
+    command = lost_window_command(TEAM, 1_700_000_040)
+    # WHEN the start command arrives on the backfill queue, twice
+    h.service.handle(command)
+    h.service.handle(command)
+    h.drain()
+    # THEN one run read the minute (with a margin) in every channel the bot is in
+    [run] = h.store.runs.values()
+    assert run.run_id == f"lost-{TEAM}-1700000040"
+    assert (float(run.oldest), float(run.latest)) == (1_699_999_980, 1_700_000_160)
+    assert [c.channel_id for c in run.channels] == ["C1", "C2"]
+    assert h.store.status(run.run_id).done
+    assert sorted(h.texts()) == ["a file", "message 0", "message 1", "message 2", "message 3", "message 4",
+                                 "message 5", "message 6", "reply one", "reply two", "thread about the deploy"]  # fmt: skip
+
+
+def test_a_queued_start_that_slack_refuses_fails_its_record_and_a_bad_one_is_dropped() -> None:
+    h = Harness()
+    h.slack.seeded.channels.clear()
+    h.service.handle(lost_window_command(TEAM, 1_700_000_040))  # no channel: logged and dropped
+    assert h.tasks.bodies == [] and h.store.runs == {}
+    with pytest.raises(MalformedMessage):
+        h.service.handle("not json")
+    h.slack.member_channels = lambda: (_ for _ in ()).throw(NotifyError("fatal_error"))  # type: ignore[method-assign]
+    with pytest.raises(BackfillError):
+        h.service.handle(lost_window_command(TEAM, 1_700_000_100))

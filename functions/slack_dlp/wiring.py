@@ -5,14 +5,12 @@ Handlers call these factories; tests build the services directly with fakes inst
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from slack_dlp.config import Resources, Settings
-from slack_dlp.detect.catalog import BUILTIN_DETECTORS
-from slack_dlp.detect.engine import DetectionEngine, Fingerprinter, Policy
-from slack_dlp.detect.rules import load_many
+from slack_dlp.detect.engine import Fingerprinter
+from slack_dlp.detection import build_engine
 from slack_dlp.dlp.base import DlpClient
 from slack_dlp.dlp.builtin import BuiltinDlpClient
 from slack_dlp.dlp.credentials import google_token_source
@@ -104,25 +102,6 @@ def build_ingest(settings: Settings, resources: Resources) -> IngestService:
         if settings.inspect_files and resources.files_queue_url
         else None,
     )
-
-
-#: Relative rules paths resolve against the Lambda asset's root (where the bundler copies them).
-ASSET_ROOT = Path(__file__).resolve().parent.parent
-
-
-def build_engine(
-    settings: Settings, fingerprint_key: bytes, *, extra_rules: Sequence[str] = (), rules_base: Path = ASSET_ROOT
-) -> DetectionEngine:
-    policy = Policy(
-        min_confidence=Confidence(settings.min_confidence),
-        disabled=frozenset(settings.disabled_detectors),
-        enabled=frozenset(settings.enabled_detectors),
-        allow_fingerprints=frozenset(settings.allow_fingerprints),
-        allow_patterns=Policy.compile_allow_patterns(settings.allow_patterns),
-    )
-    rule_files = [rules_base / path for path in settings.custom_rules] + [Path(p) for p in extra_rules]
-    detectors = (*BUILTIN_DETECTORS, *load_many(rule_files))
-    return DetectionEngine(detectors, fingerprinter=Fingerprinter(fingerprint_key), policy=policy)
 
 
 def google_config(settings: Settings) -> GoogleDlpConfig:

@@ -171,7 +171,7 @@ class RunStatus:
         return sum(int(getattr(c, name)) for c in self.channels)
 
     def eta_seconds(self) -> float:
-        """At least one paced Slack call per pending task, each method at its own quota."""
+        """An estimate: one call per pending page, at the quota of one method."""
         return self.total("pending") * 60.0 / max(1, self.requests_per_minute)
 
     def summary(self) -> dict[str, Any]:

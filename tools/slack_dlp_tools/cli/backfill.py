@@ -71,7 +71,7 @@ def invoke(stack: StackTarget, payload: dict[str, Any]) -> dict[str, Any]:
 def progress_line(summary: dict[str, Any], width: int = 24) -> str:
     channels, done = int(summary.get("channels", 0)), int(summary.get("channels_done", 0))
     filled = round(width * done / channels) if channels else width
-    eta = "done" if summary.get("done") else f"ETA ≥ {_duration(float(summary.get('eta_seconds', 0)))}"
+    eta = "done" if summary.get("done") else f"ETA ~{_duration(float(summary.get('eta_seconds', 0)))}"
     return (
         f"[{'#' * filled}{'-' * (width - filled)}] {done}/{channels} channels · {summary.get('messages', 0):,} "
         f"messages read · {summary.get('enqueued', 0):,} enqueued · {summary.get('threads', 0):,} threads · {eta}"

@@ -387,8 +387,8 @@ class BackfillService:
             if not isinstance(message, Mapping):
                 continue
             ts = message.get("ts")
-            if task.thread_ts and ts == task.thread_ts:
-                continue  # a replies page starts with the parent, which its history page enqueued
+            if task.thread_ts and (ts == task.thread_ts or message.get("subtype") == "thread_broadcast"):
+                continue  # the parent, and replies also sent to the channel: their history page has them
             outcome = self._item(task, message)
             if isinstance(outcome, InspectionItem):
                 items.append(outcome)

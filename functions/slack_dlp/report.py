@@ -137,14 +137,18 @@ class Reporter:
 
         A result alerted before (alone, or in another digest: the same message inspected live and by
         a backfill, or twice by two backfills) is dropped first, so grouping never decides twice."""
-        fresh = [entry for entry in group if not self._dedup.seen(alert_key(entry[2]))]
+        first: dict[str, str] = {}  # alert key -> the record that carries it (a result twice in one batch)
+        fresh = []
+        for entry in group:
+            key = alert_key(entry[2])
+            if key not in first and not self._dedup.seen(key):
+                fresh.append(entry)
+            first.setdefault(key, entry[0])
         if len(fresh) < len(group):
             metrics.add_metric(name="AlertsDeduplicated", unit="Count", value=len(group) - len(fresh))
-        if not fresh:
-            return {message_id: None for message_id, _, _ in group}
-        outcomes: dict[str, Exception | None] = {message_id: None for message_id, _, _ in group}
-        outcomes.update(self._post_group(fresh))
-        return outcomes
+        posted = self._post_group(fresh) if fresh else {}
+        # A copy shares the outcome of the record it duplicates; an alert posted before is done.
+        return {message_id: posted.get(first[alert_key(result)]) for message_id, _, result in group}
 
     def _post_group(self, group: list[tuple[str, str, InspectionResult]]) -> dict[str, Exception | None]:
         results = [result for _, _, result in group]

@@ -24,7 +24,7 @@ def _permalink(channel: str, ts: str) -> str:
 def _backfill(deployed: LocalDeployment) -> dict[str, object]:
     done = run_cli(
         "backfill", "--endpoint", deployed.endpoint, "--channels", ",".join(HISTORY.channels), "--since", "7d",
-        "--page-size", "3", "--json", "--timeout", "240", timeout=300,
+        "--page-size", "4", "--json", "--timeout", "240", timeout=300,
     )  # fmt: skip
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -36,7 +36,7 @@ def test_seeded_history_is_backfilled_every_leak_alerts_once_and_a_second_run_po
     # level and one in a thread per channel, that no event ever announced
     slack.seed_history(HISTORY.spec)
     before = len(slack.alerts())
-    # WHEN `slack-dlp backfill` runs against the stack, three messages per page
+    # WHEN `slack-dlp backfill` runs against the stack, four messages per page
     summary = _backfill(deployed)
     # THEN every channel was read to its end, threads included
     assert summary["done"] and summary["channels_done"] == 4 and summary["threads"] == 4

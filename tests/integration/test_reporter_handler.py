@@ -177,3 +177,14 @@ def test_results_already_alerted_in_a_digest_post_nothing_when_they_come_back_gr
     # THEN only the new result is posted
     assert slack.alerted_items() == 4
     assert "C0NEW" in json.dumps(slack.alerts()[-1]["args"])
+
+
+def test_the_same_result_twice_in_one_batch_is_one_section(
+    load_handler: Any, stack: FakeStack, slack: SlackStandIn
+) -> None:
+    reporter = load_handler("reporter")
+    body = _result(channel="C0TWICE").to_json()
+    assert reporter.handler(sqs_event([body, _result(channel="C0OTHER").to_json(), body]), FakeLambdaContext()) == {
+        "batchItemFailures": []
+    }
+    assert len(slack.alerts()) == 1 and slack.alerted_items() == 2

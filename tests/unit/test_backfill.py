@@ -334,3 +334,13 @@ def test_a_queued_start_that_slack_refuses_fails_its_record_and_a_bad_one_is_dro
     h.slack.member_channels = lambda: (_ for _ in ()).throw(NotifyError("fatal_error"))  # type: ignore[method-assign]
     with pytest.raises(BackfillError):
         h.service.handle(lost_window_command(TEAM, 1_700_000_100))
+
+
+def test_a_reply_also_sent_to_the_channel_is_enqueued_once() -> None:
+    parent = msg(1_700_000_010, "parent", thread_ts="1700000010.000100", reply_count=1)
+    broadcast = msg(1_700_000_011, "broadcast reply", thread_ts=parent["ts"], subtype="thread_broadcast")
+    h = Harness({"channels": [{"id": "C1"}], "messages": {"C1": [parent, broadcast]},
+                 "replies": {"C1": {parent["ts"]: [parent, broadcast]}}})  # fmt: skip
+    h.service.start(RunRequest(channels=("C1",)))
+    h.drain()
+    assert sorted(h.texts()) == ["broadcast reply", "parent"]

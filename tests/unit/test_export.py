@@ -57,3 +57,14 @@ def test_an_archive_without_slack_files_is_refused(tmp_path: Path, capsys: pytes
         archive.writestr("readme.txt", "hi")
     assert main(["scan-export", str(path)]) == 2
     assert "no channels.json" in capsys.readouterr().err
+
+
+def test_an_export_zipped_again_under_a_top_folder_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("Acme Slack export/channels.json", json.dumps([{"id": "C1", "name": "general"}]))
+        archive.writestr("Acme Slack export/groups.json", json.dumps([{"id": "G1", "name": "hr"}]))
+        archive.writestr("Acme Slack export/hr/2026-11-01.json", json.dumps([{"ts": "1.0", "text": f"x {TOKEN}"}]))
+    assert main(["scan-export", str(path), "--json"]) == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["by_conversation"] == {"hr": 1} and summary["private_conversations_with_findings"] == ["hr"]

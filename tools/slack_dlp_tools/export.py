@@ -27,7 +27,8 @@ from isal import isal_zlib
 from slack_dlp.model import Finding
 
 METADATA_FILES = ("channels.json", "groups.json", "dms.json", "mpims.json")
-_DAY_FILE = re.compile(r"^(?P<folder>[^/]+)/(?P<day>\d{4}-\d{2}-\d{2})\.json$")
+#: ``<conversation>/<YYYY-MM-DD>.json``, also under one top folder (an export unzipped and zipped again).
+_DAY_FILE = re.compile(r"^(?P<top>[^/]+/)?(?P<folder>[^/]+)/(?P<day>\d{4}-\d{2}-\d{2})\.json$")
 _ATTACHMENT_FIELDS = ("pretext", "title", "text", "fallback", "footer")
 
 
@@ -151,10 +152,17 @@ class Export:
             self._zip = zipfile.ZipFile(path)
         except (OSError, zipfile.BadZipFile) as error:
             raise ExportError(f"{path} is not a readable ZIP file ({type(error).__name__})") from None
+        names = self._zip.namelist()
+        #: Where channels.json is: the export's root (top level, or one folder down); None without one.
+        root = next((n.removesuffix("channels.json") for n in sorted(names, key=len)
+                     if n.rsplit("/", 1)[-1] == "channels.json" and n.count("/") <= 1), None)  # fmt: skip
+        self._root = root or ""
         self.days = sorted(
-            (info for info in self._zip.infolist() if _DAY_FILE.match(info.filename)), key=lambda i: i.filename
-        )
-        if not self.days and not any(n in self._zip.namelist() for n in METADATA_FILES):
+            (info for info in self._zip.infolist()
+             if (match := _DAY_FILE.match(info.filename)) and (root is None or (match["top"] or "") == root)),
+            key=lambda i: i.filename,
+        )  # fmt: skip
+        if not self.days and not any(self._root + n in names for n in METADATA_FILES):
             raise ExportError(f"{path} holds no channels.json and no <conversation>/<YYYY-MM-DD>.json files")
         self.private: set[str] = set()
         for name in METADATA_FILES[1:]:
@@ -171,9 +179,9 @@ class Export:
         return sum(info.file_size for info in self.days)
 
     def _metadata(self, name: str) -> list[Mapping[str, Any]]:
-        if name not in self._zip.namelist():
+        if self._root + name not in self._zip.namelist():
             return []
-        data = self._read(name)
+        data = self._read(self._root + name)
         return [c for c in data if isinstance(c, Mapping)] if isinstance(data, list) else []
 
     def _read(self, name: str) -> Any:
@@ -188,7 +196,7 @@ class Export:
     def day_files(self) -> Iterator[tuple[str, list[_Message], int]]:
         """(conversation, its messages that day, the file's size) for each day file, one at a time."""
         for info in self.days:
-            yield info.filename.split("/", 1)[0], self._messages(info), info.file_size
+            yield info.filename.rsplit("/", 2)[-2], self._messages(info), info.file_size
 
     def _member(self, info: zipfile.ZipInfo) -> bytes:
         """A member's bytes. Deflated ones are inflated with ISA-L (several times zlib's speed, the

@@ -6,8 +6,8 @@ queue: "read one page of ``conversations.history`` from this cursor". Consuming 
 page (paced by the shared DynamoDB limiter under the workspace's quota for the method), enqueues
 its messages and file references, enqueues a task per thread (``conversations.replies``) and one
 for the next page, and records the page in the run's state with one transaction: the page's
-marker (so a redelivered task is skipped) and the channel's counters, among them ``pending``,
-the tasks of that channel still to do. A channel is done when ``pending`` reaches zero.
+marker (so a redelivered task is skipped) and the channel's counters: pages recorded, and tasks
+opened. A channel is done when every task opened for it is recorded (1 + opened - pages = 0).
 
 A backfilled message keeps the identity a live event gives it (workspace, channel, ts), so the
 alert for it is the one the live path would post: a second run, or a run over messages already

@@ -16,8 +16,8 @@ from infra.stack import SlackDlpStack
 from slack_dlp.config import Settings
 
 
-def build_app(context: dict[str, object] | None = None) -> cdk.App:
-    app = cdk.App(context=context)
+def build_app(context: dict[str, object] | None = None, outdir: str | None = None) -> cdk.App:
+    app = cdk.App(context=context, outdir=outdir)
     settings = Settings.from_lookup(app.node.try_get_context)
     stack_name = str(app.node.try_get_context("stack_name") or "SlackDlp")
     SlackDlpStack(

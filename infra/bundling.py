@@ -1,17 +1,24 @@
-"""Lambda asset bundling without Docker: pip installs wheels for Lambda's platform locally.
+"""Lambda asset bundling without Docker: pip installs wheels for the target's platform locally.
 
-The dependencies are installed once per (requirements, Python version, platform) into a cache
-under ``.venv/`` so a second synth, the infra tests and ``make synth`` run offline.
+An asset is built for one *target* (a Python version and the wheel platforms of the machine
+that runs it): Lambda's Python on arm64 for a deployment, the host's Python for the local
+emulator (which runs functions with the host's interpreter). The target is part of both the
+asset's hash (so ``cdk.out/asset.<hash>`` of one target is never reused for the other, in
+either order) and the key of the dependency cache under ``.venv/lambda-deps/`` (installed once
+per requirements and target, so a second synth, the infra tests and ``make synth`` run offline).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
+import platform
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +31,45 @@ DEFAULT_CACHE = REPO_ROOT / ".venv" / "lambda-deps"
 ASSET_EXCLUDES = ("__pycache__", "*.pyc", "*.egg-info", "requirements.txt")
 
 
+@dataclass(frozen=True)
+class BundleTarget:
+    """The interpreter an asset's compiled extensions are built for: a CPython version and the
+    wheel platforms pip may choose from (several: some projects publish only newer manylinux tags)."""
+
+    python_version: str
+    platforms: tuple[str, ...]
+
+    @classmethod
+    def host(cls) -> BundleTarget:
+        """The interpreter running this synth (MiniStack runs functions with it)."""
+        machine = platform.machine()
+        return cls(
+            f"{sys.version_info.major}.{sys.version_info.minor}",
+            (f"manylinux2014_{machine}", f"manylinux_2_28_{machine}"),
+        )
+
+    @property
+    def label(self) -> str:
+        """``cp314-manylinux2014_aarch64``: what a reader of the hash inputs sees."""
+        return f"cp{self.python_version.replace('.', '')}-{'+'.join(self.platforms)}"
+
+    def dependency_key(self, requirements: bytes) -> str:
+        """The cache folder's name for ``requirements`` installed for this target."""
+        return hashlib.sha256(requirements + f"|{self.python_version}|{','.join(self.platforms)}".encode()).hexdigest()[
+            :16
+        ]
+
+
+def _excluded(relative: Path) -> bool:
+    return any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in ASSET_EXCLUDES)
+
+
+def _source_files(source: Path) -> Iterator[Path]:
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and not _excluded(path.relative_to(source)):
+            yield path
+
+
 @jsii.implements(ILocalBundling)
 class LocalPythonBundling:
     def __init__(
@@ -31,17 +77,34 @@ class LocalPythonBundling:
         source: Path,
         requirements: Path,
         *,
-        python_version: str,
-        platforms: tuple[str, ...],
+        target: BundleTarget,
         cache_dir: Path = DEFAULT_CACHE,
         extra_files: Mapping[str, Path] | None = None,
     ) -> None:
         self._source = source
         self._requirements = requirements
-        self._python_version = python_version
-        self._platforms = platforms
+        self._target = target
         self._cache_dir = cache_dir
         self._extra_files = dict(extra_files or {})
+
+    @property
+    def target(self) -> BundleTarget:
+        return self._target
+
+    def asset_hash(self) -> str:
+        """What the bundle is made of: the sources, the extra files, the requirements and the target.
+
+        CDK skips bundling when ``asset.<hash>`` exists, so everything that changes the bundle's
+        bytes must be in here; in particular the target, whose wheels differ for the same sources.
+        """
+        digest = hashlib.sha256(f"slack-dlp-asset|{self._target.label}|".encode())
+        digest.update(self._target.dependency_key(self._requirements.read_bytes()).encode())
+        files = [(str(p.relative_to(self._source)), p) for p in _source_files(self._source)]
+        files += sorted(self._extra_files.items())
+        for name, path in files:
+            digest.update(f"|{name}|".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        return digest.hexdigest()
 
     def try_bundle(self, output_dir: str, *_args: Any, **_kwargs: Any) -> bool:
         out = Path(output_dir)
@@ -53,10 +116,8 @@ class LocalPythonBundling:
         return True
 
     def dependencies(self) -> Path:
-        """The installed requirements for Lambda's platform, built on first use."""
-        key = hashlib.sha256(
-            self._requirements.read_bytes() + f"|{self._python_version}|{','.join(self._platforms)}".encode()
-        ).hexdigest()[:16]
+        """The installed requirements for the target, built on first use."""
+        key = self._target.dependency_key(self._requirements.read_bytes())
         target = self._cache_dir / key
         if target.is_dir():
             return target
@@ -65,8 +126,8 @@ class LocalPythonBundling:
         command = [
             sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
             "--no-compile", "--target", str(staging), "--requirement", str(self._requirements),
-            *(arg for platform in self._platforms for arg in ("--platform", platform)),
-            "--implementation", "cp", "--python-version", self._python_version, "--only-binary=:all:",
+            *(arg for tag in self._target.platforms for arg in ("--platform", tag)),
+            "--implementation", "cp", "--python-version", self._target.python_version, "--only-binary=:all:",
         ]  # fmt: skip
         subprocess.run(command, check=True)  # noqa: S603 - fixed argv, no shell
         try:
@@ -79,12 +140,9 @@ class LocalPythonBundling:
 
 if __name__ == "__main__":
     # `make setup` prebuilds the Lambda dependencies so later synths need no network.
-    from infra.functions import PIP_PLATFORMS, PYTHON_VERSION
+    from infra.functions import LAMBDA_TARGET
 
     built = LocalPythonBundling(
-        REPO_ROOT / "functions",
-        REPO_ROOT / "functions" / "requirements.txt",
-        python_version=PYTHON_VERSION,
-        platforms=PIP_PLATFORMS,
+        REPO_ROOT / "functions", REPO_ROOT / "functions" / "requirements.txt", target=LAMBDA_TARGET
     ).dependencies()
-    print(f"Lambda dependencies for Python {PYTHON_VERSION} ({', '.join(PIP_PLATFORMS)}): {built}")
+    print(f"Lambda dependencies for {LAMBDA_TARGET.label}: {built}")

@@ -10,12 +10,16 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.bundling import BundleTarget
+
 #: Lambda's newest Python; the asset's wheels are built for the same version.
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 PYTHON_VERSION = "3.14"
 ARCHITECTURE = lambda_.Architecture.ARM_64
 #: pip accepts several; RE2 publishes manylinux_2_28 wheels (Lambda's Amazon Linux 2023 has glibc 2.34).
 PIP_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
+#: What a deployment's asset is built for (the local emulator's is ``BundleTarget.host()``).
+LAMBDA_TARGET = BundleTarget(PYTHON_VERSION, PIP_PLATFORMS)
 
 
 class PipelineFunction(Construct):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import platform
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from aws_cdk import (
     Stack,
 )
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -27,8 +26,8 @@ from constructs import Construct
 
 from infra.api import SlackApi
 from infra.backfill import HistoryBackfill
-from infra.bundling import REPO_ROOT, LocalPythonBundling
-from infra.functions import PIP_PLATFORMS, PYTHON_VERSION, RUNTIME, PipelineFunction
+from infra.bundling import REPO_ROOT, BundleTarget, LocalPythonBundling
+from infra.functions import LAMBDA_TARGET, RUNTIME, PipelineFunction
 from infra.nag import acknowledge
 from infra.queues import QueueWithDlq
 from infra.secrets import SlackSecrets
@@ -55,31 +54,21 @@ def lambda_code(
     """The one asset all functions share: the handlers, the core package and its dependencies.
 
     MiniStack runs functions with the host's Python, so a local deployment carries wheels for the
-    host's interpreter and platform instead of Lambda's (compiled extensions differ).
+    host's interpreter and platform instead of Lambda's (compiled extensions differ). The asset's
+    hash covers the target, so both bundles can live side by side in one ``cdk.out``.
     """
-    if for_local_emulator:
-        python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
-        platforms: tuple[str, ...] = (
-            f"manylinux2014_{platform.machine()}",
-            f"manylinux_2_28_{platform.machine()}",
-        )
-    else:
-        python_version, platforms = PYTHON_VERSION, PIP_PLATFORMS
+    bundler = LocalPythonBundling(
+        functions_dir,
+        functions_dir / "requirements.txt",
+        target=BundleTarget.host() if for_local_emulator else LAMBDA_TARGET,
+        extra_files=extra_files,
+    )
     return lambda_.Code.from_asset(
         str(functions_dir),
         exclude=["**/__pycache__", "*.egg-info"],
-        # Files from outside functions/ (rules) only show in the output's hash.
-        asset_hash_type=AssetHashType.OUTPUT if extra_files else AssetHashType.SOURCE,
-        bundling=BundlingOptions(
-            image=DockerImage.from_registry(RUNTIME.bundling_image.image),
-            local=LocalPythonBundling(
-                functions_dir,
-                functions_dir / "requirements.txt",
-                python_version=python_version,
-                platforms=platforms,
-                extra_files=extra_files,
-            ),
-        ),
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=bundler.asset_hash(),
+        bundling=BundlingOptions(image=DockerImage.from_registry(RUNTIME.bundling_image.image), local=bundler),
     )
 
 
@@ -88,9 +77,17 @@ IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateI
 
 
 def pipeline_table(
-    scope: Construct, construct_id: str, *, partition_key: str, sort_key: str | None = None, ttl: str | None = None
+    scope: Construct,
+    construct_id: str,
+    *,
+    partition_key: str,
+    sort_key: str | None = None,
+    ttl: str | None = None,
+    key: kms.IKey | None = None,
+    removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
 ) -> dynamodb.Table:
-    """On-demand, point-in-time recovery on, string keys; the TTL attribute expires records."""
+    """On-demand, point-in-time recovery on, string keys; the TTL attribute expires records;
+    encrypted with ``key`` when given (else DynamoDB's own key)."""
     return dynamodb.Table(
         scope,
         construct_id,
@@ -101,8 +98,23 @@ def pipeline_table(
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
         ),
-        removal_policy=RemovalPolicy.DESTROY,
+        encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED if key else None,
+        encryption_key=key,
+        removal_policy=removal_policy,
     )
+
+
+_TABLE_WRITES = frozenset({"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"})
+
+
+def grant_table(table: dynamodb.ITable, grantee: iam.IGrantable, *actions: str) -> None:
+    """The table actions, and the use of its KMS key they need (decrypt; encrypt too for writes)."""
+    table.grant(grantee, *actions)
+    key = table.encryption_key
+    if key is None:
+        return
+    writes = ("kms:Encrypt", "kms:GenerateDataKey") if _TABLE_WRITES.intersection(actions) else ()
+    key.grant(grantee, "kms:Decrypt", "kms:DescribeKey", *writes)  # no wildcards (CDK's would add ReEncrypt*)
 
 
 def custom_rule_files(settings: Settings) -> dict[str, Path]:
@@ -135,12 +147,16 @@ class SlackDlpStack(Stack):
         # The functions find the rules next to their code, under the names the bundler gives them.
         settings = settings.replace(custom_rules=tuple(rule_files))
         self.settings = settings
+        # A year of audit trail and the allowlist outlive the stack (cdk destroy, a replacement),
+        # and so does the key without which they cannot be read; retain_data=false for test stacks.
+        data_policy = RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY
         key = kms.Key(
             self,
             "PipelineKey",
-            description="slack-dlp: encrypts the queues (message text in flight) and the Slack secrets",
+            description="slack-dlp: encrypts the queues (message text in flight), the Slack secrets, "
+            "the audit trail and the allowlist",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
+            removal_policy=data_policy,
         )
         secrets = SlackSecrets(self, "Secrets", key=key)
         inspect = QueueWithDlq(
@@ -166,7 +182,15 @@ class SlackDlpStack(Stack):
         )
         dedup_table = pipeline_table(self, "DedupTable", partition_key="id", ttl="expiration")
 
-        triage_table = pipeline_table(self, "TriageTable", partition_key="pk", sort_key="sk", ttl="expires")
+        triage_table = pipeline_table(
+            self,
+            "TriageTable",
+            partition_key="pk",
+            sort_key="sk",
+            ttl="expires",
+            key=key,
+            removal_policy=data_policy,
+        )
 
         resources = Resources(
             inspect_queue_url=inspect.queue.queue_url,
@@ -222,7 +246,7 @@ class SlackDlpStack(Stack):
             )
         )
         results.grant_send(inspector.function)
-        triage_table.grant(inspector.function, "dynamodb:BatchGetItem")
+        grant_table(triage_table, inspector.function, "dynamodb:BatchGetItem")
         secrets.fingerprint_key.grant_read(inspector.function)
 
         reporter = PipelineFunction(
@@ -255,7 +279,7 @@ class SlackDlpStack(Stack):
         secrets.bot_token.grant_read(reporter.function)
         dedup_table.grant(reporter.function, *IDEMPOTENCY_ACTIONS)
         results.grant_send_to_dead_letter_queue(reporter.function)
-        triage_table.grant(reporter.function, "dynamodb:PutItem")
+        grant_table(triage_table, reporter.function, "dynamodb:PutItem")
 
         interactions = PipelineFunction(
             self,
@@ -269,7 +293,7 @@ class SlackDlpStack(Stack):
         )
         secrets.signing_secret.grant_read(interactions.function)
         secrets.bot_token.grant_read(interactions.function)
-        triage_table.grant(interactions.function, "dynamodb:PutItem")
+        grant_table(triage_table, interactions.function, "dynamodb:PutItem")
 
         api = SlackApi(
             self,
@@ -342,7 +366,7 @@ class SlackDlpStack(Stack):
         )
         inspect.grant_send(fetcher.function)
         bot_token.grant_read(fetcher.function)
-        triage_table.grant(fetcher.function, "dynamodb:PutItem")
+        grant_table(triage_table, fetcher.function, "dynamodb:PutItem")
         return fetcher
 
     def _admin_token(self, key: kms.IKey, *functions: lambda_.Function) -> None:

@@ -103,6 +103,8 @@ class Settings:
     backfill_requests_per_minute: int = 50
     #: Days the audit trail (alerts and the actions taken on them) is kept.
     audit_retention_days: int = 365
+    #: Keep the audit trail, the allowlist and their KMS key when the stack is deleted or replaced.
+    retain_data: bool = True
     #: Log level of every function.
     log_level: str = "INFO"
 

@@ -16,6 +16,9 @@ from enum import StrEnum
 from typing import Any
 
 SCHEMA_VERSION = 1
+#: ``slack-dlp smoke`` sends a synthetic event whose event_id starts with this (real ids are
+#: ``Ev`` and a few characters): its alert says it is a test and has no buttons.
+SMOKE_TEST_EVENT_PREFIX = "EvSLACKDLPSMOKETEST"
 
 
 class MalformedMessage(ValueError):
@@ -71,6 +74,11 @@ class MessageRef:
     file_where: str = ""
     file_chunk: int = 0
     file_link: str = ""
+
+    @property
+    def is_smoke_test(self) -> bool:
+        """A synthetic event from ``slack-dlp smoke`` (signed with the stack's signing secret)."""
+        return self.event_id.startswith(SMOKE_TEST_EVENT_PREFIX)
 
     @property
     def item_id(self) -> str:

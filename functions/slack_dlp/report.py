@@ -177,7 +177,7 @@ class Reporter:
 
     def _respond(self, result: InspectionResult) -> str:
         """Delete the message if the policy says so; a note for the alert, empty if nothing was done."""
-        if self._auto_delete is None or not self._auto_delete.applies(result):
+        if self._auto_delete is None or result.ref.is_smoke_test or not self._auto_delete.applies(result):
             return ""
         try:
             self._notifier.delete_message(result.ref.channel_id, result.ref.ts)
@@ -229,8 +229,9 @@ class Reporter:
                 detectors=sorted({f.detector for f in result.findings}),
                 masked=[f.masked for f in result.findings],
                 fingerprints=sorted({f.fingerprint for f in result.findings}),
+                **({"smoke_test": True} if ref.is_smoke_test else {}),
             )
-        if self._author_notice:
+        if self._author_notice and not result.ref.is_smoke_test:
             try:
                 self._notifier.notify_author(result, self._author_notice.format(kinds=describe_kinds(result)))
             except NotifyError as error:

@@ -5,8 +5,9 @@ Handlers call these factories; tests build the services directly with fakes inst
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slack_dlp.config import Resources, Settings
 from slack_dlp.detect.engine import Fingerprinter
@@ -21,6 +22,7 @@ from slack_dlp.files.fetch import FileInspector, SlackFileSource
 from slack_dlp.ingest import IngestService
 from slack_dlp.inspect import Inspector, ItemAllowlist
 from slack_dlp.model import Category, Confidence
+from slack_dlp.observability import logger
 from slack_dlp.queues import SqsPublisher
 from slack_dlp.report import AutoDelete, Reporter
 from slack_dlp.slack.notifier import SlackNotifier
@@ -42,6 +44,62 @@ def secret_reader(arn: str) -> Callable[[], str]:
         return value if isinstance(value, str) else value.decode("utf-8")
 
     return read
+
+
+#: After the signing secret is rotated, the one before it still verifies this long: deliveries
+#: signed before the switch (and Slack's retries of them) arrive for minutes after it.
+SIGNING_SECRET_GRACE_SECONDS = 3600
+#: How long the fallback secrets are remembered: requests that fail verification (a rotation in
+#: progress, or noise) cost at most two Secrets Manager reads per container in this time.
+FALLBACK_MAX_AGE_SECONDS = 5
+
+
+def rotation_fallbacks(
+    arn: str,
+    client: Any = None,
+    *,
+    grace_seconds: float = SIGNING_SECRET_GRACE_SECONDS,
+    clock: Callable[[], float] = time.time,
+) -> Callable[[], tuple[str, ...]]:
+    """Secrets to try when the cached signing secret rejects a request: the current value read
+    afresh (``AWSCURRENT``), and while that version is younger than ``grace_seconds`` the previous
+    one (``AWSPREVIOUS``). Read with boto3, not Powertools: the grace period starts at the current
+    version's ``CreatedDate``, which Powertools does not return (and its cache is keyed by name
+    alone, so two stages of one secret would collide)."""
+    cache: list[tuple[float, tuple[str, ...]]] = []
+
+    def read() -> tuple[str, ...]:
+        nonlocal client
+        now = clock()
+        if cache and now < cache[0][0]:
+            return cache[0][1]
+        if client is None:
+            import boto3
+
+            client = boto3.client("secretsmanager")
+        values: tuple[str, ...] = ()
+        expires = now + FALLBACK_MAX_AGE_SECONDS
+        try:
+            current = client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
+            values = (str(current.get("SecretString", "")),)
+            grace_ends = current["CreatedDate"].timestamp() + grace_seconds
+            if now < grace_ends:
+                previous = client.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")
+                values += (str(previous.get("SecretString", "")),)
+                expires = min(expires, grace_ends)
+        except client.exceptions.ResourceNotFoundException:
+            pass  # no value yet, or never rotated
+        except Exception as error:  # no permission, throttled: the cached secret still verifies
+            logger.warning("signing secret unreadable", extra={"error": type(error).__name__})
+        cache[:] = [(expires, tuple(v for v in values if v))]
+        return cache[0][1]
+
+    return read
+
+
+def signing_verifier(arn: str) -> SlackRequestVerifier:
+    """The signing secret (cached), a rotated one at once, and the previous one for a grace period."""
+    return SlackRequestVerifier(secret_reader(arn), fallback_secrets=rotation_fallbacks(arn))
 
 
 def build_fetcher(settings: Settings, resources: Resources) -> FileInspector:
@@ -95,7 +153,7 @@ def build_ingest(settings: Settings, resources: Resources) -> IngestService:
     sqs = boto3.client("sqs")  # one client (and its cold-start cost) for both queues
     return IngestService(
         settings=settings,
-        verifier=SlackRequestVerifier(secret_reader(resources.signing_secret_arn)),
+        verifier=signing_verifier(resources.signing_secret_arn),
         dedup=IdempotencyDeduplicator(resources.dedup_table, settings.dedup_ttl_seconds),
         publisher=SqsPublisher(sqs, resources.inspect_queue_url),
         files=SqsPublisher(sqs, resources.files_queue_url)
@@ -166,7 +224,7 @@ def build_triage(settings: Settings, resources: Resources) -> TriageService:
     store = triage_store(settings, resources)
     notifier = slack_notifier(settings, resources)
     return TriageService(
-        verifier=SlackRequestVerifier(secret_reader(resources.signing_secret_arn)),
+        verifier=signing_verifier(resources.signing_secret_arn),
         updater=notifier,
         allowlist=store,
         audit=store,

@@ -213,6 +213,45 @@ def test_admin_token_secret_only_when_asked_and_auto_delete_refused_without_it()
     assert [k[:8] for k in with_admin] == ["Interact", "Reporter"]
 
 
+def _triage_table_and_key(template: assertions.Template) -> tuple[dict[str, Any], dict[str, Any]]:
+    tables = _resources(template, "AWS::DynamoDB::Table")
+    triage = next(table for name, table in tables.items() if name.startswith("TriageTable"))
+    key = next(iter(_resources(template, "AWS::KMS::Key").values()))
+    return triage, key
+
+
+def test_audit_trail_allowlist_and_their_key_outlive_the_stack_by_default(template: assertions.Template) -> None:
+    # GIVEN the default settings WHEN the stack is deleted or a resource replaced
+    triage, key = _triage_table_and_key(template)
+    # THEN the table holding the audit trail and the allowlist, and the key it is encrypted with, stay
+    for resource in (triage, key):
+        assert resource["DeletionPolicy"] == "Retain"
+        assert resource["UpdateReplacePolicy"] == "Retain"
+    assert triage["Properties"]["SSESpecification"]["SSEEnabled"] is True
+    assert "PipelineKey" in json.dumps(triage["Properties"]["SSESpecification"]["KMSMasterKeyId"])
+    # AND what only lives for hours (Slack's retries) goes with the stack
+    dedup = next(t for name, t in _resources(template, "AWS::DynamoDB::Table").items() if name.startswith("Dedup"))
+    assert dedup["DeletionPolicy"] == "Delete"
+
+
+def test_retain_data_false_lets_a_test_stack_take_its_data_with_it() -> None:
+    app = build_app(context={**CONTEXT, "retain_data": "false"})
+    template = assertions.Template.from_stack(app.node.find_child("SlackDlp"))  # type: ignore[arg-type]
+    triage, key = _triage_table_and_key(template)
+    assert triage["DeletionPolicy"] == key["DeletionPolicy"] == "Delete"
+    retained = [name for name, r in template.to_json()["Resources"].items() if r.get("DeletionPolicy") == "Retain"]
+    assert retained == []
+
+
+def test_functions_that_use_the_audit_table_may_use_its_key_without_wildcards(template: assertions.Template) -> None:
+    policies = {name: p["Properties"]["PolicyDocument"] for name, p in _resources(template, "AWS::IAM::Policy").items()}
+    for prefix in ("Inspector", "Reporter", "Interactions", "Fetcher"):
+        statements = next(p for name, p in policies.items() if name.startswith(prefix))["Statement"]
+        actions = {a for st in statements for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+        assert "kms:Decrypt" in actions, prefix
+        assert not any(a.endswith("*") for a in actions), prefix
+
+
 def test_backfill_reads_one_page_at_a_time_two_at_once_and_reaches_only_its_queues(
     template: assertions.Template,
 ) -> None:

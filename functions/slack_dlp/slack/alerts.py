@@ -93,6 +93,8 @@ def build_alert(
     response_note: str = "",
 ) -> Alert:
     ref = result.ref
+    if ref.is_smoke_test:
+        return smoke_test_alert(result)
     level = severity(result.findings)
     kinds = Counter(f.description or f.detector for f in result.findings)
     summary = ", ".join(f"{name} ×{count}" if count > 1 else name for name, count in kinds.most_common())
@@ -170,7 +172,7 @@ def build_digest(
         edit = " (edited)" if ref.kind is MessageKind.EDIT else ""
         if ref.kind is MessageKind.FILE:
             edit = f" in file `{escape(ref.file_name)}` ({escape(ref.file_where)})"
-        note = (notes or {}).get(ref.item_id, "")
+        note = SMOKE_TEST_NOTE if ref.is_smoke_test else (notes or {}).get(ref.item_id, "")
         edit += f" · _{note}_" if note else ""
         blocks.append(
             SectionBlock(
@@ -180,11 +182,30 @@ def build_digest(
                 )
             )
         )
-        if interactive:
+        if interactive and not ref.is_smoke_test:
             blocks.append(triage_buttons(result, suffix=f":{index}", can_delete=can_delete))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"slack-dlp · digest of {len(results)} alerts")]))
     text = f"{worst.value.capitalize()}: sensitive data in {len(results)} messages"
     return Alert(text=text, blocks=blocks)
+
+
+SMOKE_TEST_NOTE = "slack-dlp smoke test: a synthetic event, not a leak. Nothing to do."
+
+
+def smoke_test_alert(result: InspectionResult) -> Alert:
+    """What ``slack-dlp smoke`` makes the reporter post: proof that alerts arrive, no buttons."""
+    masked = " ".join(f"`{escape(f.masked)}`" for f in result.findings[:_MAX_LISTED_FINDINGS])
+    blocks: list[Block] = [
+        HeaderBlock(text=":white_check_mark: slack-dlp smoke test"),
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"{SMOKE_TEST_NOTE}\nThe pipeline verified, inspected and reported a generated test value "
+                f"({masked}) sent by `slack-dlp smoke`: alerts reach this channel."
+            )
+        ),
+        ContextBlock(elements=[MarkdownTextObject(text=f"slack-dlp · {result.provider} · ref `{escape(result.id)}`")]),
+    ]
+    return Alert(text=SMOKE_TEST_NOTE, blocks=blocks)
 
 
 def fallback_permalink(result: InspectionResult) -> str:

@@ -9,11 +9,11 @@ import argparse
 import sys
 from collections.abc import Iterable
 
-from slack_dlp_tools.cli import backfill, bench, findings, local, scan, scan_export
+from slack_dlp_tools.cli import backfill, bench, findings, local, manifest, scan, scan_export, smoke
 from slack_dlp_tools.cli.common import EXIT_ERROR, UsageError
 
 #: Each module has ``register(subparsers)``, which sets ``func`` on its parser.
-COMMANDS = (scan, scan_export, findings, backfill, bench, local)
+COMMANDS = (scan, scan_export, findings, backfill, bench, local, manifest, smoke)
 
 
 def build_parser() -> argparse.ArgumentParser:

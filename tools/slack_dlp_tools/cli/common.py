@@ -99,3 +99,11 @@ class StackTarget:
         if not value:
             raise UsageError(f"stack {self.stack_name!r} has no {key} output (deploy this version first)")
         return value
+
+
+def api_url(stack: StackTarget, output_key: str, path: str) -> str:
+    """A URL of the stack's HTTP API: its output on AWS; for an emulator (``--endpoint``), the
+    path-style URL of the ``$default`` stage (its ``*.execute-api.localhost`` names do not resolve)."""
+    if stack.endpoint:
+        return f"{stack.endpoint.rstrip('/')}/_aws/execute-api/{stack.output('HttpApiId')}{path}"
+    return stack.output(output_key)

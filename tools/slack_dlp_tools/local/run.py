@@ -4,7 +4,8 @@ Contract (scripts build on it):
 - prints one line ``Request URL: <url>`` with the local URL that accepts signed Slack events;
 - the signing secret is ``SLACK_SIGNING_SECRET`` from the environment, else a generated one (printed);
 - every alert the Slack stand-in receives is printed and appended as one JSON line to
-  ``.local/alerts.jsonl``.
+  ``.local/alerts.jsonl``;
+- when fewer alerts than expected arrive, the first line of each distinct function error follows.
 With ``SLACK_BOT_TOKEN`` set, alerts go to real Slack (``SLACK_ALERT_CHANNEL``) instead.
 With ``DLP_PROVIDER=google`` the inspector calls a Google DLP v2 API: ``DLP_ENDPOINT``, or a local
 emulator enforcing ``DLP_REQUESTS_PER_SECOND`` (default 10) that this command starts.
@@ -67,12 +68,33 @@ def share_sample_file(deployment: LocalDeployment, standin: SlackStandIn, signin
     return 1
 
 
-def _await_alerts(standin: SlackStandIn, expected: int) -> None:
+def await_sample_alerts(deployment: LocalDeployment, standin: SlackStandIn, expected: int, since: float) -> None:
     deadline = time.monotonic() + 90
     while standin.alerted_items() < expected and time.monotonic() < deadline:
         time.sleep(0.5)
     _say(f"Alerts for {standin.alerted_items()} of the {expected} expected leaks arrived "
          f"(in {len(standin.alerts())} Slack messages: several at once become one digest).")  # fmt: skip
+    if standin.alerted_items() < expected:
+        explain_missing_alerts(deployment, since)
+
+
+def explain_missing_alerts(deployment: LocalDeployment, since: float) -> None:
+    """The functions' distinct errors: MiniStack's own log (a function that cannot start is only
+    there) and the functions' CloudWatch Logs in MiniStack."""
+    from slack_dlp_tools.logs import StackLogs, distinct, emulator_errors
+
+    errors = emulator_errors(deployment.state_dir / "ministack.log")
+    try:
+        logs = StackLogs.of_stack(deployment.client("cloudformation"), deployment.client("logs"), deployment.stack_name)
+        errors += logs.errors(int(since * 1000) - 5000)
+    except Exception as error:  # a diagnosis must not hide the failure it explains
+        _say(f"(function logs unreadable: {type(error).__name__})")
+    if not errors:
+        _say(f"No function logged an error; MiniStack's log: {deployment.state_dir / 'ministack.log'}")
+        return
+    _say("Function errors (first line of each distinct error):")
+    for line in distinct(errors):
+        _say(f"  {line}")
 
 
 def backfill_sample_history(deployment: LocalDeployment, standin: SlackStandIn) -> int:
@@ -158,10 +180,13 @@ def main(argv: list[str] | None = None) -> int:
         deployment.start()
         _say(f"Request URL: {deployment.request_url}")
         _say("Replaying sample Slack events:")
+        replay_started = time.time()
         expected = replay_samples(deployment, signing_secret)
         if standin is not None:
-            _await_alerts(standin, expected + share_sample_file(deployment, standin, signing_secret)
-                          + backfill_sample_history(deployment, standin))  # fmt: skip
+            expected += share_sample_file(deployment, standin, signing_secret) + backfill_sample_history(
+                deployment, standin
+            )
+            await_sample_alerts(deployment, standin, expected, replay_started)
         _say("Serving. Send signed events to the Request URL; Ctrl-C stops everything.")
         while True:
             time.sleep(3600)

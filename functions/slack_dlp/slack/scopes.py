@@ -1,0 +1,104 @@
+"""What the Slack app must be granted, derived from what the code calls: one table.
+
+``METHODS`` maps every Slack Web API method the functions call to the scopes it needs;
+``EVENTS`` maps every Events API subscription to its scope; ``FEATURES`` says which methods
+(with which token) and events each feature uses, and which settings switch it on. The app
+manifest (``slack-dlp manifest``) requests exactly the scopes of the enabled features, so a
+security reviewer reading the scope list reads what the code does. A test scans the code for
+Web API calls and fails on a method missing here, and on a requested scope nothing uses.
+
+To call a new method: add its row to ``METHODS`` (scopes from its page on api.slack.com) and
+name it in the feature that calls it (or a new ``Feature``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from slack_dlp.config import Settings
+
+Token = Literal["bot", "user"]
+
+#: Web API method -> scopes it needs (empty: none, e.g. chat.getPermalink).
+METHODS: dict[str, tuple[str, ...]] = {
+    "chat.postMessage": ("chat:write",),
+    "chat.postEphemeral": ("chat:write",),
+    "chat.update": ("chat:write",),
+    "chat.delete": ("chat:write",),
+    "chat.getPermalink": (),
+    "files.info": ("files:read",),
+    "auth.test": (),
+    # History of the public and private channels the bot is in (DMs never admit a bot: exports).
+    "conversations.history": ("channels:history", "groups:history"),
+    "conversations.replies": ("channels:history", "groups:history"),
+    "users.conversations": ("channels:read", "groups:read"),
+}
+
+#: Events API subscription -> the scope it needs.
+EVENTS: dict[str, str] = {
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
+    "message.im": "im:history",
+    "message.mpim": "mpim:history",
+    "app_mention": "app_mentions:read",
+    "file_shared": "files:read",
+}
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One thing slack-dlp does in Slack, what it calls, and whether the settings switch it on."""
+
+    name: str
+    bot_methods: tuple[str, ...] = ()
+    #: Methods called with a user's token (an admin's ``xoxp-``), which needs user scopes.
+    user_methods: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    interactivity: bool = False
+    enabled: Callable[[Settings], bool] = field(default=lambda _settings: True)
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "inspect messages",
+        events=("message.channels", "message.groups", "message.im", "message.mpim", "app_mention"),
+    ),
+    Feature("alerts", bot_methods=("chat.postMessage", "chat.getPermalink")),
+    Feature("triage buttons", bot_methods=("chat.update",), interactivity=True),
+    Feature("author notice", bot_methods=("chat.postEphemeral",), enabled=lambda s: s.notify_author),
+    Feature("inspect files", bot_methods=("files.info",), events=("file_shared",), enabled=lambda s: s.inspect_files),
+    Feature("delete messages", user_methods=("chat.delete",), enabled=lambda s: s.admin_user_token),
+    Feature(
+        "history backfill",
+        bot_methods=("auth.test", "users.conversations", "conversations.history", "conversations.replies"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class AppRequirements:
+    """What the app manifest asks Slack for."""
+
+    bot_scopes: tuple[str, ...]
+    user_scopes: tuple[str, ...]
+    bot_events: tuple[str, ...]
+    interactivity: bool
+
+
+def _scopes(methods: Iterable[str]) -> set[str]:
+    return {scope for method in methods for scope in METHODS[method]}
+
+
+def requirements(settings: Settings, features: Iterable[Feature] = FEATURES) -> AppRequirements:
+    """The scopes, events and interactivity of the features ``settings`` switch on."""
+    enabled = [f for f in features if f.enabled(settings)]
+    events = sorted({event for f in enabled for event in f.events})
+    bot = _scopes(m for f in enabled for m in f.bot_methods) | {EVENTS[e] for e in events}
+    return AppRequirements(
+        bot_scopes=tuple(sorted(bot)),
+        user_scopes=tuple(sorted(_scopes(m for f in enabled for m in f.user_methods))),
+        bot_events=tuple(events),
+        interactivity=any(f.interactivity for f in enabled),
+    )

@@ -39,6 +39,8 @@ class PipelineFunction(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
         super().__init__(scope, construct_id)
+        #: Powertools' service name: the ``service`` dimension of this function's metrics.
+        self.service_name = f"slack-dlp-{construct_id.lower()}"
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         self.role = iam.Role(
             self,
@@ -64,7 +66,7 @@ class PipelineFunction(Construct):
             timeout=timeout,
             memory_size=memory_size,
             log_group=self.log_group,
-            environment={"POWERTOOLS_SERVICE_NAME": f"slack-dlp-{construct_id.lower()}", **environment},
+            environment={"POWERTOOLS_SERVICE_NAME": self.service_name, **environment},
         )
 
     @property

@@ -33,22 +33,24 @@ class InMemoryDeduplicator:
     def __init__(self) -> None:
         self.done: set[str] = set()
         self.in_progress: set[str] = set()
-
-    def seen(self, key: str) -> bool:
-        return key in self.done
+        self.values: dict[str, str] = {}
 
     def run_once(self, key: str, action: Callable[[], None]) -> DedupOutcome:
+        return self.run_once_value(key, lambda: str(action() or ""))[0]
+
+    def run_once_value(self, key: str, action: Callable[[], str]) -> tuple[DedupOutcome, str]:
         if key in self.in_progress:
-            return DedupOutcome.IN_PROGRESS
+            return DedupOutcome.IN_PROGRESS, ""
         if key in self.done:
-            return DedupOutcome.DUPLICATE
+            return DedupOutcome.DUPLICATE, self.values.get(key, "")
         self.in_progress.add(key)
         try:
-            action()
+            value = action()
         finally:
             self.in_progress.discard(key)
         self.done.add(key)
-        return DedupOutcome.DONE
+        self.values[key] = value
+        return DedupOutcome.DONE, value
 
 
 class FakeDlpClient:
@@ -156,3 +158,14 @@ class InMemoryRunStore:
         if run is None:
             return None
         return replace(run, channels=tuple(self.channels.get((run_id, c.channel_id), c) for c in run.channels))
+
+
+class InMemoryReportedLog:
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def reported(self, keys: Sequence[str]) -> set[str]:
+        return self.keys & set(keys)
+
+    def mark(self, keys: Sequence[str]) -> None:
+        self.keys |= set(keys)

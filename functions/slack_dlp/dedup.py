@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -12,7 +13,6 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
-    IdempotencyItemNotFoundError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -31,15 +31,12 @@ class IdempotencyDeduplicator:
             expires_after_seconds=ttl_seconds,
         )
         persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=boto3_client)
-        self._persistence = persistence
-        self._pending: dict[str, Callable[[], None]] = {}
+        self._pending: dict[str, Callable[[], str]] = {}
 
         def deliver(delivery: dict[str, str]) -> dict[str, str]:
-            self._pending[delivery["key"]]()
-            return {"status": "enqueued"}
+            # Powertools stores this response and hands it back to a duplicate.
+            return {"status": "enqueued", "value": self._pending[delivery["key"]]()}
 
-        # The records are keyed by the decorated function's name: reading one needs the same name.
-        self._function_name = f"{deliver.__module__}.{deliver.__qualname__}"
         self._deliver: Callable[..., Any] = idempotent_function(
             deliver, data_keyword_argument="delivery", persistence_store=persistence, config=self._config
         )
@@ -48,28 +45,66 @@ class IdempotencyDeduplicator:
         """Lets Powertools expire an IN_PROGRESS record when this invocation times out."""
         self._config.register_lambda_context(context)
 
-    def seen(self, key: str) -> bool:
-        """Whether an action ran to completion under ``key`` (and its record has not expired)."""
-        self._persistence.configure(self._config, self._function_name)
-        try:
-            record = self._persistence.get_record({"key": key})
-        except IdempotencyItemNotFoundError:
-            return False
-        return record is not None and record.status == "COMPLETED"
-
     def run_once(self, key: str, action: Callable[[], None]) -> DedupOutcome:
+        def unit() -> str:
+            action()
+            return ""
+
+        return self.run_once_value(key, unit)[0]
+
+    def run_once_value(self, key: str, action: Callable[[], str]) -> tuple[DedupOutcome, str]:
         ran = False
 
-        def tracked() -> None:
+        def tracked() -> str:
             nonlocal ran
             ran = True
-            action()
+            return action()
 
         self._pending[key] = tracked
         try:
-            self._deliver(delivery={"key": key})
+            response = self._deliver(delivery={"key": key})
         except IdempotencyAlreadyInProgressError:
-            return DedupOutcome.IN_PROGRESS
+            return DedupOutcome.IN_PROGRESS, ""
         finally:
             self._pending.pop(key, None)
-        return DedupOutcome.DONE if ran else DedupOutcome.DUPLICATE
+        value = response.get("value") if isinstance(response, dict) else None
+        return DedupOutcome.DONE if ran else DedupOutcome.DUPLICATE, value if isinstance(value, str) else ""
+
+
+class DynamoDbReportedLog:
+    """Which results were fully reported (alert posted, every later step done), whatever group they
+    were posted in: one BatchGetItem per group to check, one BatchWriteItem to record. Items
+    ``reported#<alert key>`` live in the dedup table and expire with its TTL attribute."""
+
+    def __init__(self, client: Any, table_name: str, ttl_seconds: int, clock: Callable[[], float] = time.time) -> None:
+        self._client = client
+        self._table = table_name
+        self._ttl = ttl_seconds
+        self._clock = clock
+
+    def reported(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        unique = sorted(set(keys))
+        for first in range(0, len(unique), 100):
+            request: dict[str, Any] = {self._table: {"Keys": [{"id": {"S": f"reported#{k}"}} for k in
+                                                               unique[first : first + 100]],
+                                                     "ProjectionExpression": "id, expiration"}}  # fmt: skip
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                now = self._clock()
+                for item in response.get("Responses", {}).get(self._table, []):
+                    if float(item.get("expiration", {}).get("N", "inf")) > now:  # TTL deletes late
+                        found.add(item["id"]["S"].removeprefix("reported#"))
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def mark(self, keys: Sequence[str]) -> None:
+        expiration = {"N": str(int(self._clock()) + self._ttl)}
+        unique = sorted(set(keys))
+        for first in range(0, len(unique), 25):
+            request: dict[str, Any] = {self._table: [
+                {"PutRequest": {"Item": {"id": {"S": f"reported#{k}"}, "expiration": expiration}}}
+                for k in unique[first : first + 25]
+            ]}  # fmt: skip
+            while request:
+                request = self._client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}

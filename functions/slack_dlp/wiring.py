@@ -27,7 +27,7 @@ from slack_dlp.queues import SqsPublisher
 from slack_dlp.report import AutoDelete, Reporter
 from slack_dlp.slack.notifier import SlackNotifier
 from slack_dlp.slack.verify import SlackRequestVerifier
-from slack_dlp.triage import DynamoDbTriageStore, TriageService
+from slack_dlp.triage import AuditLog, DynamoDbTriageStore, TriageService
 
 if TYPE_CHECKING:
     from slack_dlp.backfill import BackfillService
@@ -44,6 +44,11 @@ def secret_reader(arn: str) -> Callable[[], str]:
         return value if isinstance(value, str) else value.decode("utf-8")
 
     return read
+
+
+def configure_logging(settings: Settings) -> None:
+    """Every function logs at ``log_level`` (Powertools reads only its own variables by itself)."""
+    logger.setLevel(settings.log_level.upper())
 
 
 #: After the signing secret is rotated, the one before it still verifies this long: deliveries
@@ -103,6 +108,7 @@ def signing_verifier(arn: str) -> SlackRequestVerifier:
 
 
 def build_fetcher(settings: Settings, resources: Resources) -> FileInspector:
+    configure_logging(settings)
     import boto3
 
     resources.require("inspect_queue_url", "bot_token_secret_arn", "triage_table")
@@ -145,6 +151,7 @@ def build_backfill(settings: Settings, resources: Resources) -> BackfillService:
 
 
 def build_ingest(settings: Settings, resources: Resources) -> IngestService:
+    configure_logging(settings)
     import boto3
 
     from slack_dlp.dedup import IdempotencyDeduplicator
@@ -159,7 +166,28 @@ def build_ingest(settings: Settings, resources: Resources) -> IngestService:
         files=SqsPublisher(sqs, resources.files_queue_url)
         if settings.inspect_files and resources.files_queue_url
         else None,
+        audit=LazyAuditLog(lambda: triage_store(settings, resources)) if resources.triage_table else None,
     )
+
+
+class LazyAuditLog:
+    """The audit trail, connected on first use: ingest records there rarely (refused messages),
+    and a DynamoDB client on its cold-start path would slow every first request."""
+
+    def __init__(self, build: Callable[[], AuditLog]) -> None:
+        self._build = build
+        self._log: AuditLog | None = None
+
+    def _get(self) -> AuditLog:
+        if self._log is None:
+            self._log = self._build()
+        return self._log
+
+    def record(self, kind: str, **fields: Any) -> None:
+        self._get().record(kind, **fields)
+
+    def since(self, seconds: float) -> list[dict[str, Any]]:
+        return self._get().since(seconds)
 
 
 def google_config(settings: Settings) -> GoogleDlpConfig:
@@ -201,6 +229,7 @@ def build_dlp_client(settings: Settings, fingerprint_key: bytes, resources: Reso
 
 
 def build_inspector(settings: Settings, resources: Resources) -> Inspector:
+    configure_logging(settings)
     import boto3
 
     resources.require("results_queue_url", "fingerprint_key_secret_arn", "triage_table")
@@ -220,6 +249,7 @@ def triage_store(settings: Settings, resources: Resources) -> DynamoDbTriageStor
 
 
 def build_triage(settings: Settings, resources: Resources) -> TriageService:
+    configure_logging(settings)
     resources.require("signing_secret_arn", "bot_token_secret_arn", "triage_table")
     store = triage_store(settings, resources)
     notifier = slack_notifier(settings, resources)
@@ -237,15 +267,17 @@ ALERT_DEDUP_SECONDS = 5 * 24 * 3600
 
 
 def build_reporter(settings: Settings, resources: Resources) -> Reporter:
+    configure_logging(settings)
     import boto3
 
-    from slack_dlp.dedup import IdempotencyDeduplicator
+    from slack_dlp.dedup import DynamoDbReportedLog, IdempotencyDeduplicator
 
     resources.require("bot_token_secret_arn", "dedup_table", "results_dlq_url", "triage_table")
     notifier = slack_notifier(settings, resources)
     return Reporter(
         notifier,
         dedup=IdempotencyDeduplicator(resources.dedup_table, ALERT_DEDUP_SECONDS),
+        reported=DynamoDbReportedLog(boto3.client("dynamodb"), resources.dedup_table, ALERT_DEDUP_SECONDS),
         dead_letters=SqsPublisher(boto3.client("sqs"), resources.results_dlq_url),
         author_notice=settings.author_notice if settings.notify_author else None,
         audit=triage_store(settings, resources),

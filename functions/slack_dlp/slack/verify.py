@@ -47,6 +47,7 @@ class SlackRequestVerifier:
         verifier = SignatureVerifier(secret, clock=self._clock)
         try:
             return bool(verifier.is_valid_request(body, dict(headers)))
-        except (ValueError, UnicodeDecodeError):
-            # Non-numeric timestamp or a body that is not UTF-8: not a request Slack signed.
+        except (ValueError, UnicodeDecodeError, TypeError):
+            # Non-numeric timestamp, a body that is not UTF-8, or a signature header of non-ASCII
+            # characters (hmac.compare_digest raises TypeError): not a request Slack signed.
             return False

@@ -4,6 +4,7 @@ that reads one page of Slack history per task into the inspect and files queues.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_kms as kms
@@ -35,6 +36,7 @@ class HistoryBackfill(Construct):
         inspect: QueueWithDlq,
         files: QueueWithDlq,
         bot_token: secretsmanager.ISecret,
+        starters: Sequence[lambda_.Function] = (),
     ) -> None:
         # The stack module composes this construct; its shared factories are imported when it runs.
         from infra.stack import _environment, pipeline_table, visibility_timeout
@@ -82,6 +84,9 @@ class HistoryBackfill(Construct):
             self.function,
             "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem",
         )  # fmt: skip
+        for starter in starters:  # functions that queue start commands (lost windows)
+            self.queue.grant_send(starter)
+            starter.add_environment(Resources.ENV_NAMES["backfill_queue_url"], self.queue.queue.queue_url)
         CfnOutput(scope, "BackfillFunctionName", value=self.function.function_name)
         CfnOutput(scope, "BackfillTableName", value=self.table.table_name)
         CfnOutput(scope, "BackfillQueueUrl", value=self.queue.queue.queue_url)

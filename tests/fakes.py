@@ -169,3 +169,22 @@ class InMemoryReportedLog:
 
     def mark(self, keys: Sequence[str]) -> None:
         self.keys |= set(keys)
+
+
+class InMemoryAuditLog:
+    """The audit trail as a list of (kind, fields); ``fail_with`` makes ``record`` raise it."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, dict[str, object]]] = []
+        self.fail_with: Exception | None = None
+
+    def record(self, kind: str, **fields: object) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.records.append((kind, fields))
+
+    def since(self, seconds: float) -> list[dict[str, object]]:
+        return [{"kind": kind, **fields} for kind, fields in self.records]
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.records]

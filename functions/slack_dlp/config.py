@@ -111,6 +111,10 @@ class Settings:
     backfill_requests_per_minute: int = 50
     #: Days the audit trail (alerts and the actions taken on them) is kept.
     audit_retention_days: int = 365
+    #: Join every new or unarchived public channel (conversations.join, scope channels:join).
+    auto_join_public_channels: bool = True
+    #: Bot ids (B0123...) of other apps whose messages are never inspected; slack-dlp's own always are not.
+    skip_bot_ids: tuple[str, ...] = field(default_factory=tuple)
     #: Keep the audit trail, the allowlist and their KMS key when the stack is deleted or replaced.
     retain_data: bool = True
     #: Log level of every function.
@@ -235,6 +239,7 @@ class Resources:
     files_queue_url: str = ""
     backfill_queue_url: str = ""
     backfill_table: str = ""
+    join_queue_url: str = ""
 
     ENV_NAMES: ClassVar[dict[str, str]] = {
         "inspect_queue_url": "INSPECT_QUEUE_URL",
@@ -251,6 +256,7 @@ class Resources:
         "files_queue_url": "FILES_QUEUE_URL",
         "backfill_queue_url": "BACKFILL_QUEUE_URL",
         "backfill_table": "BACKFILL_TABLE_NAME",
+        "join_queue_url": "JOIN_QUEUE_URL",
     }
 
     @classmethod

@@ -25,6 +25,7 @@ from slack_dlp.model import Category, Confidence
 from slack_dlp.observability import logger
 from slack_dlp.queues import SqsPublisher
 from slack_dlp.report import AutoDelete, Reporter
+from slack_dlp.slack.join import ChannelJoiner, SlackJoinApi
 from slack_dlp.slack.notifier import SlackNotifier
 from slack_dlp.slack.verify import SlackRequestVerifier
 from slack_dlp.triage import AuditLog, DynamoDbTriageStore, TriageService
@@ -157,7 +158,7 @@ def build_ingest(settings: Settings, resources: Resources) -> IngestService:
     from slack_dlp.dedup import IdempotencyDeduplicator
 
     resources.require("inspect_queue_url", "dedup_table", "signing_secret_arn")
-    sqs = boto3.client("sqs")  # one client (and its cold-start cost) for both queues
+    sqs = boto3.client("sqs")  # one client (and its cold-start cost) for every queue
     return IngestService(
         settings=settings,
         verifier=signing_verifier(resources.signing_secret_arn),
@@ -166,12 +167,16 @@ def build_ingest(settings: Settings, resources: Resources) -> IngestService:
         files=SqsPublisher(sqs, resources.files_queue_url)
         if settings.inspect_files and resources.files_queue_url
         else None,
+        joins=SqsPublisher(sqs, resources.join_queue_url)
+        if settings.auto_join_public_channels and resources.join_queue_url
+        else None,
         audit=LazyAuditLog(lambda: triage_store(settings, resources)) if resources.triage_table else None,
+        backfill=SqsPublisher(sqs, resources.backfill_queue_url) if resources.backfill_queue_url else None,
     )
 
 
 class LazyAuditLog:
-    """The audit trail, connected on first use: ingest records there rarely (refused messages),
+    """The audit trail, connected on first use: ingest records there rarely (refused messages, rate-limited minutes),
     and a DynamoDB client on its cold-start path would slow every first request."""
 
     def __init__(self, build: Callable[[], AuditLog]) -> None:
@@ -188,6 +193,12 @@ class LazyAuditLog:
 
     def since(self, seconds: float) -> list[dict[str, Any]]:
         return self._get().since(seconds)
+
+
+def build_joiner(settings: Settings, resources: Resources) -> ChannelJoiner:
+    resources.require("bot_token_secret_arn", "triage_table")
+    notifier = slack_notifier(settings, resources)
+    return ChannelJoiner(SlackJoinApi(notifier.web_client), audit=triage_store(settings, resources))
 
 
 def google_config(settings: Settings) -> GoogleDlpConfig:

@@ -168,8 +168,8 @@ def test_files_are_queued_and_bots_joins_and_own_messages_follow_the_live_rules(
     h = Harness()
     h.service.start(RunRequest(channels=("C2",)))
     h.drain()
-    # the bot's CI post is skipped like a live bot_message; a join message is not a person's text
-    assert h.texts() == ["a file"]
+    # another app's CI post is inspected like a live bot_message; a join message is not a person's text
+    assert h.texts() == ["ci", "a file"]
     assert [FileRef.from_json(b).file_id for b in h.files.bodies] == ["F1"]
 
 
@@ -320,7 +320,7 @@ def test_a_lost_window_queued_by_another_function_starts_one_run_over_the_bots_c
     assert (float(run.oldest), float(run.latest)) == (1_699_999_980, 1_700_000_160)
     assert [c.channel_id for c in run.channels] == ["C1", "C2"]
     assert h.store.status(run.run_id).done
-    assert sorted(h.texts()) == ["a file", "message 0", "message 1", "message 2", "message 3", "message 4",
+    assert sorted(h.texts()) == ["a file", "ci", "message 0", "message 1", "message 2", "message 3", "message 4",
                                  "message 5", "message 6", "reply one", "reply two", "thread about the deploy"]  # fmt: skip
 
 
@@ -344,3 +344,28 @@ def test_a_reply_also_sent_to_the_channel_is_enqueued_once() -> None:
     h.service.start(RunRequest(channels=("C1",)))
     h.drain()
     assert sorted(h.texts()) == ["broadcast reply", "parent"]
+
+
+def test_an_app_rate_limited_envelope_queues_one_backfill_of_its_minute() -> None:
+    from slack_dlp.config import Settings
+    from slack_dlp.http import HttpRequest
+    from slack_dlp.ingest import IngestService
+    from slack_dlp.slack.verify import SlackRequestVerifier
+    from tests.factories import SIGNING_SECRET, signed_request
+    from tests.fakes import InMemoryAuditLog, InMemoryDeduplicator
+
+    # GIVEN ingest with the backfill queue, and Slack reporting one dropped minute twice
+    backfill = InMemoryPublisher()
+    ingest = IngestService(settings=Settings(), verifier=SlackRequestVerifier(lambda: SIGNING_SECRET),
+                           dedup=InMemoryDeduplicator(), publisher=InMemoryPublisher(), audit=InMemoryAuditLog(),
+                           backfill=backfill)  # fmt: skip
+    envelope = {"type": "app_rate_limited", "team_id": TEAM, "minute_rate_limited": 1_700_000_040}
+    for _ in range(2):
+        assert ingest.handle_event_request(HttpRequest(*signed_request(envelope))).status == 200
+    # THEN one start command for that minute is queued
+    assert backfill.bodies == [lost_window_command(TEAM, 1_700_000_040)]
+    # AND the backfill function reads the minute back from every channel the bot is in
+    h = Harness()
+    h.service.handle(backfill.bodies[0])
+    h.drain()
+    assert h.store.status(f"lost-{TEAM}-1700000040").done and "reply two" in h.texts()

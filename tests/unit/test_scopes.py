@@ -76,14 +76,18 @@ def test_no_requested_scope_is_unused() -> None:
     assert set(needs.bot_scopes) <= used
     assert set(needs.user_scopes) <= used
     # AND the scope the old hand-kept manifest requested for nothing is gone (channels:read and
-    # groups:read are back for the backfill, which lists the channels the bot is in)
+    # groups:read are back: the history backfill lists the channels the bot is in)
     assert "users:read" not in needs.bot_scopes
+    # AND auto-join brings channels:join and its events
+    assert "channels:join" in needs.bot_scopes
 
 
 def test_features_switched_off_take_their_scopes_and_events_with_them() -> None:
-    needs = requirements(Settings(inspect_files=False, notify_author=False))
+    needs = requirements(Settings(inspect_files=False, notify_author=False, auto_join_public_channels=False))
     assert "files:read" not in needs.bot_scopes
     assert "file_shared" not in needs.bot_events
+    assert "channels:join" not in needs.bot_scopes
+    assert not {"channel_created", "channel_unarchive"} & set(needs.bot_events)
     assert needs.user_scopes == ()
 
 
@@ -115,6 +119,7 @@ def test_manifest_is_valid_yaml_and_json_with_placeholder_urls_without_a_stack(
         [
             "app_mentions:read",
             "channels:history",
+            "channels:join",
             "channels:read",
             "chat:write",
             "files:read",
@@ -133,3 +138,16 @@ def test_manifest_reads_settings_from_cdk_json_like_the_app(capsys: pytest.Captu
     manifest = json.loads(capsys.readouterr().out)
     assert "files:read" not in manifest["oauth_config"]["scopes"]["bot"]
     assert main(["manifest", "--no-stack", "--cdk-json", str(cdk_json), "-c", "nonsense"]) == 2
+
+
+def test_auto_join_asks_for_channels_join_and_the_channel_events_and_org_deploy_is_an_option(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    manifest = _manifest(capsys, tmp_path)
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]  # type: ignore[index]
+    assert {"channel_created", "channel_unarchive"} <= set(events)
+    assert manifest["settings"]["org_deploy_enabled"] is False  # type: ignore[index]
+    grid = _manifest(capsys, tmp_path, "--org-deploy")
+    assert grid["settings"]["org_deploy_enabled"] is True  # type: ignore[index]
+    off = _manifest(capsys, tmp_path, "-c", "auto_join_public_channels=false")
+    assert "channels:join" not in off["oauth_config"]["scopes"]["bot"]  # type: ignore[index]

@@ -34,6 +34,11 @@ METHODS: dict[str, tuple[str, ...]] = {
     "conversations.history": ("channels:history", "groups:history"),
     "conversations.replies": ("channels:history", "groups:history"),
     "users.conversations": ("channels:read", "groups:read"),
+    "conversations.join": ("channels:join",),
+    # Called only by ``slack-dlp coverage`` (tools), with the same bot token: listed so the table is
+    # complete; channels:read also comes with the channel_created/channel_unarchive events.
+    "auth.teams.list": (),
+    "conversations.list": ("channels:read",),
 }
 
 #: Events API subscription -> the scope it needs.
@@ -44,6 +49,8 @@ EVENTS: dict[str, str] = {
     "message.mpim": "mpim:history",
     "app_mention": "app_mentions:read",
     "file_shared": "files:read",
+    "channel_created": "channels:read",
+    "channel_unarchive": "channels:read",
 }
 
 
@@ -73,6 +80,12 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "history backfill",
         bot_methods=("auth.test", "users.conversations", "conversations.history", "conversations.replies"),
+    ),
+    Feature(
+        "join public channels",
+        bot_methods=("conversations.join",),
+        events=("channel_created", "channel_unarchive"),
+        enabled=lambda s: s.auto_join_public_channels,
     ),
 )
 

@@ -11,11 +11,22 @@ import sys
 from collections.abc import Iterable
 
 from slack_dlp.config import SettingsError
-from slack_dlp_tools.cli import backfill, bench, coverage, findings, local, manifest, scan, scan_export, smoke
+from slack_dlp_tools.cli import (
+    backfill,
+    bench,
+    coverage,
+    findings,
+    local,
+    manifest,
+    rules,
+    scan,
+    scan_export,
+    smoke,
+)
 from slack_dlp_tools.cli.common import EXIT_ERROR, UsageError
 
 #: Each module has ``register(subparsers)``, which sets ``func`` on its parser.
-COMMANDS = (scan, scan_export, findings, coverage, backfill, bench, local, manifest, smoke)
+COMMANDS = (scan, scan_export, rules, findings, coverage, backfill, bench, local, manifest, smoke)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,7 @@ from constructs import Construct
 
 from infra.alarms import alarm
 from infra.api import SlackApi
+from infra.backfill import HistoryBackfill
 from infra.bundling import REPO_ROOT, BundleTarget, LocalPythonBundling
 from infra.coverage import ChannelJoiner, events_rate_limited_alarm
 from infra.functions import LAMBDA_TARGET, RUNTIME, PipelineFunction
@@ -294,7 +295,8 @@ class SlackDlpStack(Stack):
             )
         )
         secrets.bot_token.grant_read(reporter.function)
-        dedup_table.grant(reporter.function, *IDEMPOTENCY_ACTIONS)
+        # Idempotency, and results reported in any digest (checked and recorded a group at a time).
+        dedup_table.grant(reporter.function, *IDEMPOTENCY_ACTIONS, "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem")
         results.grant_send_to_dead_letter_queue(reporter.function)
         grant_table(triage_table, reporter.function, "dynamodb:PutItem")
 
@@ -330,15 +332,21 @@ class SlackDlpStack(Stack):
             triage_table,
         )
 
+        # Ingest starts a backfill of each minute Slack rate-limited (app_rate_limited).
+        self.backfill = HistoryBackfill(self, "Backfill", code=code, key=key, settings=settings, resources=resources,
+                                        inspect=inspect, files=files, bot_token=secrets.bot_token,
+                                        starters=(ingest.function,))  # fmt: skip
+
         if settings.admin_user_token:
             self._admin_token(key, reporter.function, interactions.function)
-        joiner = self._coverage(settings, resources, code, key, secrets.bot_token, triage_table, ingest.function)
 
         self.api = api
-        self.queues = {"inspect": inspect, "results": results, "files": files}
+        self.queues = {"inspect": inspect, "results": results, "files": files, "backfill": self.backfill.queue}
         self.functions = {"ingest": ingest, "inspector": inspector, "reporter": reporter, "interactions": interactions,
-                          "fetcher": fetcher}  # fmt: skip
-        self._operations(settings, joiner)
+                          "fetcher": fetcher, "backfill": self.backfill.reader}  # fmt: skip
+        self._operations(
+            settings, self._coverage(settings, resources, code, key, secrets.bot_token, triage_table, ingest.function)
+        )
         self._outputs(api, secrets, inspect, results, triage_table)
         CfnOutput(self, "FilesQueueUrl", value=files.queue.queue_url)
         CfnOutput(self, "FilesDlqUrl", value=files.dead_letter_queue.queue_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from slack_dlp.dlp.base import DlpError, ItemOutcome
@@ -22,6 +23,10 @@ class InMemoryPublisher:
             raise PublishError(self.fail_with)
         self.bodies.append(body)
         return f"msg-{len(self.bodies)}"
+
+    def publish_many(self, bodies: Sequence[str]) -> None:
+        for body in bodies:
+            self.publish(body)
 
 
 class InMemoryDeduplicator:
@@ -124,6 +129,63 @@ class InMemoryEventPublisher:
 
     def details(self, detail_type: str) -> list[dict[str, Any]]:
         return [dict(e.detail) for e in self.events if e.detail_type == detail_type]
+
+
+class InMemoryRunStore:
+    """Backfill run state in memory: the same bookkeeping as the DynamoDB store."""
+
+    def __init__(self) -> None:
+        from slack_dlp.backfill import ChannelState, RunStatus
+
+        self.runs: dict[str, RunStatus] = {}
+        self.channels: dict[tuple[str, str], ChannelState] = {}
+        self.recorded: set[tuple[str, str]] = set()
+        self._channel_state = ChannelState
+
+    def create(self, status: Any) -> bool:
+        if status.run_id in self.runs:
+            return False
+        self.runs[status.run_id] = status
+        return True
+
+    def task_done(self, task: Any) -> bool:
+        return (task.run_id, task.task_id) in self.recorded
+
+    def complete(self, task: Any, counts: Any, next_cursor: str) -> bool:
+        if (task.run_id, task.task_id) in self.recorded:
+            return False
+        self.recorded.add((task.run_id, task.task_id))
+        key = (task.run_id, task.channel_id)
+        state = self.channels.get(key) or self._channel_state(task.channel_id)
+        self.channels[key] = replace(
+            state,
+            pending=state.pending + counts.new_tasks - 1,
+            pages=state.pages + 1,
+            messages=state.messages + counts.messages,
+            enqueued=state.enqueued + counts.enqueued,
+            files=state.files + counts.files,
+            threads=state.threads + counts.threads,
+            cursor=state.cursor if task.thread_ts else next_cursor,
+            error=counts.error or state.error,
+        )
+        return True
+
+    def status(self, run_id: str) -> Any:
+        run = self.runs.get(run_id)
+        if run is None:
+            return None
+        return replace(run, channels=tuple(self.channels.get((run_id, c.channel_id), c) for c in run.channels))
+
+
+class InMemoryReportedLog:
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def reported(self, keys: Sequence[str]) -> set[str]:
+        return self.keys & set(keys)
+
+    def mark(self, keys: Sequence[str]) -> None:
+        self.keys |= set(keys)
 
 
 class InMemoryAuditLog:

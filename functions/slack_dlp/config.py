@@ -106,6 +106,9 @@ class Settings:
     #: Characters per inspected chunk of a file, and the overlap between chunks.
     file_chunk_chars: int = 16_000
     file_chunk_overlap: int = 4_096
+    #: Slack's quota for conversations.history and conversations.replies, each, per workspace
+    #: (Tier 3: about 50 a minute for an internal app); backfill paces its calls to it.
+    backfill_requests_per_minute: int = 50
     #: Days the audit trail (alerts and the actions taken on them) is kept.
     audit_retention_days: int = 365
     #: Join every new or unarchived public channel (conversations.join, scope channels:join).
@@ -160,6 +163,7 @@ class Settings:
             (1 <= self.max_receive_count <= 1000, "max_receive_count must be between 1 and 1000"),
             (1 <= self.max_file_mb <= 1024, "max_file_mb must be between 1 and 1024"),
             (0 < self.file_chunk_overlap < self.file_chunk_chars, "file_chunk_overlap must be below file_chunk_chars"),
+            (1 <= self.backfill_requests_per_minute <= 1000, "backfill_requests_per_minute must be between 1 and 1000"),
             (self.min_confidence in ("low", "medium", "high"), "min_confidence must be low, medium or high"),
             (self.allowlist_ttl_days >= 0, "allowlist_ttl_days must be >= 0 (0: no expiry)"),
             (
@@ -253,6 +257,8 @@ class Resources:
     admin_token_secret_arn: str = ""
     files_queue_url: str = ""
     event_bus_name: str = ""
+    backfill_queue_url: str = ""
+    backfill_table: str = ""
     join_queue_url: str = ""
 
     ENV_NAMES: ClassVar[dict[str, str]] = {
@@ -269,6 +275,8 @@ class Resources:
         "admin_token_secret_arn": "SLACK_ADMIN_TOKEN_SECRET_ARN",
         "files_queue_url": "FILES_QUEUE_URL",
         "event_bus_name": "EVENT_BUS_NAME",
+        "backfill_queue_url": "BACKFILL_QUEUE_URL",
+        "backfill_table": "BACKFILL_TABLE_NAME",
         "join_queue_url": "JOIN_QUEUE_URL",
     }
 

@@ -63,6 +63,8 @@ class IngestService:
     files: Publisher | None = None
     #: The join queue (new and unarchived public channels); None when auto-join is off.
     joins: Publisher | None = None
+    #: The backfill queue: each minute Slack rate-limited is read back from history (None: not deployed).
+    backfill: Publisher | None = None
     #: The audit trail: messages too large to inspect, minutes Slack rate-limited (for a backfill).
     audit: AuditLog | None = None
 
@@ -240,11 +242,15 @@ class IngestService:
             minute = rate_limited_minute(envelope)
         except MalformedEvent as error:
             return _rejected(400, str(error), "malformed_event")
-        audit = self.audit
+        audit, backfill = self.audit, self.backfill
 
         def record() -> None:
             if audit is not None:
                 audit.record(RATE_LIMITED_AUDIT_KIND, **minute.audit_fields())
+            if backfill is not None:
+                from slack_dlp.backfill import lost_window_command
+
+                backfill.publish(lost_window_command(minute.team_id, minute.minute))
 
         try:
             result = self.dedup.run_once(minute.dedup_key, record)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,6 +34,38 @@ class SqsPublisher:
         except BotoCoreError as error:
             raise PublishError(f"SQS SendMessage failed: {type(error).__name__}") from None
         return str(response["MessageId"])
+
+    def publish_many(self, bodies: Sequence[str]) -> None:
+        """Enqueue every body, ten (and at most 200 KB) per SendMessageBatch; raise if any failed."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        for batch in _batches(bodies):
+            try:
+                response = self._client.send_message_batch(
+                    QueueUrl=self._queue_url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(batch)]
+                )
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "Unknown")
+                raise PublishError(f"SQS SendMessageBatch failed: {code}") from None
+            except BotoCoreError as error:
+                raise PublishError(f"SQS SendMessageBatch failed: {type(error).__name__}") from None
+            failed = response.get("Failed") or []
+            if failed:
+                raise PublishError(f"SQS SendMessageBatch failed for {len(failed)}: {failed[0].get('Code')}")
+
+
+def _batches(bodies: Sequence[str], *, count: int = 10, max_bytes: int = 200_000) -> Iterator[list[str]]:
+    batch: list[str] = []
+    size = 0
+    for body in bodies:
+        length = len(body.encode())
+        if batch and (len(batch) == count or size + length > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(body)
+        size += length
+    if batch:
+        yield batch
 
 
 class RedeliveryDelayer:

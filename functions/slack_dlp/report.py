@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Protocol
 
 from slack_dlp.events_bus import EventPublisher, finding_events
 from slack_dlp.ingest import Deduplicator, DedupOutcome
@@ -27,6 +28,16 @@ from slack_dlp.triage import AuditLog
 
 class AlertInProgress(Exception):
     """Another container is posting this very alert now; retry later in case it fails."""
+
+
+class ReportedLog(Protocol):
+    """Results fully reported (posted, every later step done), whichever group they were in."""
+
+    def reported(self, keys: Sequence[str]) -> set[str]:
+        """The keys among ``keys`` recorded as reported."""
+        ...
+
+    def mark(self, keys: Sequence[str]) -> None: ...
 
 
 class _NoDedup:
@@ -91,6 +102,7 @@ class Reporter:
         notifier: Notifier,
         *,
         dedup: Deduplicator | None = None,
+        reported: ReportedLog | None = None,
         dead_letters: Publisher | None = None,
         author_notice: str | None = None,
         audit: AuditLog | None = None,
@@ -102,6 +114,7 @@ class Reporter:
         self._notifier = notifier
         self._audit = audit
         self._dedup: Deduplicator = dedup or _NoDedup()
+        self._reported = reported
         self._dead_letters = dead_letters
         self._author_notice = author_notice
         self._reported_config_errors: set[str] = set()
@@ -128,7 +141,33 @@ class Reporter:
         return outcomes
 
     def _report_group(self, group: list[tuple[str, str, InspectionResult]]) -> dict[str, Exception | None]:
-        """One Slack post for the group, exactly once; its outcome is every record's outcome."""
+        """One Slack post for the group, exactly once; its outcome is every record's outcome.
+
+        A result alerted before (alone, or in another digest: the same message inspected live and by
+        a backfill, or twice by two backfills) is dropped first, so grouping never decides twice."""
+        done = self._already_reported([alert_key(result) for _, _, result in group])
+        first: dict[str, str] = {}  # alert key -> the record that carries it (a result twice in one batch)
+        fresh = []
+        for entry in group:
+            key = alert_key(entry[2])
+            if key not in first and key not in done:
+                fresh.append(entry)
+            first.setdefault(key, entry[0])
+        if len(fresh) < len(group):
+            metrics.add_metric(name="AlertsDeduplicated", unit="Count", value=len(group) - len(fresh))
+        posted = self._post_group(fresh) if fresh else {}
+        # A copy shares the outcome of the record it duplicates; an alert posted before is done.
+        return {message_id: posted.get(first[alert_key(result)]) for message_id, _, result in group}
+
+    def _already_reported(self, keys: list[str]) -> set[str]:
+        if self._reported is None:
+            return set()
+        try:
+            return self._reported.reported(keys)
+        except Exception:  # the store is unreachable: the group's own key still keeps a redelivery from posting
+            return set()
+
+    def _post_group(self, group: list[tuple[str, str, InspectionResult]]) -> dict[str, Exception | None]:
         results = [result for _, _, result in group]
         keys = sorted(alert_key(r) for r in results)
         key = keys[0] if len(keys) == 1 else "digest#" + hashlib.sha256("|".join(keys).encode()).hexdigest()[:40]
@@ -153,7 +192,18 @@ class Reporter:
                 "items": [r.id for r in results], "error": type(error).__name__})  # fmt: skip
             metrics.add_metric(name="AlertFollowUpFailures", unit="Count", value=1)
             return {message_id: error for message_id, _, _ in group}
+        self._mark_reported(results)
         return {message_id: None for message_id, _, _ in group}
+
+    def _mark_reported(self, results: list[InspectionResult]) -> None:
+        """A later group holding one of these again (another digest) skips it. Best effort: the
+        record is done whatever this costs; without the mark only a regrouping can repeat it."""
+        if self._reported is None:
+            return
+        try:
+            self._reported.mark([alert_key(result) for result in results])
+        except Exception as error:
+            logger.info("reported mark not written", extra={"error": type(error).__name__})
 
     def _post_failed(
         self, group: list[tuple[str, str, InspectionResult]], results: list[InspectionResult], error: NotifyError

@@ -6,14 +6,12 @@ Handlers call these factories; tests build the services directly with fakes inst
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from slack_dlp.config import Resources, Settings
-from slack_dlp.detect.catalog import BUILTIN_DETECTORS
-from slack_dlp.detect.engine import DetectionEngine, Fingerprinter, Policy
-from slack_dlp.detect.rules import load_many
+from slack_dlp.detect.engine import Fingerprinter
+from slack_dlp.detection import build_engine
 from slack_dlp.dlp.base import DlpClient
 from slack_dlp.dlp.builtin import BuiltinDlpClient
 from slack_dlp.dlp.credentials import google_token_source
@@ -32,6 +30,9 @@ from slack_dlp.slack.join import ChannelJoiner, SlackJoinApi
 from slack_dlp.slack.notifier import SlackNotifier
 from slack_dlp.slack.verify import SlackRequestVerifier
 from slack_dlp.triage import AuditLog, DynamoDbTriageStore, TriagePolicy, TriageService
+
+if TYPE_CHECKING:
+    from slack_dlp.backfill import BackfillService
 
 #: Secrets are re-read at most this often, so a value set after deploy is picked up quickly.
 SECRET_MAX_AGE_SECONDS = 60
@@ -125,6 +126,32 @@ def build_fetcher(settings: Settings, resources: Resources) -> FileInspector:
     )
 
 
+def build_backfill(settings: Settings, resources: Resources) -> BackfillService:
+    """Pages of history from Slack (paced per workspace and method in the backfill table) to the queues."""
+    import boto3
+
+    from slack_dlp.backfill import BackfillService, DynamoDbRunStore, SlackHistory
+
+    resources.require("inspect_queue_url", "bot_token_secret_arn", "backfill_queue_url", "backfill_table")
+    sqs, dynamodb = boto3.client("sqs"), boto3.client("dynamodb")
+    notifier = slack_notifier(settings, resources)
+    slack_quota = Quota(requests=settings.backfill_requests_per_minute, window_seconds=60, margin_seconds=0.5)
+
+    def limiter(team_id: str, method: str) -> DynamoDbRateLimiter:
+        return DynamoDbRateLimiter(dynamodb, resources.backfill_table, slack_quota, name=f"slack#{team_id}#{method}")
+
+    return BackfillService(
+        SlackHistory(notifier.web_client, limiter),
+        DynamoDbRunStore(dynamodb, resources.backfill_table),
+        tasks=SqsPublisher(sqs, resources.backfill_queue_url),
+        inspect=SqsPublisher(sqs, resources.inspect_queue_url),
+        files=SqsPublisher(sqs, resources.files_queue_url)
+        if settings.inspect_files and resources.files_queue_url
+        else None,
+        requests_per_minute=settings.backfill_requests_per_minute,
+    )
+
+
 def build_ingest(settings: Settings, resources: Resources) -> IngestService:
     configure_logging(settings)
     import boto3
@@ -145,6 +172,7 @@ def build_ingest(settings: Settings, resources: Resources) -> IngestService:
         if settings.auto_join_public_channels and resources.join_queue_url
         else None,
         audit=LazyAuditLog(lambda: triage_store(settings, resources)) if resources.triage_table else None,
+        backfill=SqsPublisher(sqs, resources.backfill_queue_url) if resources.backfill_queue_url else None,
     )
 
 
@@ -172,25 +200,6 @@ def build_joiner(settings: Settings, resources: Resources) -> ChannelJoiner:
     resources.require("bot_token_secret_arn", "triage_table")
     notifier = slack_notifier(settings, resources)
     return ChannelJoiner(SlackJoinApi(notifier.web_client), audit=triage_store(settings, resources))
-
-
-#: Relative rules paths resolve against the Lambda asset's root (where the bundler copies them).
-ASSET_ROOT = Path(__file__).resolve().parent.parent
-
-
-def build_engine(
-    settings: Settings, fingerprint_key: bytes, *, extra_rules: Sequence[str] = (), rules_base: Path = ASSET_ROOT
-) -> DetectionEngine:
-    policy = Policy(
-        min_confidence=Confidence(settings.min_confidence),
-        disabled=frozenset(settings.disabled_detectors),
-        enabled=frozenset(settings.enabled_detectors),
-        allow_fingerprints=frozenset(settings.allow_fingerprints),
-        allow_patterns=Policy.compile_allow_patterns(settings.allow_patterns),
-    )
-    rule_files = [rules_base / path for path in settings.custom_rules] + [Path(p) for p in extra_rules]
-    detectors = (*BUILTIN_DETECTORS, *load_many(rule_files))
-    return DetectionEngine(detectors, fingerprinter=Fingerprinter(fingerprint_key), policy=policy)
 
 
 def google_config(settings: Settings) -> GoogleDlpConfig:
@@ -290,13 +299,14 @@ def build_reporter(settings: Settings, resources: Resources) -> Reporter:
     configure_logging(settings)
     import boto3
 
-    from slack_dlp.dedup import IdempotencyDeduplicator
+    from slack_dlp.dedup import DynamoDbReportedLog, IdempotencyDeduplicator
 
     resources.require("bot_token_secret_arn", "dedup_table", "results_dlq_url", "triage_table")
     notifier = slack_notifier(settings, resources)
     return Reporter(
         notifier,
         dedup=IdempotencyDeduplicator(resources.dedup_table, ALERT_DEDUP_SECONDS),
+        reported=DynamoDbReportedLog(boto3.client("dynamodb"), resources.dedup_table, ALERT_DEDUP_SECONDS),
         dead_letters=SqsPublisher(boto3.client("sqs"), resources.results_dlq_url),
         author_notice=settings.author_notice if settings.notify_author else None,
         audit=triage_store(settings, resources),

@@ -41,7 +41,7 @@ def test_inspector_event_source_batches_100_with_a_window_and_max_concurrency(
 
 def test_every_event_source_reports_partial_batch_failures(template: assertions.Template) -> None:
     mappings = _resources(template, "AWS::Lambda::EventSourceMapping")
-    assert len(mappings) == 4
+    assert len(mappings) == 5
     for mapping in mappings.values():
         assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
@@ -61,8 +61,8 @@ def test_queues_are_kms_encrypted_ssl_only_with_dlqs_and_long_enough_visibility(
     functions = _resources(template, "AWS::Lambda::Function")
     max_timeout = max(f["Properties"]["Timeout"] for f in functions.values())
     main_queues = {k: q for k, q in queues.items() if "RedrivePolicy" in q["Properties"]}
-    assert len(main_queues) == 4
-    assert len(queues) == 8
+    assert len(main_queues) == 5
+    assert len(queues) == 10
     for queue in queues.values():
         assert "KmsMasterKeyId" in queue["Properties"]
     for queue in main_queues.values():
@@ -71,7 +71,7 @@ def test_queues_are_kms_encrypted_ssl_only_with_dlqs_and_long_enough_visibility(
         assert props["VisibilityTimeout"] >= 6 * 30 + 1
     assert max_timeout <= 120
     policies = json.dumps(_resources(template, "AWS::SQS::QueuePolicy"))
-    assert policies.count('"aws:SecureTransport": "false"') == 8
+    assert policies.count('"aws:SecureTransport": "false"') == 10
 
 
 def test_kms_key_rotates(template: assertions.Template) -> None:
@@ -82,7 +82,7 @@ def test_every_dlq_has_an_alarm(template: assertions.Template) -> None:
     dlqs = [k for k, q in _resources(template, "AWS::SQS::Queue").items() if "RedrivePolicy" not in q["Properties"]]
     alarmed = json.dumps([a["Properties"]["Dimensions"] for a in _resources(template, "AWS::CloudWatch::Alarm").values()
                           if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"])  # fmt: skip
-    assert len(dlqs) == 4  # inspect, results, files, join
+    assert len(dlqs) == 5  # inspect, results, files, join, backfill
     assert all(f'"{dlq}"' in alarmed for dlq in dlqs)
 
 
@@ -116,7 +116,7 @@ def test_functions_get_secret_arns_never_values(template: assertions.Template) -
 def test_each_function_has_its_own_role_and_only_the_grants_it_needs(template: assertions.Template) -> None:
     functions = _resources(template, "AWS::Lambda::Function")
     roles = {json.dumps(f["Properties"]["Role"]) for f in functions.values()}
-    assert len(roles) == len(functions) == 6
+    assert len(roles) == len(functions) == 7
     assert not any("ManagedPolicyArns" in r["Properties"] for r in _resources(template, "AWS::IAM::Role").values())
     policies = {key: json.dumps(p["Properties"]) for key, p in _resources(template, "AWS::IAM::Policy").items()}
     ingest = next(p for k, p in policies.items() if k.startswith("Ingest"))
@@ -197,7 +197,7 @@ def test_custom_rules_are_validated_at_synth_and_shipped_in_the_asset(tmp_path: 
 def test_google_provider_adds_the_shared_rate_limiter_and_credentials_for_the_inspector_only() -> None:
     app = build_app(context={**CONTEXT, "dlp_provider": "google", "dlp_project": "acme-dlp"})
     template = assertions.Template.from_stack(app.node.find_child("SlackDlp"))  # type: ignore[arg-type]
-    template.resource_count_is("AWS::DynamoDB::Table", 3)
+    template.resource_count_is("AWS::DynamoDB::Table", 4)
     template.resource_count_is("AWS::SecretsManager::Secret", 4)
     functions = template.find_resources("AWS::Lambda::Function")
     inspector = next(f for k, f in functions.items() if k.startswith("Inspector"))["Properties"]
@@ -303,3 +303,23 @@ def test_functions_that_use_the_audit_table_may_use_its_key_without_wildcards(te
         actions = {a for st in statements for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
         assert "kms:Decrypt" in actions, prefix
         assert not any(a.endswith("*") for a in actions), prefix
+
+
+def test_backfill_reads_one_page_at_a_time_two_at_once_and_reaches_only_its_queues(
+    template: assertions.Template,
+) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"BatchSize": 1, "ScalingConfig": {"MaximumConcurrency": 2}, "FunctionResponseTypes": ["ReportBatchItemFailures"],
+         "FunctionName": {"Ref": assertions.Match.string_like_regexp("^BackfillReader")}},
+    )  # fmt: skip
+    policies = {key: p["Properties"] for key, p in _resources(template, "AWS::IAM::Policy").items()}
+    backfill = json.dumps(next(p for k, p in policies.items() if k.startswith("BackfillReader")))
+    assert "InspectQueue" in backfill and "FilesQueue" in backfill and "BackfillQueue" in backfill
+    assert "ResultsQueue" not in backfill and "SigningSecret" not in backfill and "FingerprintKey" not in backfill
+    assert "dynamodb:TransactWriteItems" not in backfill  # a transaction needs only its items' actions
+    # AND ingest may queue a start command (the minute of an app_rate_limited envelope), nothing more
+    ingest = json.dumps(next(p for k, p in policies.items() if k.startswith("Ingest")))
+    assert "BackfillQueue" in ingest and "BackfillRuns" not in ingest
+    outputs = template.to_json()["Outputs"]
+    assert {"BackfillFunctionName", "BackfillTableName", "BackfillQueueUrl", "BackfillDlqUrl"} <= set(outputs)

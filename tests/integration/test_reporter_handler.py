@@ -159,3 +159,32 @@ def test_a_burst_delivered_one_by_one_is_topped_up_from_the_queue_into_one_diges
     posted = json.dumps(digest["args"]["blocks"])
     assert all(f"<#C0Q{i}>" in posted for i in range(5)) and "<#C0HANDED>" in posted
     assert stack.drain(stack.results_queue_url) == []
+
+
+def test_results_already_alerted_in_a_digest_post_nothing_when_they_come_back_grouped_differently(
+    load_handler: Any, stack: FakeStack, slack: SlackStandIn
+) -> None:
+    # GIVEN three results alerted as one digest (a live burst, or a first backfill)
+    reporter = load_handler("reporter")
+    first = [_result(channel=f"C0D{i}").to_json() for i in range(3)]
+    assert reporter.handler(sqs_event(first), FakeLambdaContext()) == {"batchItemFailures": []}
+    assert slack.alerted_items() == 3
+    # WHEN the same messages are inspected again (a second backfill) and arrive in other groups,
+    # one of them with a result never alerted before
+    again = [first[2], first[0], _result(channel="C0NEW").to_json()]
+    assert reporter.handler(sqs_event(again), FakeLambdaContext()) == {"batchItemFailures": []}
+    assert reporter.handler(sqs_event([first[1]]), FakeLambdaContext()) == {"batchItemFailures": []}
+    # THEN only the new result is posted
+    assert slack.alerted_items() == 4
+    assert "C0NEW" in json.dumps(slack.alerts()[-1]["args"])
+
+
+def test_the_same_result_twice_in_one_batch_is_one_section(
+    load_handler: Any, stack: FakeStack, slack: SlackStandIn
+) -> None:
+    reporter = load_handler("reporter")
+    body = _result(channel="C0TWICE").to_json()
+    assert reporter.handler(sqs_event([body, _result(channel="C0OTHER").to_json(), body]), FakeLambdaContext()) == {
+        "batchItemFailures": []
+    }
+    assert len(slack.alerts()) == 1 and slack.alerted_items() == 2

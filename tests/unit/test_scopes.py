@@ -75,18 +75,18 @@ def test_no_requested_scope_is_unused() -> None:
     used = {s for m in calls if m in METHODS for s in METHODS[m]} | {EVENTS[e] for e in needs.bot_events}
     assert set(needs.bot_scopes) <= used
     assert set(needs.user_scopes) <= used
-    # AND the scopes the old hand-kept manifest requested for nothing are gone
-    assert not {"users:read", "groups:read"} & set(needs.bot_scopes)
-    # AND channels:read comes only with auto-join (its channel_created/channel_unarchive events)
-    assert "channels:read" in needs.bot_scopes
-    assert "channels:read" not in requirements(Settings(auto_join_public_channels=False)).bot_scopes
+    # AND the scope the old hand-kept manifest requested for nothing is gone (channels:read and
+    # groups:read are back: the history backfill lists the channels the bot is in)
+    assert "users:read" not in needs.bot_scopes
+    # AND auto-join brings channels:join and its events
+    assert "channels:join" in needs.bot_scopes
 
 
 def test_features_switched_off_take_their_scopes_and_events_with_them() -> None:
     needs = requirements(Settings(inspect_files=False, notify_author=False, auto_join_public_channels=False))
     assert "files:read" not in needs.bot_scopes
     assert "file_shared" not in needs.bot_events
-    assert not {"channels:join", "channels:read"} & set(needs.bot_scopes)
+    assert "channels:join" not in needs.bot_scopes
     assert not {"channel_created", "channel_unarchive"} & set(needs.bot_events)
     assert needs.user_scopes == ()
 
@@ -124,6 +124,7 @@ def test_manifest_is_valid_yaml_and_json_with_placeholder_urls_without_a_stack(
             "chat:write",
             "files:read",
             "groups:history",
+            "groups:read",
             "im:history",
             "mpim:history",
         ]

@@ -29,10 +29,14 @@ METHODS: dict[str, tuple[str, ...]] = {
     "chat.delete": ("chat:write",),
     "chat.getPermalink": (),
     "files.info": ("files:read",),
+    "auth.test": (),
+    # History of the public and private channels the bot is in (DMs never admit a bot: exports).
+    "conversations.history": ("channels:history", "groups:history"),
+    "conversations.replies": ("channels:history", "groups:history"),
+    "users.conversations": ("channels:read", "groups:read"),
     "conversations.join": ("channels:join",),
     # Called only by ``slack-dlp coverage`` (tools), with the same bot token: listed so the table is
     # complete; channels:read also comes with the channel_created/channel_unarchive events.
-    "auth.test": (),
     "auth.teams.list": (),
     "conversations.list": ("channels:read",),
     "usergroups.users.list": ("usergroups:read",),
@@ -74,6 +78,10 @@ FEATURES: tuple[Feature, ...] = (
     Feature("author notice", bot_methods=("chat.postEphemeral",), enabled=lambda s: s.notify_author),
     Feature("inspect files", bot_methods=("files.info",), events=("file_shared",), enabled=lambda s: s.inspect_files),
     Feature("delete messages", user_methods=("chat.delete",), enabled=lambda s: s.admin_user_token),
+    Feature(
+        "history backfill",
+        bot_methods=("auth.test", "users.conversations", "conversations.history", "conversations.replies"),
+    ),
     Feature(
         "join public channels",
         bot_methods=("conversations.join",),

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from slack_dlp.config import SettingsError
 from slack_dlp_tools.cli import (
     allowlist,
+    backfill,
     bench,
     cost,
     coverage,
@@ -22,13 +23,17 @@ from slack_dlp_tools.cli import (
     redrive,
     rules,
     scan,
+    scan_export,
     smoke,
     status,
 )
 from slack_dlp_tools.cli.common import EXIT_ERROR, UsageError
 
 #: Each module has ``register(subparsers)``, which sets ``func`` on its parser.
-COMMANDS = (scan, rules, findings, status, redrive, allowlist, cost, coverage, bench, local, manifest, smoke)
+COMMANDS = (
+    scan, scan_export, rules, findings, status, redrive, allowlist, cost, coverage, backfill, bench, local, manifest,
+    smoke,
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -59,9 +59,10 @@ DURATION_MS = {
     "Interactions": (300.0, 0.0),
     "Fetcher": (1500.0, 0.0),
     "Joiner": (300.0, 0.0),
+    "Backfill": (1200.0, 0.0),
 }
 #: Where a function's logical id does not start with its name (a construct nests it).
-LOGICAL_ID_PREFIX = {"Joiner": "ChannelJoiner"}
+LOGICAL_ID_PREFIX = {"Joiner": "ChannelJoiner", "Backfill": "BackfillReader"}
 #: Log bytes per invocation (START/END/REPORT, Powertools JSON lines, one EMF metrics document) and per
 #: item logged; the HTTP API adds one access-log line per request. Sizes of the lines in the e2e run.
 LOG_BYTES = {"platform": 360, "line": 480, "emf": 420, "access_log": 330, "single_metric": 380}
@@ -239,6 +240,7 @@ class Volumes:
                 "Interactions": (presses, 1.0),
                 "Fetcher": (files, 1.0),
                 "Joiner": (0.0, 1.0),  # a join per new public channel: next to nothing
+                "Backfill": (0.0, 1.0),  # on demand: a page read per 200 messages of history, when run
             },
         )
 
@@ -333,7 +335,15 @@ def _secret_reads(
     invocations: Mapping[str, tuple[float, float]], durations: Mapping[str, tuple[float, float]]
 ) -> float:
     """A warm container re-reads each secret at most once a minute, and only when it is invoked."""
-    secrets_per_function = {"Ingest": 1, "Reporter": 1, "Interactions": 2, "Fetcher": 1, "Inspector": 0, "Joiner": 1}
+    secrets_per_function = {
+        "Ingest": 1,
+        "Reporter": 1,
+        "Interactions": 2,
+        "Fetcher": 1,
+        "Inspector": 0,
+        "Joiner": 1,
+        "Backfill": 1,
+    }
     minutes = SECONDS_PER_MONTH / 60
     reads = 0.0
     for name, (count, _) in invocations.items():

@@ -30,16 +30,21 @@ def register(commands: Any) -> None:
     )
     scan.add_argument("--json", action="store_true", help="print findings as JSON")
     scan.add_argument("--jsonl", metavar="FILE", help='read lines {"id", "text"}; write one result line each')
-    scan.add_argument("--exit-zero", action="store_true", help="exit 0 even when something is found")
-    scan.add_argument(
+    add_engine_arguments(scan)
+    scan.set_defaults(func=run)
+
+
+def add_engine_arguments(parser: Any) -> None:
+    """``--exit-zero`` and ``--rules``: what every local scan accepts."""
+    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when something is found")
+    parser.add_argument(
         "--rules", action="append", metavar="FILE", help="add detectors from a slack-dlp or gitleaks TOML file"
     )
-    scan.set_defaults(func=run)
 
 
 def build_local_engine(rules: Sequence[str] | None) -> Any:
     from slack_dlp.detect.rules import RulesError
-    from slack_dlp.wiring import build_engine
+    from slack_dlp.detection import build_engine
 
     key = os.environ.get("SLACK_DLP_FINGERPRINT_KEY", "").encode() or LOCAL_FINGERPRINT_KEY
     try:

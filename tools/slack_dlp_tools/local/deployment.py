@@ -166,7 +166,7 @@ class LocalDeployment:
         sqs = self.client("sqs")
         depths: dict[str, int] = {}
         for name in ("InspectQueueUrl", "ResultsQueueUrl", "InspectDlqUrl", "ResultsDlqUrl", "FilesQueueUrl",
-                     "FilesDlqUrl"):  # fmt: skip
+                     "FilesDlqUrl", "BackfillQueueUrl", "BackfillDlqUrl"):  # fmt: skip
             if name not in self.outputs:
                 continue
             attributes = sqs.get_queue_attributes(

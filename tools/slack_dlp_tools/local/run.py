@@ -107,6 +107,24 @@ def explain_missing_alerts(deployment: LocalDeployment, since: float) -> None:
         _say(f"  {line}")
 
 
+def backfill_sample_history(deployment: LocalDeployment, standin: SlackStandIn) -> int:
+    """Seed past messages (threads included) into the stand-in and backfill them; return the leaks."""
+    from slack_dlp_tools.cli.backfill import follow, invoke, status_reader
+    from slack_dlp_tools.cli.common import StackTarget
+    from slack_dlp_tools.local.samples import sample_history
+
+    history = sample_history()
+    standin.seed_history(history.spec)
+    stack = StackTarget(deployment.stack_name, endpoint=deployment.endpoint)
+    started = invoke(stack, {"action": "start", "channels": history.channels, "since_seconds": 7 * 86400})
+    _say(f"Backfilling seeded history of {len(history.channels)} channels (threads included), "
+         f"{len(history.leaks)} leaks in it: run {started['run_id']}")  # fmt: skip
+    summary = follow(status_reader(stack, started["run_id"]), sys.stdout, tty=sys.stdout.isatty(), timeout=120)
+    _say(f"  read {summary['messages']} messages in {summary['pages']} pages, {summary['enqueued']} enqueued; "
+         f"try: slack-dlp backfill --endpoint {deployment.endpoint} --since 7d")  # fmt: skip
+    return len(history.leaks)
+
+
 def _dlp_provider() -> tuple[dict[str, str], DlpEmulator | None]:
     """cdk context for the chosen DLP provider, and the emulator started for it if any."""
     provider = os.environ.get("DLP_PROVIDER", "builtin")
@@ -173,10 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"Request URL: {deployment.request_url}")
         _say("Replaying sample Slack events:")
         replay_started = time.time()
-        expected = replay_samples(deployment, signing_secret) + (
-            share_sample_file(deployment, standin, signing_secret) if standin is not None else 0
-        )
+        expected = replay_samples(deployment, signing_secret)
         if standin is not None:
+            expected += share_sample_file(deployment, standin, signing_secret) + backfill_sample_history(
+                deployment, standin
+            )
             await_sample_alerts(deployment, standin, expected, replay_started)
         _say("Serving. Send signed events to the Request URL; Ctrl-C stops everything.")
         while True:

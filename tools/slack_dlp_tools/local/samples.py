@@ -167,3 +167,52 @@ def sample_events(seed: int | None = None) -> list[Sample]:
             expect_alert=False,
         ),
     ]
+
+
+@dataclass(frozen=True)
+class SeededHistory:
+    """History for the Slack stand-in (``POST /_standin/history``) and which messages leak."""
+
+    spec: dict[str, Any]
+    #: (channel id, ts) of every message holding a planted value.
+    leaks: frozenset[tuple[str, str]]
+    clean: frozenset[tuple[str, str]]
+
+    @property
+    def channels(self) -> list[str]:
+        return [str(c["id"]) for c in self.spec["channels"]]
+
+
+def sample_history(
+    seed: int | None = None, *, channels: int = 3, messages: int = 7, prefix: str = "C0HIST", days: float = 3
+) -> SeededHistory:
+    """Several channels of past messages, each with a thread; one leak at the top level and one in a
+    thread reply per channel, the rest chatter. Timestamps spread over the last ``days``."""
+    rng = random.Random(seed)  # noqa: S311 - look-alike test data, not cryptography
+    makers = (fake_aws_access_key_id, fake_github_pat, fake_slack_bot_token)
+    now = time.time()
+    spec: dict[str, Any] = {"channels": [], "messages": {}, "replies": {}}
+    leaks: set[tuple[str, str]] = set()
+    clean: set[tuple[str, str]] = set()
+    for number in range(channels):
+        channel = f"{prefix}{number}"
+        spec["channels"].append({"id": channel, "name": f"history-{number}", "is_private": number % 2 == 1})
+        stamps = sorted(now - rng.uniform(60, days * 86400) for _ in range(messages + 2))
+        top: list[dict[str, Any]] = [
+            {"type": "message", "user": f"U0H{i}", "ts": f"{ts:.6f}", "text": f"old chatter {number}-{i}"}
+            for i, ts in enumerate(stamps[:messages])
+        ]
+        leak = top[rng.randrange(1, messages)]
+        leak["text"] = f"from last week: {makers[number % len(makers)](rng)}"
+        parent = top[0]
+        parent |= {"thread_ts": parent["ts"], "reply_count": 2}
+        replies = [{"type": "message", "user": "U0H9", "ts": f"{ts:.6f}", "thread_ts": parent["ts"],
+                    "text": text} for ts, text in zip(stamps[messages:], ("+1 sounds good",
+                    f"here is the key {makers[(number + 1) % len(makers)](rng)}"), strict=True)]  # fmt: skip
+        spec["messages"][channel] = top
+        spec["replies"][channel] = {parent["ts"]: [parent, *replies]}
+        for message in [*top, *replies]:
+            (leaks if "chatter" not in message["text"] and "+1" not in message["text"] else clean).add(
+                (channel, message["ts"])
+            )
+    return SeededHistory(spec, frozenset(leaks), frozenset(clean))

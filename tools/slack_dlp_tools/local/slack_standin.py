@@ -9,6 +9,7 @@ Serves ``/api/<method>`` like https://slack.com/api/, checks the bot token, reco
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -32,6 +33,99 @@ class Fault:
 
 
 @dataclass
+class SeededHistory:
+    """Conversations with their messages and thread replies, served like Slack serves them: history
+    newest first, replies parent first, both paged with opaque cursors and filtered by oldest/latest."""
+
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    replies: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+
+    def seed(self, spec: dict[str, Any]) -> dict[str, int]:
+        for channel in spec.get("channels") or []:
+            self.channels[str(channel["id"])] = {"is_member": True, **channel}
+        added = 0
+        for channel_id, messages in (spec.get("messages") or {}).items():
+            self.messages.setdefault(channel_id, []).extend(dict(m) for m in messages)
+            added += len(messages)
+        for channel_id, threads in (spec.get("replies") or {}).items():
+            for thread_ts, thread in threads.items():
+                self.replies.setdefault(channel_id, {})[str(thread_ts)] = [dict(m) for m in thread]
+                added += len(thread)
+        return {"channels": len(self.channels), "messages": added}
+
+    def history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        refused = self._refused(channel)
+        if refused:
+            return refused
+        window = _in_window(args)
+        messages = sorted((m for m in self.messages.get(channel, []) if window(m)), key=_ts, reverse=True)
+        return _paged(messages, args)
+
+    def thread(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, thread_ts = str(args.get("channel", "")), str(args.get("ts", ""))
+        refused = self._refused(channel)
+        if refused:
+            return refused
+        thread = self.replies.get(channel, {}).get(thread_ts)
+        if not thread:
+            return {"ok": False, "error": "thread_not_found"}
+        window = _in_window(args)
+        parent = [m for m in thread if m.get("ts") == thread_ts]
+        replies = sorted((m for m in thread if m.get("ts") != thread_ts and window(m)), key=_ts)
+        return _paged(parent + replies, args)
+
+    def member_conversations(self, args: dict[str, Any]) -> dict[str, Any]:
+        channels = [{"id": c["id"], "name": c.get("name", ""), "is_private": bool(c.get("is_private"))}
+                    for c in self.channels.values() if c.get("is_member")]  # fmt: skip
+        return _paged(channels, args, key="channels")
+
+    def _refused(self, channel: str) -> dict[str, Any] | None:
+        if channel not in self.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        if not self.channels[channel].get("is_member"):
+            return {"ok": False, "error": "not_in_channel"}
+        return None
+
+
+def _ts(message: dict[str, Any]) -> float:
+    return float(message.get("ts") or 0)
+
+
+def _in_window(args: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
+    try:
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args.get("latest") or "inf")
+    except ValueError:
+        oldest, latest = 0.0, float("inf")  # Slack ignores a timestamp it cannot read
+    return lambda m: oldest < _ts(m) < latest
+
+
+def _paged(items: list[dict[str, Any]], args: dict[str, Any], key: str = "messages") -> dict[str, Any]:
+    cursor = str(args.get("cursor") or "")
+    try:
+        start = int(base64.b64decode(cursor).decode().removeprefix("next:")) if cursor else 0
+    except (ValueError, UnicodeDecodeError):
+        return {"ok": False, "error": "invalid_cursor"}
+    try:
+        limit = max(1, min(999, int(args.get("limit") or 100)))
+    except ValueError:
+        return {"ok": False, "error": "invalid_limit"}
+    page = items[start : start + limit]
+    more = start + limit < len(items)
+    next_cursor = base64.b64encode(f"next:{start + limit}".encode()).decode() if more else ""
+    return {"ok": True, key: page, "has_more": more, "response_metadata": {"next_cursor": next_cursor}}
+
+
+HISTORY_METHODS: dict[str, Callable[[SeededHistory, dict[str, Any]], dict[str, Any]]] = {
+    "conversations.history": SeededHistory.history,
+    "conversations.replies": SeededHistory.thread,
+    "users.conversations": SeededHistory.member_conversations,
+}
+
+
+@dataclass
 class StandInState:
     token: str
     #: Other tokens Slack would accept (an admin's user token).
@@ -45,6 +139,8 @@ class StandInState:
     #: User groups: id -> member user ids (``usergroups.users.list``).
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     base_url: str = ""
+    #: Seeded history (POST /_standin/history): conversations, their messages, and thread replies.
+    history: SeededHistory = field(default_factory=SeededHistory)
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: int = 0
     #: Conversations: id -> a conversations.list channel object (``is_member`` for the bot).
@@ -136,6 +232,14 @@ class _Handler(JsonHandler):
             with state.lock:
                 state.faults.append(Fault(**spec))
             self._send(200, {"ok": True})
+        elif action == "history" and self.command == "POST":
+            try:
+                with state.lock:
+                    added = state.history.seed(json.loads(raw or b"{}"))
+            except (ValueError, TypeError, KeyError, AttributeError) as error:
+                self._send(400, {"ok": False, "error": f"bad history: {type(error).__name__}"})
+                return
+            self._send(200, {"ok": True, **added})
         elif action == "calls":
             with state.lock:
                 self._send(200, {"ok": True, "calls": list(state.calls)})
@@ -259,6 +363,9 @@ def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
 
 
 def _answer(state: StandInState, method: str, args: dict[str, Any]) -> dict[str, Any]:
+    if method in HISTORY_METHODS:
+        with state.lock:
+            return HISTORY_METHODS[method](state.history, args)
     if method in _COVERAGE_METHODS:
         return _COVERAGE_METHODS[method](state, args)
     if method == "files.info":
@@ -371,6 +478,11 @@ class SlackStandIn(BackgroundServer):
             }
             if deleted_before_download:
                 self.state.files[file_id]["_deleted_on_download"] = True
+
+    def seed_history(self, spec: dict[str, Any]) -> dict[str, int]:
+        """Like ``POST /_standin/history``."""
+        with self.state.lock:
+            return self.state.history.seed(spec)
 
     def add_channel(self, channel_id: str, name: str = "", **flags: Any) -> dict[str, Any]:
         """A conversation for conversations.list/join (``is_private``, ``is_archived``, ``is_member``, ``team_id``)."""

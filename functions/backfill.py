@@ -1,0 +1,39 @@
+"""Lambda handler: backfill queue -> one page of Slack history -> inspect/files queues (partial batch
+responses); a direct invocation ``{"action": "start" | "status", ...}`` starts a run or reports one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from slack_dlp.config import Resources, Settings
+from slack_dlp.observability import logger, metrics
+from slack_dlp.queues import RedeliveryDelayer
+from slack_dlp.slack.notifier import NotifyError
+from slack_dlp.wiring import build_backfill
+
+service = build_backfill(Settings.from_env(), Resources.from_env())
+processor = BatchProcessor(event_type=EventType.SQS)
+redelivery = RedeliveryDelayer(boto3.client("sqs"))
+
+
+def read_page(record: SQSRecord) -> None:
+    try:
+        service.handle(record.body)
+    except NotifyError as error:
+        if error.retry_after:
+            # Slack said when to come back: the task stays invisible that long.
+            redelivery.delay(record.event_source_arn, record.receipt_handle, error.retry_after)
+        raise
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "Records" not in event:
+        return service.command(event)
+    return dict(process_partial_response(event=event, record_handler=read_page, processor=processor, context=context))

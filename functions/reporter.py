@@ -13,7 +13,7 @@ from slack_dlp.config import Resources, Settings
 from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import QueueTopUp, RedeliveryDelayer
 from slack_dlp.slack.alerts import MAX_DIGEST_RESULTS
-from slack_dlp.slack.notifier import NotifyError
+from slack_dlp.slack.actions import NotifyError
 from slack_dlp.wiring import build_reporter
 
 resources = Resources.from_env()

@@ -20,47 +20,11 @@ from urllib.parse import parse_qs
 
 from slack_dlp.http import HttpRequest, HttpResponse
 from slack_dlp.observability import logger, metrics
+from slack_dlp.slack.actions import ACKNOWLEDGE, DELETE, FALSE_POSITIVE, TRIAGE_BLOCK_ID, NotifyError, TriageTarget
 from slack_dlp.slack.verify import RequestVerifier
 
-TRIAGE_BLOCK_ID = "dlp_triage"
-ACKNOWLEDGE = "dlp_acknowledge"
-FALSE_POSITIVE = "dlp_false_positive"
-DELETE = "dlp_delete"
 _VERBS = {ACKNOWLEDGE: "acknowledged", FALSE_POSITIVE: "marked as a false positive", DELETE: "deleted"}
 _AUDIT_KINDS = {ACKNOWLEDGE: "acknowledged", FALSE_POSITIVE: "false_positive", DELETE: "deleted"}
-#: Slack caps a button value at 2,000 characters; 40 fingerprints of 32 hex characters fit.
-MAX_FINGERPRINTS_PER_BUTTON = 40
-
-
-@dataclass(frozen=True)
-class TriageTarget:
-    """What a button acts on, carried in its value: never a value, only fingerprints."""
-
-    team_id: str
-    item_id: str
-    fingerprints: tuple[str, ...]
-    channel_id: str = ""
-    ts: str = ""
-
-    def to_value(self) -> str:
-        data = {"t": self.team_id, "i": self.item_id, "f": list(self.fingerprints[:MAX_FINGERPRINTS_PER_BUTTON])}
-        if self.channel_id:
-            data |= {"c": self.channel_id, "s": self.ts}
-        return json.dumps(data, separators=(",", ":"))
-
-    @classmethod
-    def from_value(cls, value: str) -> TriageTarget:
-        data = json.loads(value)
-        fingerprints = data["f"]
-        if not isinstance(fingerprints, list) or not all(isinstance(f, str) for f in fingerprints):
-            raise ValueError("fingerprints")
-        return cls(
-            team_id=str(data["t"]),
-            item_id=str(data["i"]),
-            fingerprints=tuple(fingerprints),
-            channel_id=str(data.get("c", "")),
-            ts=str(data.get("s", "")),
-        )
 
 
 class Allowlist(Protocol):
@@ -156,8 +120,6 @@ class TriageService:
 
     def _delete(self, target: TriageTarget) -> str:
         """Empty when deleted, else why not (Slack's error code)."""
-        from slack_dlp.slack.notifier import NotifyError
-
         if self._deleter is None or not target.channel_id:
             return "no admin token configured"
         try:

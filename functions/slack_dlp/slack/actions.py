@@ -1,0 +1,55 @@
+"""The alert's buttons: their ids and the target a button carries. The lowest layer of triage:
+the alert builder writes them, the triage service reads them, and neither imports the other."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+TRIAGE_BLOCK_ID = "dlp_triage"
+ACKNOWLEDGE = "dlp_acknowledge"
+FALSE_POSITIVE = "dlp_false_positive"
+DELETE = "dlp_delete"
+#: Slack caps a button value at 2,000 characters; 40 fingerprints of 32 hex characters fit.
+MAX_FINGERPRINTS_PER_BUTTON = 40
+
+
+@dataclass(frozen=True)
+class TriageTarget:
+    """What a button acts on, carried in its value: never a value, only fingerprints."""
+
+    team_id: str
+    item_id: str
+    fingerprints: tuple[str, ...]
+    channel_id: str = ""
+    ts: str = ""
+
+    def to_value(self) -> str:
+        data = {"t": self.team_id, "i": self.item_id, "f": list(self.fingerprints[:MAX_FINGERPRINTS_PER_BUTTON])}
+        if self.channel_id:
+            data |= {"c": self.channel_id, "s": self.ts}
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_value(cls, value: str) -> TriageTarget:
+        data = json.loads(value)
+        fingerprints = data["f"]
+        if not isinstance(fingerprints, list) or not all(isinstance(f, str) for f in fingerprints):
+            raise ValueError("fingerprints")
+        return cls(
+            team_id=str(data["t"]),
+            item_id=str(data["i"]),
+            fingerprints=tuple(fingerprints),
+            channel_id=str(data.get("c", "")),
+            ts=str(data.get("s", "")),
+        )
+
+
+class NotifyError(Exception):
+    """A Slack call failed. Carries Slack's error code, never the alert content."""
+
+    def __init__(self, code: str, *, fatal: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(f"Slack API error: {code}")
+        self.code = code
+        self.fatal = fatal
+        self.retry_after = retry_after

@@ -250,3 +250,10 @@ def test_functions_that_use_the_audit_table_may_use_its_key_without_wildcards(te
         actions = {a for st in statements for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
         assert "kms:Decrypt" in actions, prefix
         assert not any(a.endswith("*") for a in actions), prefix
+
+
+def test_snapstart_is_off_by_default_so_nothing_is_charged_at_idle(template: assertions.Template) -> None:
+    for function in _resources(template, "AWS::Lambda::Function").values():
+        assert "SnapStart" not in function["Properties"]
+    assert not _resources(template, "AWS::Lambda::Alias")
+    assert not _resources(template, "AWS::Lambda::Version")

@@ -32,7 +32,7 @@ def register(commands: Any) -> None:
 
 def build_local_engine(rules: Sequence[str] | None) -> Any:
     from slack_dlp.detect.rules import RulesError
-    from slack_dlp.wiring import build_engine
+    from slack_dlp.wiring.inspector import build_engine
 
     key = os.environ.get("SLACK_DLP_FINGERPRINT_KEY", "").encode() or LOCAL_FINGERPRINT_KEY
     try:

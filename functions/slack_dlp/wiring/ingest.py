@@ -1,0 +1,25 @@
+"""The ingest function: signature, deduplication, the inspect and files queues. No Slack Web API."""
+
+from __future__ import annotations
+
+from slack_dlp import aws
+from slack_dlp.config import Resources, Settings
+from slack_dlp.dedup import IdempotencyDeduplicator
+from slack_dlp.ingest import IngestService
+from slack_dlp.queues import SqsPublisher
+from slack_dlp.wiring import prepare, signing_verifier
+
+
+def build_ingest(settings: Settings, resources: Resources) -> IngestService:
+    prepare(settings)
+    resources.require("inspect_queue_url", "dedup_table", "signing_secret_arn")
+    sqs = aws.client("sqs")  # one client (and its cold-start cost) for both queues
+    return IngestService(
+        settings=settings,
+        verifier=signing_verifier(resources.signing_secret_arn),
+        dedup=IdempotencyDeduplicator(resources.dedup_table, settings.dedup_ttl_seconds, aws.client("dynamodb")),
+        publisher=SqsPublisher(sqs, resources.inspect_queue_url),
+        files=SqsPublisher(sqs, resources.files_queue_url)
+        if settings.inspect_files and resources.files_queue_url
+        else None,
+    )

@@ -92,6 +92,9 @@ class PipelineFunction(Construct):
             log_group=self.log_group,
             environment={"POWERTOOLS_SERVICE_NAME": f"slack-dlp-{construct_id.lower()}", **environment},
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snapstart else None,
+            # A deploy publishes a new version; the one it replaces is deleted, and its cached snapshot
+            # (charged while the version exists) with it.
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY) if snapstart else None,
         )
         #: What callers invoke: with SnapStart an alias of the newest published version (SnapStart
         #: applies to published versions only), else the function itself ($LATEST).

@@ -29,6 +29,8 @@ def test_ingest_and_interactions_publish_snapstart_versions_and_nothing_else_doe
     aliases = _of_type(resources, "AWS::Lambda::Alias")
     versions = _of_type(resources, "AWS::Lambda::Version")
     assert {a["FunctionName"]["Ref"].split("Function")[0] for a in aliases.values()} == snapstarted
+    # A deploy deletes the version it replaces: no snapshot of an old version stays cached (and charged).
+    assert all(v["DeletionPolicy"] == "Delete" for k, v in resources.items() if v["Type"] == "AWS::Lambda::Version")
     for alias in aliases.values():  # each alias points at its own function's newest version
         version = alias["FunctionVersion"]["Fn::GetAtt"][0]
         assert versions[version]["FunctionName"] == alias["FunctionName"]

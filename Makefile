@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run test test-unit test-integration test-infra test-e2e test-quality lint typecheck synth bench-engine bench bench-coldstart clean
+.PHONY: setup run test test-unit test-integration test-infra test-e2e test-quality lint typecheck synth bench-engine bench bench-files chaos bench-coldstart clean
 
 setup: $(VENV)/.setup-done node_modules/.setup-done
 
@@ -49,6 +49,14 @@ bench: setup
 ## bench-engine: detection throughput and latency, compared with detect-secrets in the same run
 bench-engine: setup
 	$(PY) -m slack_dlp_tools.bench_engine
+
+## bench-files: time and peak memory of the fetcher and `slack-dlp scan` on bombs and heavy files
+bench-files: setup
+	$(PY) -m slack_dlp_tools.bench_files
+
+## chaos: the fault matrix (DLP, Slack, DynamoDB faults, poison records) with lost/duplicated counts
+chaos: setup
+	$(PY) -m slack_dlp_tools.chaos
 
 ## bench-coldstart: per function, the cold import from its asset and the first request in the local stack
 bench-coldstart: setup

@@ -65,6 +65,8 @@ class PipelineFunction(Construct):
         snapstart: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
+        #: Powertools' service name: the ``service`` dimension of this function's metrics.
+        self.service_name = f"slack-dlp-{construct_id.lower()}"
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         self.role = iam.Role(
             self,
@@ -90,7 +92,7 @@ class PipelineFunction(Construct):
             timeout=timeout,
             memory_size=memory_size,
             log_group=self.log_group,
-            environment={"POWERTOOLS_SERVICE_NAME": f"slack-dlp-{construct_id.lower()}", **environment},
+            environment={"POWERTOOLS_SERVICE_NAME": self.service_name, **environment},
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snapstart else None,
             # A deploy publishes a new version; the one it replaces is deleted, and its cached snapshot
             # (charged while the version exists) with it.

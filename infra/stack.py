@@ -16,6 +16,7 @@ from aws_cdk import (
     SecretValue,
     Stack,
 )
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -220,10 +221,35 @@ class SlackDlpStack(Stack):
             memory_size=512,
             snapstart=settings.snapstart,
             environment=_environment(
-                settings, resources, "inspect_queue_url", "dedup_table", "signing_secret_arn", "files_queue_url"
+                settings,
+                resources,
+                "inspect_queue_url",
+                "dedup_table",
+                "signing_secret_arn",
+                "files_queue_url",
+                "triage_table",
             ),
         )
         inspect.grant_send(ingest.function)
+        # Messages too large to inspect are recorded in the audit trail, and counted with an alarm.
+        triage_table.grant(ingest.function, "dynamodb:PutItem")
+        self.too_large_alarm = cloudwatch.Alarm(
+            self,
+            "RequestsTooLarge",
+            alarm_description=f"Slack requests larger than {settings.max_body_bytes} bytes were not inspected "
+            "(slack-dlp findings lists them as message_too_large)",
+            metric=cloudwatch.Metric(
+                namespace="SlackDlp",
+                metric_name="RequestsTooLarge",
+                dimensions_map={"service": ingest.service_name},
+                statistic="Sum",
+                period=Duration.minutes(5),
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
         files.grant_send(ingest.function)
         dedup_table.grant(ingest.function, *IDEMPOTENCY_ACTIONS)
         secrets.signing_secret.grant_read(ingest.function)

@@ -27,19 +27,24 @@ class InMemoryDeduplicator:
     def __init__(self) -> None:
         self.done: set[str] = set()
         self.in_progress: set[str] = set()
+        self.values: dict[str, str] = {}
 
     def run_once(self, key: str, action: Callable[[], None]) -> DedupOutcome:
+        return self.run_once_value(key, lambda: str(action() or ""))[0]
+
+    def run_once_value(self, key: str, action: Callable[[], str]) -> tuple[DedupOutcome, str]:
         if key in self.in_progress:
-            return DedupOutcome.IN_PROGRESS
+            return DedupOutcome.IN_PROGRESS, ""
         if key in self.done:
-            return DedupOutcome.DUPLICATE
+            return DedupOutcome.DUPLICATE, self.values.get(key, "")
         self.in_progress.add(key)
         try:
-            action()
+            value = action()
         finally:
             self.in_progress.discard(key)
         self.done.add(key)
-        return DedupOutcome.DONE
+        self.values[key] = value
+        return DedupOutcome.DONE, value
 
 
 class FakeDlpClient:

@@ -78,3 +78,31 @@ def zip_of(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             archive.writestr(name, data)
     return out.getvalue()
+
+
+def pptx(slides: list[list[str]]) -> bytes:
+    """A minimal PPTX: one slide part per entry, one paragraph per string."""
+    a = 'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"'
+    parts = {}
+    for number, paragraphs in enumerate(slides, start=1):
+        body = "".join(f"<a:p><a:r><a:t>{p}</a:t></a:r></a:p>" for p in paragraphs)
+        parts[f"ppt/slides/slide{number}.xml"] = (
+            f"<p:sld {a} xmlns:p='urn:p'><p:txBody>{body}</p:txBody></p:sld>".encode()
+        )
+    return zip_of(parts)
+
+
+def odt(paragraphs: list[str], table: list[list[str]] | None = None) -> bytes:
+    text = 'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    tbl = 'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+    body = "".join(f"<text:p>{p}</text:p>" for p in paragraphs)
+    if table:
+        rows = "".join(
+            "<table:table-row>"
+            + "".join(f"<table:table-cell><text:p>{c}</text:p></table:table-cell>" for c in row)
+            + "</table:table-row>"
+            for row in table
+        )
+        body += f"<table:table>{rows}</table:table>"
+    content = f"<office:document-content xmlns:office='urn:o' {text} {tbl}><office:body>{body}</office:body></office:document-content>"
+    return zip_of({"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": content.encode()})

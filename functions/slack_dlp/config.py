@@ -18,6 +18,14 @@ DlpProvider = Literal["builtin", "google"]
 ENV_PREFIX = "SLACK_DLP_"
 
 
+#: The largest body worth accepting. Slack's largest message is 40,000 characters; JSON-escaped as
+#: \ud83d\ude00 pairs a 4-byte character takes 12 bytes, so its text is up to 480,000 bytes, which an
+#: event repeats in ``blocks``, and an edit (message_changed) again for the previous version: about
+#: 1.9 MB plus attachments. API Gateway's HTTP API takes 10 MB, but Lambda's synchronous invocation
+#: payload is 6 MB and a body arrives base64-encoded when it is not JSON (4/3 larger): 4.5 MiB fits both.
+MAX_BODY_CEILING = 4_718_592
+
+
 class SettingsError(ValueError):
     """A setting has a value the pipeline cannot run with."""
 
@@ -56,8 +64,8 @@ class Settings:
     slack_api_url: str = "https://slack.com/api/"
     #: How long a Slack event_id is remembered to drop Slack's retries.
     dedup_ttl_seconds: int = 6 * 3600
-    #: Largest request body the ingest endpoint accepts, in bytes.
-    max_body_bytes: int = 256 * 1024
+    #: Largest request body the ingest endpoint accepts, in bytes (see MAX_BODY_CEILING for the sizing).
+    max_body_bytes: int = 4 * 1024 * 1024
     #: Deliveries of one message before it goes to its queue's dead-letter queue.
     max_receive_count: int = 10
     #: Minimum confidence a finding needs to be reported: low, medium or high.
@@ -128,7 +136,14 @@ class Settings:
             ),
             (self.dlp_min_likelihood in likelihoods, "dlp_min_likelihood must be a Google likelihood such as POSSIBLE"),
             (bool(self.alert_channel.strip()), "alert_channel must not be empty"),
-            (self.max_body_bytes >= 1024, "max_body_bytes must be at least 1024"),
+            (
+                1024 <= self.max_body_bytes <= MAX_BODY_CEILING,
+                f"max_body_bytes must be between 1024 and {MAX_BODY_CEILING} (Lambda's 6 MB invocation payload)",
+            ),
+            (
+                self.log_level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+                "log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL",
+            ),
             (1 <= self.max_receive_count <= 1000, "max_receive_count must be between 1 and 1000"),
             (1 <= self.max_file_mb <= 1024, "max_file_mb must be between 1 and 1024"),
             (0 < self.file_chunk_overlap < self.file_chunk_chars, "file_chunk_overlap must be below file_chunk_chars"),

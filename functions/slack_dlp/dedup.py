@@ -30,11 +30,11 @@ class IdempotencyDeduplicator:
             expires_after_seconds=ttl_seconds,
         )
         persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=boto3_client)
-        self._pending: dict[str, Callable[[], None]] = {}
+        self._pending: dict[str, Callable[[], str]] = {}
 
         def deliver(delivery: dict[str, str]) -> dict[str, str]:
-            self._pending[delivery["key"]]()
-            return {"status": "enqueued"}
+            # Powertools stores this response and hands it back to a duplicate.
+            return {"status": "enqueued", "value": self._pending[delivery["key"]]()}
 
         self._deliver: Callable[..., Any] = idempotent_function(
             deliver, data_keyword_argument="delivery", persistence_store=persistence, config=self._config
@@ -45,18 +45,26 @@ class IdempotencyDeduplicator:
         self._config.register_lambda_context(context)
 
     def run_once(self, key: str, action: Callable[[], None]) -> DedupOutcome:
+        def unit() -> str:
+            action()
+            return ""
+
+        return self.run_once_value(key, unit)[0]
+
+    def run_once_value(self, key: str, action: Callable[[], str]) -> tuple[DedupOutcome, str]:
         ran = False
 
-        def tracked() -> None:
+        def tracked() -> str:
             nonlocal ran
             ran = True
-            action()
+            return action()
 
         self._pending[key] = tracked
         try:
-            self._deliver(delivery={"key": key})
+            response = self._deliver(delivery={"key": key})
         except IdempotencyAlreadyInProgressError:
-            return DedupOutcome.IN_PROGRESS
+            return DedupOutcome.IN_PROGRESS, ""
         finally:
             self._pending.pop(key, None)
-        return DedupOutcome.DONE if ran else DedupOutcome.DUPLICATE
+        value = response.get("value") if isinstance(response, dict) else None
+        return DedupOutcome.DONE if ran else DedupOutcome.DUPLICATE, value if isinstance(value, str) else ""

@@ -1,18 +1,21 @@
 """Ingest: a signed Slack request in, at most one inspection item per message out, in milliseconds.
 
-Order matters: size, then signature over the raw bytes, then parsing. Nothing unsigned is
+Order matters: signature over the raw bytes, then size, then parsing. Nothing unsigned is
 parsed; nothing malformed produces a 5xx (Slack disables apps that fail most deliveries);
-only a failure to enqueue does, so that Slack retries and nothing is lost.
+only a failure to enqueue does, so that Slack retries and nothing is lost. A signed message
+too large to inspect is counted and recorded in the audit trail (once, however often Slack
+retries it), never dropped silently.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from slack_dlp import jsonsafe
 from slack_dlp.config import Settings
 from slack_dlp.http import HttpRequest, HttpResponse
 from slack_dlp.model import FileRef, InspectionItem
@@ -20,6 +23,7 @@ from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import Publisher, PublishError
 from slack_dlp.slack.events import MalformedEvent, Skip, file_refs, normalize
 from slack_dlp.slack.verify import RequestVerifier
+from slack_dlp.triage import AuditLog
 
 
 class DedupOutcome(StrEnum):
@@ -33,6 +37,11 @@ class Deduplicator(Protocol):
         """Run ``action`` unless ``key`` was seen; a failed action leaves the key unseen."""
         ...
 
+    def run_once_value(self, key: str, action: Callable[[], str]) -> tuple[DedupOutcome, str]:
+        """``run_once`` that keeps what ``action`` returned, and returns it again for a duplicate
+        (an alert's ts, so that later steps of a redelivered record still know it)."""
+        ...
+
 
 @dataclass(frozen=True)
 class IngestService:
@@ -43,17 +52,25 @@ class IngestService:
     bot_user_ids: frozenset[str] = frozenset()
     #: The files queue; None when file inspection is off.
     files: Publisher | None = None
+    #: Where messages too large to inspect are recorded.
+    audit: AuditLog | None = None
 
     def handle_event_request(self, request: HttpRequest) -> HttpResponse:
-        if len(request.body) > self.settings.max_body_bytes:
-            return _rejected(413, f"body larger than {self.settings.max_body_bytes} bytes", "too_large")
+        too_large = len(request.body) > self.settings.max_body_bytes
+        if too_large:
+            metrics.add_metric(name="RequestsTooLarge", unit="Count", value=1)
         if not self.verifier.is_valid(request.body, request.headers):
+            if too_large:
+                return _rejected(413, f"body larger than {self.settings.max_body_bytes} bytes", "too_large")
             return _rejected(401, "invalid or missing Slack signature", "bad_signature")
+        if too_large:
+            self._record_too_large(request.body)
+            return _rejected(413, f"body larger than {self.settings.max_body_bytes} bytes", "too_large")
         if request.media_type != "application/json":
             return _rejected(415, "content type must be application/json", "bad_content_type")
         try:
-            envelope = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
+            envelope = jsonsafe.loads(request.body)
+        except ValueError:
             return _rejected(400, "body is not valid JSON", "bad_json")
         if not isinstance(envelope, dict):
             return _rejected(400, "body must be a JSON object", "bad_json")
@@ -67,7 +84,11 @@ class IngestService:
         if envelope_type != "event_callback":
             logger.info("envelope acknowledged", extra={"envelope_type": str(envelope_type)[:40]})
             return HttpResponse.json(200, ok=True)
-        return self._event_callback(envelope, retry_num=request.header("x-slack-retry-num"))
+        try:
+            return self._event_callback(envelope, retry_num=request.header("x-slack-retry-num")[:8])
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as error:
+            # A signed body of a shape Slack never sends: a 4xx, never a 5xx that Slack would count.
+            return _rejected(400, "malformed event", f"malformed_event:{type(error).__name__}")
 
     def _event_callback(self, envelope: dict[str, Any], *, retry_num: str) -> HttpResponse:
         if self.files is not None:
@@ -90,12 +111,10 @@ class IngestService:
 
     def _enqueue_once(self, item: InspectionItem, *, retry_num: str) -> HttpResponse:
         log = {"item_id": item.id, "event_id": item.ref.event_id, "retry_num": retry_num or "0"}
-        try:
-            # The key is the message (not only the event id): Slack's retries of one event and the
-            # message + app_mention events of one message are inspected once.
-            result = self.dedup.run_once(item.id, lambda: self._publish(item))
-        except PublishError as error:
-            logger.error("enqueue failed; Slack will retry", extra={**log, "error": str(error)})
+        # The key is the message (not only the event id): Slack's retries of one event and the
+        # message + app_mention events of one message are inspected once.
+        result = self._once(item.id, lambda: self._publish(item), log)
+        if result is None:
             metrics.add_metric(name="EnqueueFailures", unit="Count", value=1)
             return HttpResponse.error(503, "could not enqueue the event; retry later")
         if result is DedupOutcome.DONE:
@@ -106,23 +125,81 @@ class IngestService:
             logger.info("duplicate delivery dropped", extra={**log, "dedup": result.value})
         return HttpResponse.json(200, ok=True)
 
+    def _once(self, key: str, publish: Callable[[], None], log: dict[str, Any]) -> DedupOutcome | None:
+        """``publish`` once per key; None when it could not be enqueued (Slack retries on the 503).
+
+        When the dedup store itself fails (DynamoDB throttled or down), the message is enqueued
+        anyway: Slack gives up after three retries, so refusing would lose it, while a duplicate is
+        caught further on by the alert's own idempotency key."""
+        published = False
+
+        def tracked() -> None:
+            nonlocal published
+            publish()
+            published = True
+
+        try:
+            return self.dedup.run_once(key, tracked)
+        except PublishError as error:
+            logger.error("enqueue failed; Slack will retry", extra={**log, "error": str(error)})
+            return None
+        except Exception as error:
+            logger.warning("dedup store failed; enqueued without it", extra={**log, "error": type(error).__name__})
+            metrics.add_metric(name="DedupFailures", unit="Count", value=1)
+        if not published:
+            try:
+                publish()
+            except PublishError as error:
+                logger.error("enqueue failed; Slack will retry", extra={**log, "error": str(error)})
+                return None
+        return DedupOutcome.DONE
+
     def _publish(self, item: InspectionItem) -> None:
         self.publisher.publish(item.to_json())
+
+    def _record_too_large(self, body: bytes) -> None:
+        """A signed message we will not inspect: who, where and when go to the audit trail, once."""
+        try:
+            envelope = jsonsafe.loads(body)
+        except ValueError:
+            envelope = {}
+        event = envelope.get("event") if isinstance(envelope, dict) else None
+        event = event if isinstance(event, dict) else {}
+        fields = {
+            "team_id": _field(envelope, "team_id") or _field(event, "team"),
+            "event_id": _field(envelope, "event_id"),
+            "channel": _field(event, "channel"),
+            "user_id": _field(event, "user"),
+            "ts": _field(event, "ts") or _field(event, "event_ts"),
+            "bytes": len(body),
+            "limit": self.settings.max_body_bytes,
+        }
+        logger.warning("signed request too large to inspect", extra=fields)
+        if self.audit is None:
+            return
+        audit = self.audit
+        key = "too_large:" + (str(fields["event_id"]) or hashlib.sha256(body).hexdigest()[:40])
+        try:
+            self.dedup.run_once(key, lambda: audit.record("message_too_large", **fields))
+        except Exception as error:  # the 413, the metric and the log stand; the audit is best effort here
+            logger.error("could not record the refused message", extra={"error": type(error).__name__})
 
     def _enqueue_file_once(self, ref: FileRef) -> HttpResponse | None:
         """A file shared twice (file_shared + file_share, or in two channels) is fetched once."""
         files = self.files
         assert files is not None
-        try:
-            result = self.dedup.run_once(
-                f"file:{ref.team_id}:{ref.file_id}", lambda: _ignore(files.publish(ref.to_json()))
-            )
-        except PublishError as error:
-            logger.error("file enqueue failed; Slack will retry", extra={"file_id": ref.file_id, "error": str(error)})
+        log = {"file_id": ref.file_id}
+        result = self._once(f"file:{ref.team_id}:{ref.file_id}", lambda: _ignore(files.publish(ref.to_json())), log)
+        if result is None:
             return HttpResponse.error(503, "could not enqueue the file; retry later")
         metrics.add_metric(name="FilesEnqueued" if result is DedupOutcome.DONE else "FilesDeduplicated", unit="Count",
                            value=1)  # fmt: skip
         return None
+
+
+def _field(data: Any, key: str) -> str:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value[:64] if isinstance(value, str) else ""
 
 
 def _ignore(_: object) -> None:

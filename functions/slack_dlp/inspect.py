@@ -9,10 +9,11 @@ alone (partial batch response) and SQS delivers it again; poison records end in 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from slack_dlp.dlp.base import DlpClient, DlpError, ItemOutcome
-from slack_dlp.model import Finding, InspectionItem, InspectionResult, MalformedMessage, MessageRef
+from slack_dlp.files.where import locate
+from slack_dlp.model import Finding, InspectionItem, InspectionResult, MalformedMessage, MessageKind, MessageRef
 from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import Publisher
 from slack_dlp.triage import Allowlist
@@ -59,6 +60,9 @@ class Inspector:
                 item = InspectionItem.from_json(body)
             except MalformedMessage as error:
                 batch.outcomes[message_id] = error
+                continue
+            except Exception as error:  # whatever a poison record raises, it fails alone
+                batch.outcomes[message_id] = MalformedMessage(f"unparseable record ({type(error).__name__})")
                 continue
             batch.outcomes[message_id] = item
             if self._skip(item.ref):
@@ -119,7 +123,11 @@ class Inspector:
             findings = [f for f in findings if f.fingerprint not in allowed]
         if not findings:
             return None
-        result = InspectionResult(ref=item.ref, findings=tuple(findings), provider=self._dlp.name)
+        ref = item.ref
+        if ref.kind is MessageKind.FILE:  # the chunk's start -> the line, row or paragraph of the first finding
+            first = min(f.start for f in findings)
+            ref = replace(ref, file_where=locate(ref.file_where, item.text, first))
+        result = InspectionResult(ref=ref, findings=tuple(findings), provider=self._dlp.name)
         self._results.publish(result.to_json())
         metrics.add_metric(name="ItemsWithFindings", unit="Count", value=1)
         metrics.add_metric(name="Findings", unit="Count", value=len(findings))

@@ -10,10 +10,13 @@ malformed with ``MalformedMessage`` so a poison message fails its record (and en
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from slack_dlp import jsonsafe
 
 SCHEMA_VERSION = 1
 #: ``slack-dlp smoke`` sends a synthetic event whose event_id starts with this (real ids are
@@ -114,7 +117,7 @@ class MessageRef:
                 file_chunk=int(data.get("file_chunk") or 0),
                 file_link=_str(data, "file_link"),
             )
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, OverflowError) as error:
             if isinstance(error, MalformedMessage):
                 raise
             raise MalformedMessage("ref has a field of the wrong type") from None
@@ -132,7 +135,9 @@ class InspectionItem:
         return self.ref.item_id
 
     def to_json(self) -> str:
-        return json.dumps({"v": SCHEMA_VERSION, "ref": self.ref.to_dict(), "text": self.text})
+        # UTF-8 rather than \u escapes: a 40,000-character message of 4-byte characters is 160 KB,
+        # not 480 KB, and fits an SQS message (256 KiB).
+        return sqs_safe_json({"v": SCHEMA_VERSION, "ref": self.ref.to_dict(), "text": self.text})
 
     @classmethod
     def from_json(cls, body: str) -> InspectionItem:
@@ -208,7 +213,7 @@ class Finding:
                 fingerprint=_str(data, "fingerprint", required=True),
                 description=_str(data, "description"),
             )
-        except (KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError, OverflowError) as error:
             if isinstance(error, MalformedMessage):
                 raise
             raise MalformedMessage("finding has a missing or invalid field") from None
@@ -252,9 +257,18 @@ class InspectionResult:
         )
 
 
+#: Characters an SQS message body may hold; any other is written as a JSON \u escape.
+_NOT_SQS_SAFE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def sqs_safe_json(data: Any) -> str:
+    """Compact JSON in UTF-8 that SQS accepts: characters outside its allowed set are escaped."""
+    return _NOT_SQS_SAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(data, ensure_ascii=False))
+
+
 def _load(body: str) -> Mapping[str, Any]:
     try:
-        data = json.loads(body)
+        data = jsonsafe.loads(body)
     except (TypeError, ValueError):
         raise MalformedMessage("body is not JSON") from None
     if not isinstance(data, Mapping):

@@ -46,11 +46,12 @@ class RedeliveryDelayer:
     def delay(self, event_source_arn: str, receipt_handle: str, seconds: float) -> bool:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        wait = math.ceil(seconds) if math.isfinite(seconds) else self._max_seconds
         try:
             self._client.change_message_visibility(
                 QueueUrl=self._queue_url(event_source_arn),
                 ReceiptHandle=receipt_handle,
-                VisibilityTimeout=max(1, min(self._max_seconds, math.ceil(seconds))),
+                VisibilityTimeout=max(1, min(self._max_seconds, wait)),
             )
         except (ClientError, BotoCoreError):
             return False  # the message still comes back, after the queue's visibility timeout

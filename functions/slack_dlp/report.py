@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from slack_dlp.ingest import Deduplicator, DedupOutcome
 from slack_dlp.model import Category, Confidence, InspectionResult, MalformedMessage, MessageKind
@@ -29,9 +30,12 @@ class AlertInProgress(Exception):
 
 
 class _NoDedup:
-    def run_once(self, key: str, action: object) -> DedupOutcome:
-        action()  # type: ignore[operator]
+    def run_once(self, key: str, action: Callable[[], None]) -> DedupOutcome:
+        action()
         return DedupOutcome.DONE
+
+    def run_once_value(self, key: str, action: Callable[[], str]) -> tuple[DedupOutcome, str]:
+        return DedupOutcome.DONE, action()
 
 
 def alert_key(result: InspectionResult) -> str:
@@ -115,6 +119,8 @@ class Reporter:
                 parsed.append((message_id, body, InspectionResult.from_json(body)))
             except MalformedMessage as error:
                 outcomes[message_id] = error
+            except Exception as error:  # whatever a poison record raises, it fails alone
+                outcomes[message_id] = MalformedMessage(f"unparseable record ({type(error).__name__})")
         for first in range(0, len(parsed), MAX_DIGEST_RESULTS):
             outcomes.update(self._report_group(parsed[first : first + MAX_DIGEST_RESULTS]))
         return outcomes
@@ -125,25 +131,54 @@ class Reporter:
         keys = sorted(alert_key(r) for r in results)
         key = keys[0] if len(keys) == 1 else "digest#" + hashlib.sha256("|".join(keys).encode()).hexdigest()[:40]
         try:
-            outcome = self._dedup.run_once(key, lambda: self._post_digest(results))
+            outcome, alert_ts = self._dedup.run_once_value(key, lambda: self._post_digest(results))
         except NotifyError as error:
-            extra = {"items": [r.id for r in results], "slack_error": error.code, "retry_after": error.retry_after}
-            if not error.fatal:
-                logger.warning("alert post failed; will retry", extra=extra)
-                metrics.add_metric(name="AlertPostFailures", unit="Count", value=1)
-                return {message_id: error for message_id, _, _ in group}
-            try:
-                for _, body, _ in group:
-                    self._park(body, error.code, extra)
-            except NotifyError as unparked:
-                return {message_id: unparked for message_id, _, _ in group}
-            return {message_id: None for message_id, _, _ in group}
+            return self._post_failed(group, results, error)
+        except Exception as error:  # a dropped connection to Slack, the dedup store: retry this group later
+            logger.warning("alert post failed; will retry", extra={"items": [r.id for r in results],
+                                                                   "error": type(error).__name__})  # fmt: skip
+            metrics.add_metric(name="AlertPostFailures", unit="Count", value=1)
+            return {message_id: error for message_id, _, _ in group}
         if outcome is DedupOutcome.IN_PROGRESS:
             return {message_id: AlertInProgress(message_id) for message_id, _, _ in group}
         if outcome is DedupOutcome.DUPLICATE:
             metrics.add_metric(name="AlertsDeduplicated", unit="Count", value=1)
             logger.info("alert already posted", extra={"items": [r.id for r in results]})
+        try:
+            self._follow_up(key, merge_file_results(results), alert_ts)
+        except Exception as error:  # the audit write or the notice: retried alone, never the alert
+            logger.warning("alert posted, a later step failed; will retry it", extra={
+                "items": [r.id for r in results], "error": type(error).__name__})  # fmt: skip
+            metrics.add_metric(name="AlertFollowUpFailures", unit="Count", value=1)
+            return {message_id: error for message_id, _, _ in group}
         return {message_id: None for message_id, _, _ in group}
+
+    def _post_failed(
+        self, group: list[tuple[str, str, InspectionResult]], results: list[InspectionResult], error: NotifyError
+    ) -> dict[str, Exception | None]:
+        """Slack refused the post: retry later, or park the results when only a fix of the setup helps."""
+        extra = {"items": [r.id for r in results], "slack_error": error.code, "retry_after": error.retry_after}
+        if not error.fatal:
+            logger.warning("alert post failed; will retry", extra=extra)
+            metrics.add_metric(name="AlertPostFailures", unit="Count", value=1)
+            return {message_id: error for message_id, _, _ in group}
+        try:
+            for _, body, _ in group:
+                self._park(body, error.code, extra)
+        except NotifyError as unparked:
+            return {message_id: unparked for message_id, _, _ in group}
+        return {message_id: None for message_id, _, _ in group}
+
+    def _follow_up(self, key: str, results: list[InspectionResult], alert_ts: str) -> None:
+        """After the post, each later step runs once under its own idempotency key: when one fails,
+        SQS delivers the record again, the alert is a duplicate (not posted again), and only the
+        steps not yet done run."""
+        for result in results:
+            step = f"{key}#{alert_key(result)}"
+            if self._audit is not None:
+                self._dedup.run_once(step + "#audit", partial(self._record_alert, result, alert_ts))
+            if self._author_notice:
+                self._dedup.run_once(step + "#notice", partial(self._notify_author, result))
 
     def _respond(self, result: InspectionResult) -> str:
         """Delete the message if the policy says so; a note for the alert, empty if nothing was done."""
@@ -160,26 +195,25 @@ class Reporter:
                                channel=result.ref.channel_id)  # fmt: skip
         return "message deleted automatically"
 
-    def _post_digest(self, results: list[InspectionResult]) -> None:
+    def _post_digest(self, results: list[InspectionResult]) -> str:
+        """Post the alert (or digest) and nothing else; its ts is remembered with the idempotency key."""
         merged = merge_file_results(results)
         if len(merged) == 1:  # one result, or the chunks of one file: a single alert
-            self._post(merged[0])
-            return
+            return self._post(merged[0])
         notes = {r.ref.item_id: note for r in merged if (note := self._respond(r))}
         digest_ts = self._notifier.post_digest(merged, notes)
         metrics.add_metric(name="DigestsPosted", unit="Count", value=1)
         metrics.add_metric(name="AlertsPosted", unit="Count", value=len(merged))
         logger.info("digest posted", extra={"items": [r.id for r in merged]})
-        for result in merged:
-            self._after_post(result, digest_ts)
+        return digest_ts
 
-    def _post(self, result: InspectionResult) -> None:
+    def _post(self, result: InspectionResult) -> str:
         alert_ts = self._notifier.post_alert(result, self._respond(result))
         metrics.add_metric(name="AlertsPosted", unit="Count", value=1)
         logger.info("alert posted", extra={"item_id": result.id, "findings": len(result.findings)})
-        self._after_post(result, alert_ts)
+        return alert_ts
 
-    def _after_post(self, result: InspectionResult, alert_ts: str) -> None:
+    def _record_alert(self, result: InspectionResult, alert_ts: str) -> None:
         if self._audit is not None:
             ref = result.ref
             self._audit.record(
@@ -194,12 +228,17 @@ class Reporter:
                 fingerprints=sorted({f.fingerprint for f in result.findings}),
                 **({"smoke_test": True} if ref.is_smoke_test else {}),
             )
-        if self._author_notice and not result.ref.is_smoke_test:
-            try:
-                self._notifier.notify_author(result, self._author_notice.format(kinds=describe_kinds(result)))
-            except NotifyError as error:
-                # Best effort: the alert is what matters, and a DM between two people admits no bot.
-                logger.info("author not notified", extra={"item_id": result.id, "slack_error": error.code})
+
+    def _notify_author(self, result: InspectionResult) -> None:
+        if not self._author_notice or result.ref.is_smoke_test:
+            return
+        try:
+            self._notifier.notify_author(result, self._author_notice.format(kinds=describe_kinds(result)))
+        except NotifyError as error:
+            if error.retry_after:
+                raise  # rate limited: this step is retried later, the alert is not posted again
+            # Otherwise best effort: a DM between two people admits no bot, a user may be gone.
+            logger.info("author not notified", extra={"item_id": result.id, "slack_error": error.code})
 
     def _park(self, body: str, code: str, extra: Mapping[str, object]) -> None:
         metrics.add_metric(name="AlertConfigErrors", unit="Count", value=1)

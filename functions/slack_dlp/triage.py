@@ -13,10 +13,12 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
+from slack_dlp import jsonsafe
 from slack_dlp.http import HttpRequest, HttpResponse
 from slack_dlp.observability import logger, metrics
 from slack_dlp.slack.actions import ACKNOWLEDGE, DELETE, FALSE_POSITIVE, TRIAGE_BLOCK_ID, NotifyError, TriageTarget
@@ -24,6 +26,62 @@ from slack_dlp.slack.verify import RequestVerifier
 
 _VERBS = {ACKNOWLEDGE: "acknowledged", FALSE_POSITIVE: "marked as a false positive", DELETE: "deleted"}
 _AUDIT_KINDS = {ACKNOWLEDGE: "acknowledged", FALSE_POSITIVE: "false_positive", DELETE: "deleted"}
+
+
+@dataclass(frozen=True)
+class Pressed:
+    """A button press, validated field by field: a payload of any other shape is a ValueError."""
+
+    type: str
+    action_id: str
+    block_id: str
+    target: TriageTarget
+    actor: str
+    team_id: str
+    channel: str
+    message_ts: str
+    blocks: list[dict[str, Any]]
+
+    @classmethod
+    def parse(cls, body: bytes) -> Pressed:
+        payload = _object(jsonsafe.loads(parse_qs(body.decode("utf-8"))["payload"][0]))
+        actions = payload.get("actions")
+        if not isinstance(actions, list) or not actions:
+            raise ValueError("no actions")
+        action = _object(actions[0])
+        container = _object(payload.get("container"))
+        team = payload.get("team")
+        message = payload.get("message")
+        blocks = message.get("blocks") if isinstance(message, dict) else None
+        return cls(
+            type=_text(payload.get("type")),
+            action_id=_text(action.get("action_id")),
+            block_id=_text(action.get("block_id")) or TRIAGE_BLOCK_ID,
+            target=TriageTarget.from_value(_text(action.get("value"))),
+            actor=_text(_object(payload.get("user")).get("id"), required=True),
+            team_id=_text(team.get("id")) if isinstance(team, dict) else "",
+            channel=_text(container.get("channel_id"), required=True),
+            message_ts=_text(container.get("message_ts"), required=True),
+            blocks=[b for b in blocks if isinstance(b, dict)] if isinstance(blocks, list) else [],
+        )
+
+
+def _object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("expected an object")
+    return value
+
+
+def _text(value: Any, *, required: bool = False) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value):
+        raise ValueError("expected a string")
+    return value
+
+
+def _code(error: Exception) -> str:
+    return str(getattr(error, "code", "")) or type(error).__name__
 
 
 class Allowlist(Protocol):
@@ -69,20 +127,20 @@ class TriageService:
         if not self._verifier.is_valid(request.body, request.headers):
             return HttpResponse.error(401, "invalid or missing Slack signature")
         try:
-            payload = json.loads(parse_qs(request.body.decode("utf-8"))["payload"][0])
-            action = payload["actions"][0]
-            target = TriageTarget.from_value(action["value"])
-            actor = str(payload["user"]["id"])
-            channel = str(payload["container"]["channel_id"])
-            message_ts = str(payload["container"]["message_ts"])
-            blocks = list(payload.get("message", {}).get("blocks", []))
-        except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError):
+            pressed = Pressed.parse(request.body)
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return HttpResponse.error(400, "not a slack-dlp block_actions payload")
-        action_id = action.get("action_id")
-        if payload.get("type") != "block_actions" or action_id not in _VERBS:
+        if pressed.type != "block_actions" or pressed.action_id not in _VERBS:
             return HttpResponse.json(200, ok=True)
-        if target.team_id != str(payload.get("team", {}).get("id", target.team_id)):
+        if not pressed.team_id:
+            return HttpResponse.error(403, "the interaction names no workspace")
+        if pressed.target.team_id != pressed.team_id:
             return HttpResponse.error(403, "the alert belongs to another workspace")
+        return self._act(pressed)
+
+    def _act(self, pressed: Pressed) -> HttpResponse:
+        action_id, target, actor = pressed.action_id, pressed.target, pressed.actor
+        channel, message_ts, blocks = pressed.channel, pressed.message_ts, pressed.blocks
 
         verb = _VERBS[action_id]
         if action_id == DELETE:
@@ -107,12 +165,16 @@ class TriageService:
         if action_id == DELETE and not verb.startswith("not"):
             note += " · the message is gone from the conversation"
         # In a digest each result has its own buttons: replace only the pressed ones with the note.
-        pressed = str(action.get("block_id") or TRIAGE_BLOCK_ID)
         context = {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}
-        updated = [context if b.get("block_id") == pressed else b for b in blocks]
+        updated = [context if b.get("block_id") == pressed.block_id else b for b in blocks]
         if context not in updated:
             updated.append(context)
-        self._updater.update_alert(channel, message_ts, f"Alert {verb} by <@{actor}>", updated)
+        try:
+            self._updater.update_alert(channel, message_ts, f"Alert {verb} by <@{actor}>", updated)
+        except (NotifyError, OSError) as error:
+            # The action is recorded (audit trail, allowlist); only the alert's text is stale.
+            logger.warning("alert not updated", extra={"item_id": target.item_id, "error": _code(error)})
+            metrics.add_metric(name="AlertUpdateFailures", unit="Count", value=1)
         metrics.add_metric(name="AlertsTriaged", unit="Count", value=1)
         logger.info("alert triaged", extra={"item_id": target.item_id, "action": action_id})
         return HttpResponse(status=200, body="")

@@ -31,7 +31,7 @@ HOST_CACHE_TAG = f"cpython-{sysconfig.get_python_version().replace('.', '')}"
 LAMBDA_SUFFIX = ".cpython-314-aarch64-linux-gnu.so"
 #: What only the inspector (detection, Google credentials) or the fetcher (file extraction) imports.
 DETECT_ONLY = {"re2", "google", "cryptography"}
-FILES_ONLY = {"pypdf", "docx", "openpyxl", "lxml"}
+FILES_ONLY = {"pypdf", "defusedxml"}
 FUNCTIONS = ("Ingest", "Interactions", "Reporter", "Inspector", "Fetcher")
 
 

@@ -79,7 +79,20 @@ def test_kms_key_rotates(template: assertions.Template) -> None:
 
 
 def test_dlqs_have_alarms(template: assertions.Template) -> None:
-    template.resource_count_is("AWS::CloudWatch::Alarm", 3)
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 4  # three DLQs, and requests too large to inspect
+
+
+def test_requests_too_large_to_inspect_raise_an_alarm(template: assertions.Template) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "SlackDlp",
+            "MetricName": "RequestsTooLarge",
+            "Dimensions": [{"Name": "service", "Value": "slack-dlp-ingest"}],
+            "Threshold": 1,
+        },
+    )
 
 
 def test_settings_reach_the_functions_through_the_environment(template: assertions.Template) -> None:

@@ -46,9 +46,9 @@ def test_a_shared_file_is_queued_once_even_when_announced_twice(load_handler: An
 @pytest.mark.parametrize(
     ("name", "content", "where"),
     [
-        ("customers.csv", f"name,card,note\nAda,{CARD},vip\n".encode(), "line 1"),
+        ("customers.csv", f"name,card,note\nAda,{CARD},vip\n".encode(), "line 2"),
         ("statement.pdf", filefactory.pdf(["Statement", f"card {CARD}"]), "page 1"),
-        ("handover.docx", filefactory.docx(["Handover", f"token {TOKEN}"]), "paragraph 1"),
+        ("handover.docx", filefactory.docx(["Handover", f"token {TOKEN}"]), "paragraph 2"),
     ],
 )
 def test_shared_files_alert_naming_the_file_and_where(

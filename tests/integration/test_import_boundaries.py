@@ -30,14 +30,14 @@ RESOURCES = {
 
 #: Packages of other function groups, and parts of the core package a function has no use for.
 DETECTION = ("re2", "slack_dlp.detect", "slack_dlp.dlp", "google.auth", "cryptography")
-FILES = ("pypdf", "docx", "openpyxl", "lxml", "slack_dlp.files")
+FILES = ("pypdf", "defusedxml", "docx", "openpyxl", "lxml", "slack_dlp.files.extract", "slack_dlp.files.fetch")
 MUST_NOT_LOAD = {
     # Verifies, deduplicates, enqueues: no Slack Web API client at all.
     "ingest": ("slack_sdk", *DETECTION, *FILES, "slack_dlp.report"),
     "interactions": (*DETECTION, *FILES, "slack_dlp.report", "slack_dlp.ingest"),
     "reporter": (*DETECTION, *FILES),
     # Extraction libraries are imported per file type, when a file of that type arrives.
-    "fetcher": (*DETECTION, "pypdf", "docx", "openpyxl", "lxml", "slack_dlp.report", "slack_dlp.ingest"),
+    "fetcher": (*DETECTION, "pypdf", "defusedxml", "docx", "openpyxl", "lxml", "slack_dlp.report", "slack_dlp.ingest"),
     "inspector": ("slack_sdk", *FILES, "google.auth", "slack_dlp.report", "slack_dlp.ingest"),
 }
 #: Each AWS client is built once, at init, and shared (Powertools idempotency and parameters included).

@@ -53,3 +53,60 @@ def test_scan_bad_jsonl_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureF
     source.write_text("not json\n")
     assert main(["scan", "--jsonl", str(source)]) == 2
     assert "line 1" in capsys.readouterr().err
+
+
+def test_scan_reads_documents_like_the_fetcher_and_says_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests import filefactory
+
+    # GIVEN an ordinary .docx and .xlsx holding a key
+    (tmp_path / "handover.docx").write_bytes(filefactory.docx(["Handover", f"token {TOKEN}"]))
+    (tmp_path / "keys.xlsx").write_bytes(filefactory.xlsx({"Keys": [["name", "value"], ["ci", TOKEN]]}))
+    # WHEN both are scanned
+    code = main(["scan", str(tmp_path / "handover.docx"), str(tmp_path / "keys.xlsx"), "--json"])
+    # THEN the key is found in each, with where it is, and never printed
+    out = capsys.readouterr().out
+    rows = json.loads(out)["findings"]
+    assert code == 1
+    assert {(Path(r["file"]).name, r["where"], r["type"]) for r in rows} == {
+        ("handover.docx", "paragraph 2", "github-pat"),
+        ("keys.xlsx", "sheet Keys, row 2", "github-pat"),
+    }
+    assert TOKEN not in out
+
+
+@pytest.mark.parametrize(("name", "reason"), [("bomb.docx", "zip_bomb"), ("bomb.xlsx", "zip_bomb"),
+                                              ("nested.zip", "too_deep")])  # fmt: skip
+def test_scan_refuses_hostile_files_in_one_line_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, reason: str
+) -> None:
+    from slack_dlp_tools import hostile
+
+    make = {"bomb.docx": hostile.docx_bomb, "bomb.xlsx": hostile.xlsx_bomb, "nested.zip": hostile.nested_zip}[name]
+    path = tmp_path / name
+    path.write_bytes(make())
+    assert main(["scan", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"slack-dlp scan: {path}: not inspected: {reason}")
+    assert "\n" not in err
+
+
+def test_scan_of_a_missing_file_is_exit_2_and_a_finding_elsewhere_still_wins(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text(f"token {TOKEN}\n")
+    assert main(["scan", str(tmp_path / "missing.txt")]) == 2
+    assert "not inspected: unreadable" in capsys.readouterr().err
+    assert main(["scan", str(tmp_path / "missing.txt"), str(tmp_path / "notes.txt")]) == 1
+
+
+def test_findings_without_a_region_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    assert main(["findings"]) == 2
+    err = capsys.readouterr().err
+    assert "region" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import random
+import time
+from typing import Any
 
 import pytest
 
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
 from slack_dlp.files.chunk import chunk_segments
+from slack_dlp.files.container import Guard, Refused
 from slack_dlp.files.extract import Extracted, Limits, Segment, Skipped, extract
+from slack_dlp.files.where import locate
+from slack_dlp_tools import hostile
 from slack_dlp_tools.local import samples
 from tests import filefactory
 
@@ -22,19 +27,19 @@ def _found(result: Extracted | Skipped) -> dict[str, str]:
     found = {}
     for chunk in chunk_segments(result.segments):
         for finding in ENGINE.scan(chunk.text):
-            found[finding.detector] = chunk.where
+            found[finding.detector] = locate(chunk.where, chunk.text, finding.start)
     return found
 
 
 @pytest.mark.parametrize(
     ("name", "data", "where"),
     [
-        ("deploy.env", f"# config\nGITHUB={TOKEN}\n".encode(), "line 1"),
-        ("customers.csv", f"name,token\nAda,{TOKEN}\n".encode(), "line 1"),
+        ("deploy.env", f"# config\nGITHUB={TOKEN}\n".encode(), "line 2"),
+        ("customers.csv", f"name,token\nAda,{TOKEN}\n".encode(), "line 2"),
         ("statement.pdf", filefactory.pdf(["Monthly statement", f"token {TOKEN}"]), "page 1"),
-        ("notes.docx", filefactory.docx(["Handover notes", f"use {TOKEN}"]), "paragraph 1"),
+        ("notes.docx", filefactory.docx(["Handover notes", f"use {TOKEN}"]), "paragraph 2"),
         ("salaries.xlsx", filefactory.xlsx({"Payroll": [["name", "token"], ["Ada", TOKEN]]}), "sheet Payroll, row 2"),
-        ("bundle.zip", filefactory.zip_of({"config/.env": f"A=1\nT={TOKEN}\n".encode()}), "config/.env, line 1"),
+        ("bundle.zip", filefactory.zip_of({"config/.env": f"A=1\nT={TOKEN}\n".encode()}), "config/.env, line 2"),
     ],
 )
 def test_planted_values_are_found_in_every_supported_format_with_their_location(
@@ -76,10 +81,75 @@ def test_what_cannot_be_inspected_is_skipped_with_a_reason_and_never_raises(
     assert result.reason == reason
 
 
-def test_archives_are_opened_one_level_deep_only() -> None:
-    inner = filefactory.zip_of({"deep.env": f"T={TOKEN}".encode()})
-    outer = filefactory.zip_of({"inner.zip": inner, "readme.txt": b"nothing here"})
-    assert _found(extract("outer.zip", outer)) == {}
+def test_an_archive_in_an_archive_is_read_and_one_level_deeper_is_refused() -> None:
+    # GIVEN a token in a zip inside a zip, and the same inside a third level
+    two = filefactory.zip_of({"inner.zip": filefactory.zip_of({"deep.env": f"T={TOKEN}".encode()})})
+    three = hostile.nested_zip(3, payload=f"T={TOKEN}".encode())
+    # THEN two levels are read, naming both, and three are refused as too deep
+    assert _found(extract("outer.zip", two)) == {"github-pat": "inner.zip, deep.env, line 1"}
+    assert extract("outer.zip", three) == Skipped("too_deep", "containers nested more than 2 deep")
+
+
+def test_a_document_inside_an_archive_is_read_through_the_same_guard() -> None:
+    data = filefactory.zip_of({"handover/notes.docx": filefactory.docx(["intro", f"token {TOKEN}"])})
+    assert _found(extract("bundle.zip", data)) == {"github-pat": "handover/notes.docx, paragraph 2"}
+
+
+@pytest.mark.parametrize(("name", "make"), [(n, m) for n, (m, _) in hostile.WORST_CASES.items()])
+def test_hostile_containers_are_refused_with_their_reason_quickly(name: str, make: Any) -> None:
+    # GIVEN a bomb, a nest, an entity bomb, a lying header or thousands of members
+    data = make()
+    expected = hostile.WORST_CASES[name][1]
+    # WHEN it is extracted
+    started = time.monotonic()
+    result = extract(name, data)
+    # THEN it is refused for that reason, without reading what it would expand to
+    assert isinstance(result, Skipped) and result.reason == expected, result
+    assert time.monotonic() - started < 5
+
+
+def test_a_header_that_lies_about_sizes_is_caught_while_streaming() -> None:
+    # GIVEN a member that declares 1 MB and its ratio but whose data expand to 3 MB
+    data = bytearray(hostile.lying_zip(real_bytes=3_000_000, declared_bytes=2_000_000))
+    # THEN it is refused (bytes beyond the declared size are never produced) and nothing raises
+    result = extract("lying.zip", bytes(data), limits=Limits(max_compression_ratio=10_000))
+    assert isinstance(result, Skipped) and result.reason in ("corrupt", "zip_bomb")
+
+
+def test_the_time_budget_refuses_a_slow_file() -> None:
+    # GIVEN a clock that moves 20 s each time it is read, and a 30 s budget
+    ticks = iter(range(0, 10_000, 20))
+    data = filefactory.zip_of({f"f{i}.txt": b"nothing" for i in range(10)})
+    result = extract("slow.zip", data, clock=lambda: float(next(ticks)))
+    assert result == Skipped("timeout", "more than 30 s")
+
+
+def test_the_alarm_stops_work_that_does_not_return_in_time() -> None:
+    guard = Guard(Limits(max_seconds=0.2))
+    started = time.monotonic()
+    with pytest.raises(Refused) as refused, guard.alarm():
+        _spin_forever()
+    assert refused.value.reason == "timeout"
+    assert time.monotonic() - started < 2
+
+
+def test_pptx_and_odt_are_read_with_their_location() -> None:
+    slides = filefactory.pptx([["Roadmap"], ["Credentials", f"token {TOKEN}"]])
+    assert _found(extract("deck.pptx", slides)) == {"github-pat": "slide 2"}
+    odt = filefactory.odt(["Notes"], table=[["card", CARD]])
+    assert _found(extract("notes.odt", odt)) == {"payment-card": "line 2"}
+
+
+def test_xlsx_rows_keep_their_numbers_across_gaps() -> None:
+    rows: list[list[object]] = [["header"]] + [[] for _ in range(98)] + [["Ada", TOKEN]]
+    assert _found(extract("s.xlsx", filefactory.xlsx({"S": rows}))) == {"github-pat": "sheet S, row 100"}
+
+
+def test_a_large_document_is_read_streaming_and_truncated_at_the_text_budget() -> None:
+    data = hostile.docx(f"paragraph {i} " + "words " * 20 for i in range(20_000))
+    result = extract("long.docx", data, limits=Limits(max_text_chars=100_000))
+    assert isinstance(result, Extracted) and result.truncated
+    assert sum(len(s.text) for s in result.segments) <= 100_000
 
 
 def test_text_is_capped_and_marked_truncated() -> None:
@@ -106,3 +176,8 @@ def test_chunks_report_the_line_they_start_at() -> None:
     for chunk in chunks[1:]:
         assert chunk.where == f"line {chunk.first_line}"
         assert chunk.text.startswith(f"line {chunk.first_line}\n") or chunk.text.split("\n", 1)[0] in text
+
+
+def _spin_forever() -> None:
+    while True:
+        time.sleep(0.01)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from slack_dlp import jsonsafe
 from slack_dlp.detect.engine import Fingerprinter, mask
 from slack_dlp.dlp.base import DlpError, ItemOutcome
 from slack_dlp.dlp.ratelimit import NoRateLimit, RateLimiter
@@ -206,7 +208,7 @@ class GoogleDlpClient:
             if middle == 0:
                 return [DlpError("DLP API truncated the findings of a single message", retryable=False)]
             return self._inspect_rows(texts[:middle]) + self._inspect_rows(texts[middle:])
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, IndexError) as error:
             failure = DlpError(f"malformed DLP response ({type(error).__name__})")
             return [failure] * len(texts)
 
@@ -227,7 +229,7 @@ class GoogleDlpClient:
             raise DlpError(f"DLP API unreachable ({type(error).__name__})") from None
         if result.status == 200:
             try:
-                return json.loads(result.body)
+                return jsonsafe.loads(result.body)
             except ValueError:
                 raise DlpError("DLP API returned a body that is not JSON") from None
         message = _error_message(result.body)
@@ -284,7 +286,7 @@ def _int(value: Any) -> int:
 
 def _error_message(body: bytes) -> str:
     try:
-        error = json.loads(body)["error"]
+        error = jsonsafe.loads(body)["error"]
         return f"{error.get('status', '')}: {error.get('message', '')}"[:200]
     except (ValueError, KeyError, TypeError, AttributeError):
         return "unparseable error"
@@ -298,6 +300,7 @@ def _is_too_large(message: str) -> bool:
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     value = headers.get("retry-after")
     try:
-        return float(value) if value is not None else None
+        seconds = float(value) if value is not None else None
     except ValueError:
         return None
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None

@@ -6,16 +6,14 @@ longest, about 3.3 KB for RSA-4096), so a value across a boundary is whole in on
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from slack_dlp.files.extract import Segment
+from slack_dlp.files.where import at_line
 
 DEFAULT_CHUNK_CHARS = 16_000
 DEFAULT_OVERLAP_CHARS = 4_096
-
-_LINE_WHERE = re.compile(r"^(?P<prefix>.*?)line \d+$")
 
 
 @dataclass(frozen=True)
@@ -41,13 +39,8 @@ def chunk_segments(
                 newline = text.rfind("\n", start + size - overlap, end)
                 end = newline + 1 if newline > start else end
             line = segment.first_line + text.count("\n", 0, start)
-            chunks.append(Chunk(len(chunks), text[start:end], _where(segment.where, line), line))
+            chunks.append(Chunk(len(chunks), text[start:end], at_line(segment.where, line), line))
             if end >= len(text):
                 break
             start = max(end - overlap, start + 1)
     return chunks
-
-
-def _where(where: str, line: int) -> str:
-    match = _LINE_WHERE.match(where)
-    return f"{match.group('prefix')}line {line}" if match else where

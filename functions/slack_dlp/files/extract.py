@@ -1,19 +1,25 @@
 """Text out of the files people share: plain text and code, CSV/TSV, JSON/YAML/XML, logs, PDF,
-DOCX, XLSX and ZIP archives one level deep.
+DOCX, XLSX, PPTX, OpenDocument and ZIP archives (which may hold any of these, two levels deep).
 
 Every extractor returns segments that remember where they came from (a line, a page, a sheet
 and row, an archive member), so an alert can say where in the file the value is. Nothing here
-raises on bad input: a corrupt, encrypted, oversized or unsupported file becomes a ``Skipped``
-with a reason, so one bad file never fails a batch.
+raises on bad input: every zip-based file is opened through the guarded ``Container`` (sizes,
+ratios, members, depth, time), and a corrupt, encrypted, oversized, too deep, too slow or
+unsupported file becomes a ``Skipped`` with a reason, so one bad file never fails a batch.
 """
 
 from __future__ import annotations
 
 import io
-import zipfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+
+from slack_dlp.files import office
+from slack_dlp.files.container import Container, Guard, Limits, Refused
+
+__all__ = ["Extracted", "Limits", "Segment", "Skipped", "extract", "kind_of"]
 
 TEXT_SUFFIXES = frozenset(
     ".txt .md .csv .tsv .json .yaml .yml .xml .log .env .ini .cfg .conf .toml .properties .sql .sh .bash .zsh .ps1 "
@@ -24,18 +30,16 @@ TEXT_FILETYPES = frozenset(
     "text plain csv tsv json yaml xml html markdown post space snippet python javascript typescript java go rust "
     "ruby php shell bash sql dockerfile config ini toml properties log diff".split()
 )
-
-
-@dataclass(frozen=True)
-class Limits:
-    #: Largest file downloaded and opened.
-    max_file_bytes: int = 20 * 1024 * 1024
-    #: Largest total of text taken out of one file (archives included).
-    max_text_chars: int = 5_000_000
-    #: Total uncompressed bytes an archive may expand to, and the ratio that marks a zip bomb.
-    max_archive_bytes: int = 50 * 1024 * 1024
-    max_compression_ratio: int = 100
-    max_archive_members: int = 1_000
+#: Zip-based formats by suffix and by Slack filetype.
+_CONTAINER_SUFFIXES = {
+    ".docx": "docx", ".docm": "docx", ".dotx": "docx",
+    ".xlsx": "xlsx", ".xlsm": "xlsx", ".xltx": "xlsx",
+    ".pptx": "pptx", ".pptm": "pptx", ".ppsx": "pptx",
+    ".odt": "odf", ".ods": "odf", ".odp": "odf",
+    ".zip": "zip",
+}  # fmt: skip
+_CONTAINER_FILETYPES = {"docx": "docx", "xlsx": "xlsx", "pptx": "pptx", "odt": "odf", "ods": "odf", "odp": "odf",
+                        "zip": "zip"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -79,16 +83,16 @@ class _Budget:
 
 
 def kind_of(name: str, filetype: str = "", mimetype: str = "") -> str:
-    """One of text, pdf, docx, xlsx, zip, or "" for what we cannot read."""
+    """One of text, pdf, docx, xlsx, pptx, odf, zip, or "" for what we cannot read."""
     suffix = PurePosixPath(name.lower()).suffix
     filetype = filetype.lower()
     if suffix == ".pdf" or filetype == "pdf" or mimetype == "application/pdf":
         return "pdf"
-    if suffix == ".docx" or filetype == "docx":
-        return "docx"
-    if suffix in (".xlsx", ".xlsm") or filetype == "xlsx":
-        return "xlsx"
-    if suffix == ".zip" or filetype == "zip" or mimetype in ("application/zip", "application/x-zip-compressed"):
+    if suffix in _CONTAINER_SUFFIXES:
+        return _CONTAINER_SUFFIXES[suffix]
+    if filetype in _CONTAINER_FILETYPES:
+        return _CONTAINER_FILETYPES[filetype]
+    if mimetype in ("application/zip", "application/x-zip-compressed"):
         return "zip"
     if suffix in TEXT_SUFFIXES or filetype in TEXT_FILETYPES or mimetype.startswith("text/"):
         return "text"
@@ -99,7 +103,13 @@ def kind_of(name: str, filetype: str = "", mimetype: str = "") -> str:
 
 
 def extract(
-    name: str, data: bytes, *, filetype: str = "", mimetype: str = "", limits: Limits | None = None
+    name: str,
+    data: bytes,
+    *,
+    filetype: str = "",
+    mimetype: str = "",
+    limits: Limits | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Extracted | Skipped:
     limits = limits or Limits()
     if len(data) > limits.max_file_bytes:
@@ -107,109 +117,100 @@ def extract(
     kind = kind_of(name, filetype, mimetype)
     if not kind:
         return Skipped("unsupported_type", filetype or PurePosixPath(name).suffix or "unknown")
+    guard = Guard(limits, clock)
     budget = _Budget(limits.max_text_chars)
-    problem = _EXTRACTORS[kind](data, budget, limits, "")
-    if problem is not None:
-        return problem
+    try:
+        with guard.alarm():
+            _EXTRACTORS[kind](data, budget, guard, "")
+    except Refused as refused:
+        return Skipped(refused.reason, refused.detail)
+    except RecursionError:
+        return Skipped("corrupt", "structure nested too deeply")
     return Extracted(tuple(budget.segments), truncated=budget.truncated)
 
 
-def _text(data: bytes, budget: _Budget, limits: Limits, prefix: str) -> Skipped | None:
+def _text(data: bytes, budget: _Budget, guard: Guard, prefix: str) -> None:
     if b"\x00" in data[:4096]:
-        return Skipped("binary", "not text")
-    text = data.decode("utf-8", errors="replace")
+        raise Refused("binary", "not text")
+    text = data[: budget.chars_left * 4 + 4].decode("utf-8", errors="replace")
     budget.add(text, f"{prefix}line 1" if prefix else "line 1")
-    return None
 
 
-def _pdf(data: bytes, budget: _Budget, limits: Limits, prefix: str) -> Skipped | None:
+def _pdf(data: bytes, budget: _Budget, guard: Guard, prefix: str) -> None:
+    from pypdf import PdfReader, apply_configuration
+
+    limits = guard.limits
+    cap = limits.max_pdf_stream_bytes
+    caps = {
+        "zlib_maximum_output_length": cap,
+        "lzw_maximum_output_length": cap,
+        "run_length_maximum_output_length": cap,
+        "brotli_maximum_output_length": cap,
+        "jbig2_maximum_output_length": cap,
+        "image_maximum_buffer_size": cap,
+        "maximum_declared_stream_length": cap,
+        "array_based_stream_maximum_output_length": cap,
+        "stream_decoding_work_maximum_length": 4 * cap,
+    }
     try:
-        from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
-    except ImportError:  # pragma: no cover - a pinned dependency
-        return Skipped("unsupported_type", "pdf reader unavailable")
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            return Skipped("encrypted", "password-protected PDF")
-        for number, page in enumerate(reader.pages, start=1):
-            if not budget.add(page.extract_text() or "", f"{prefix}page {number}"):
-                break
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError) as error:
-        return Skipped("corrupt", f"PDF: {type(error).__name__}")
-    return None
+        with apply_configuration(None, **caps):
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                raise Refused("encrypted", "password-protected PDF")
+            objects = _int_or_zero(reader.trailer.get("/Size"))
+            if objects > limits.max_pdf_objects:
+                raise Refused("too_large", f"{objects} PDF objects")
+            pages = len(reader.pages)
+            if pages > limits.max_pdf_pages:
+                raise Refused("too_large", f"{pages} pages")
+            for number in range(pages):
+                guard.check_time()
+                text = reader.pages[number].extract_text() or ""
+                if not budget.add(text, f"{prefix}page {number + 1}"):
+                    break
+    except Refused:
+        raise
+    except Exception as error:  # pypdf raises many kinds on broken or hostile files
+        if type(error).__name__ == "LimitReachedError":
+            raise Refused("too_large", "a PDF stream exceeds the caps") from None
+        raise Refused("corrupt", f"PDF: {type(error).__name__}") from None
 
 
-def _docx(data: bytes, budget: _Budget, limits: Limits, prefix: str) -> Skipped | None:
+def _int_or_zero(value: object) -> int:
     try:
-        import docx
-    except ImportError:  # pragma: no cover
-        return Skipped("unsupported_type", "docx reader unavailable")
-    if _encrypted_office(data):
-        return Skipped("encrypted", "password-protected document")
-    try:
-        document = docx.Document(io.BytesIO(data))
-        lines = [p.text for p in document.paragraphs]
-        for table in document.tables:
-            lines.extend(" | ".join(cell.text for cell in row.cells) for row in table.rows)
-    except (ValueError, KeyError, zipfile.BadZipFile, OSError) as error:
-        return Skipped("corrupt", f"DOCX: {type(error).__name__}")
-    except Exception as error:  # python-docx raises its own PackageNotFoundError and lxml errors
-        return Skipped("corrupt", f"DOCX: {type(error).__name__}")
-    budget.add("\n".join(lines), f"{prefix}paragraph 1")
-    return None
+        return int(str(value))
+    except (TypeError, ValueError, OverflowError):
+        return 0
 
 
-def _xlsx(data: bytes, budget: _Budget, limits: Limits, prefix: str) -> Skipped | None:
-    try:
-        from openpyxl import load_workbook
-    except ImportError:  # pragma: no cover
-        return Skipped("unsupported_type", "xlsx reader unavailable")
-    if _encrypted_office(data):
-        return Skipped("encrypted", "password-protected workbook")
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        for sheet in workbook.worksheets:
-            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-                line = " | ".join("" if v is None else str(v) for v in row)
-                if line.strip(" |") and not budget.add(line, f"{prefix}sheet {sheet.title}, row {number}", number):
-                    return None
-    except Exception as error:  # openpyxl raises many kinds on broken files
-        return Skipped("corrupt", f"XLSX: {type(error).__name__}")
-    return None
+def _office(read: Callable[[Container, office.Sink, str], None]) -> Callable[[bytes, _Budget, Guard, str], None]:
+    def extract_document(data: bytes, budget: _Budget, guard: Guard, prefix: str) -> None:
+        if _encrypted_office(data):
+            raise Refused("encrypted", "password-protected document")
+        with guard.nested():
+            read(Container(data, guard), budget, prefix)
+
+    return extract_document
 
 
-def _zip(data: bytes, budget: _Budget, limits: Limits, prefix: str) -> Skipped | None:
-    if prefix:
-        return None  # one level deep: an archive inside an archive is not opened
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        members = [m for m in archive.infolist() if not m.is_dir()]
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
-        return Skipped("corrupt", f"ZIP: {type(error).__name__}")
-    if len(members) > limits.max_archive_members:
-        return Skipped("archive_too_large", f"{len(members)} members")
-    declared = sum(m.file_size for m in members)
-    compressed = max(1, sum(m.compress_size for m in members))
-    if declared > limits.max_archive_bytes or declared / compressed > limits.max_compression_ratio:
-        return Skipped("zip_bomb", f"{declared} bytes from {compressed}")
-    for member in members:
-        if member.flag_bits & 0x1:
-            continue  # encrypted member
-        kind = kind_of(member.filename)
-        if not kind or kind == "zip":
-            continue
-        try:
-            with archive.open(member) as handle:
-                content = handle.read(limits.max_archive_bytes + 1)
-        except (zipfile.BadZipFile, OSError, RuntimeError, ValueError):
-            continue
-        if len(content) > limits.max_archive_bytes:  # the header lied about the size
-            return Skipped("zip_bomb", "member larger than declared")
-        _EXTRACTORS[kind](content, budget, limits, f"{member.filename}, ")
-        if budget.truncated:
-            break
-    return None
+def _zip(data: bytes, budget: _Budget, guard: Guard, prefix: str) -> None:
+    with guard.nested():
+        archive = Container(data, guard)
+        for member in archive.names():
+            guard.check_time()
+            kind = kind_of(member)
+            if not kind or archive.encrypted(member):
+                continue
+            where = f"{prefix}{member}, "
+            content = archive.read(member, budget.chars_left * 4 + 4) if kind == "text" else archive.read(member)
+            try:
+                _EXTRACTORS[kind](content, budget, guard, where)
+            except Refused as refused:
+                if refused.reason in ("corrupt", "binary", "encrypted", "unsupported_type"):
+                    continue  # one unreadable member does not hide the others
+                raise
+            if budget.truncated:
+                return
 
 
 def _encrypted_office(data: bytes) -> bool:
@@ -217,10 +218,12 @@ def _encrypted_office(data: bytes) -> bool:
     return data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-_EXTRACTORS: dict[str, Callable[[bytes, _Budget, Limits, str], Skipped | None]] = {
+_EXTRACTORS: dict[str, Callable[[bytes, _Budget, Guard, str], None]] = {
     "text": _text,
     "pdf": _pdf,
-    "docx": _docx,
-    "xlsx": _xlsx,
+    "docx": _office(office.docx),
+    "xlsx": _office(office.xlsx),
+    "pptx": _office(office.pptx),
+    "odf": _office(office.odf),
     "zip": _zip,
 }

@@ -23,7 +23,7 @@ from slack_dlp.triage import AuditLog
 
 GONE = frozenset({"file_not_found", "file_deleted"})
 #: Skip reasons worth telling the security team about: the file may hold anything.
-UNREADABLE = frozenset({"too_large", "encrypted", "zip_bomb", "archive_too_large"})
+UNREADABLE = frozenset({"too_large", "encrypted", "zip_bomb", "too_many_members", "too_deep", "timeout", "unsafe_xml"})
 
 
 class TooLarge(Exception):

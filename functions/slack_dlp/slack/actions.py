@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from slack_dlp import jsonsafe
+
 TRIAGE_BLOCK_ID = "dlp_triage"
 ACKNOWLEDGE = "dlp_acknowledge"
 FALSE_POSITIVE = "dlp_false_positive"
@@ -32,7 +34,7 @@ class TriageTarget:
 
     @classmethod
     def from_value(cls, value: str) -> TriageTarget:
-        data = json.loads(value)
+        data = jsonsafe.loads(value)
         fingerprints = data["f"]
         if not isinstance(fingerprints, list) or not all(isinstance(f, str) for f in fingerprints):
             raise ValueError("fingerprints")

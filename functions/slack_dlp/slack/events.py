@@ -35,8 +35,12 @@ def normalize(envelope: Mapping[str, Any], *, bot_user_ids: frozenset[str] = fro
     event_type = event.get("type")
     own_bots = bot_user_ids | _bot_authorizations(envelope)
 
+    if not isinstance(event_type, str):
+        raise MalformedEvent("event type must be a string")
     if event_type == "message":
         subtype = event.get("subtype")
+        if subtype is not None and not isinstance(subtype, str):
+            raise MalformedEvent("subtype must be a string")
         if subtype == "message_changed":
             return _edited(envelope, event, team_id, own_bots)
         if subtype == "message_deleted":
@@ -53,7 +57,7 @@ def normalize(envelope: Mapping[str, Any], *, bot_user_ids: frozenset[str] = fro
             return Skip("bot_message")
         return _item(envelope, event, event, team_id, MessageKind.MENTION, own_bots)
 
-    return Skip(f"event_type:{event_type}")
+    return Skip(f"event_type:{event_type[:40]}")
 
 
 def _edited(
@@ -62,6 +66,8 @@ def _edited(
     message = event.get("message")
     if not isinstance(message, Mapping):
         raise MalformedEvent("message_changed without a message object")
+    if not isinstance(message.get("subtype", ""), str | None):
+        raise MalformedEvent("subtype must be a string")
     if message.get("bot_id") or message.get("subtype") == "bot_message":
         return Skip("bot_message")
     previous = event.get("previous_message")
@@ -126,7 +132,7 @@ def _opt_str(value: Any) -> str:
 def _int(value: Any) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0
 
 
@@ -141,7 +147,8 @@ def file_refs(envelope: Mapping[str, Any], *, bot_user_ids: frozenset[str] = fro
     if event.get("bot_id") or _opt_str(event.get("user") or event.get("user_id")) in own_bots:
         return []
     if event.get("type") == "file_shared":
-        file_id = _opt_str(event.get("file_id")) or _opt_str((event.get("file") or {}).get("id"))
+        file = event.get("file")
+        file_id = _opt_str(event.get("file_id")) or (_opt_str(file.get("id")) if isinstance(file, Mapping) else "")
         if not (team_id and file_id):
             return []
         return [FileRef(team_id=team_id, file_id=file_id, channel_id=_opt_str(event.get("channel_id")),

@@ -25,9 +25,15 @@ if TYPE_CHECKING:
 SECRET_MAX_AGE_SECONDS = 60
 
 
+def configure_logging(settings: Settings) -> None:
+    """Every function logs at ``log_level`` (Powertools reads only its own variables by itself)."""
+    logger.setLevel(settings.log_level.upper())
+
+
 def prepare(settings: Settings) -> None:
-    """Once per execution environment, before its service is built: with SnapStart, what the
-    snapshot froze (connections, cached secrets) is refreshed after every restore."""
+    """Once per execution environment, before its service is built: the log level; with SnapStart,
+    what the snapshot froze (connections, cached secrets) is refreshed after every restore."""
+    configure_logging(settings)
     if settings.snapstart:
         aws.register_snapstart_hooks()
 

@@ -7,7 +7,7 @@ from slack_dlp.config import Resources, Settings
 from slack_dlp.dedup import IdempotencyDeduplicator
 from slack_dlp.ingest import IngestService
 from slack_dlp.queues import SqsPublisher
-from slack_dlp.wiring import prepare, signing_verifier
+from slack_dlp.wiring import prepare, signing_verifier, triage_store
 
 
 def build_ingest(settings: Settings, resources: Resources) -> IngestService:
@@ -22,4 +22,6 @@ def build_ingest(settings: Settings, resources: Resources) -> IngestService:
         files=SqsPublisher(sqs, resources.files_queue_url)
         if settings.inspect_files and resources.files_queue_url
         else None,
+        # On the DynamoDB client idempotency already holds: the audit trail costs the cold start nothing.
+        audit=triage_store(settings, resources) if resources.triage_table else None,
     )

@@ -6,9 +6,11 @@ Operator and developer tooling only: no Lambda function imports this package.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable
 
+from slack_dlp.config import SettingsError
 from slack_dlp_tools.cli import bench, findings, local, manifest, scan, smoke
 from slack_dlp_tools.cli.common import EXIT_ERROR, UsageError
 
@@ -28,6 +30,12 @@ def main(argv: Iterable[str] | None = None) -> int:
     args = build_parser().parse_args(None if argv is None else list(argv))
     try:
         return int(args.func(args))
-    except (OSError, UsageError) as error:
+    except (OSError, UsageError, SettingsError) as error:
         print(f"slack-dlp {args.command}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:  # AWS, network: one line (exit 2), never a traceback that reads as "found"
+        if os.environ.get("SLACK_DLP_TRACEBACK"):
+            raise
+        print(f"slack-dlp {args.command}: {type(error).__name__}: {str(error)[:300]} "
+              "(SLACK_DLP_TRACEBACK=1 shows where)", file=sys.stderr)  # fmt: skip
         return EXIT_ERROR

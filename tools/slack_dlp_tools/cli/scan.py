@@ -7,12 +7,13 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from slack_dlp.config import Settings
 from slack_dlp.model import Finding
-from slack_dlp_tools.cli.common import EXIT_CLEAN, EXIT_FOUND, UsageError, finding_row
+from slack_dlp_tools.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FOUND, UsageError, finding_row
 
 #: Local scans need stable fingerprints but no secrecy: deployed stacks use a generated key.
 LOCAL_FINGERPRINT_KEY = b"slack-dlp-local-fingerprint-key"
@@ -20,7 +21,12 @@ LOCAL_FINGERPRINT_KEY = b"slack-dlp-local-fingerprint-key"
 
 def register(commands: Any) -> None:
     scan = commands.add_parser("scan", help="inspect a file or stdin with the built-in engine")
-    scan.add_argument("file", nargs="?", help="file to scan; '-' or nothing reads stdin")
+    scan.add_argument(
+        "file",
+        nargs="*",
+        help="files to scan (text, PDF, DOCX, XLSX, PPTX, ODF, ZIP: read as the fetcher reads them); '-' or "
+        "nothing reads stdin",
+    )
     scan.add_argument("--json", action="store_true", help="print findings as JSON")
     scan.add_argument("--jsonl", metavar="FILE", help='read lines {"id", "text"}; write one result line each')
     scan.add_argument("--exit-zero", action="store_true", help="exit 0 even when something is found")
@@ -82,11 +88,9 @@ def run(args: argparse.Namespace) -> int:
         with sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8") as source:
             _, found = _scan_jsonl(engine, source, sys.stdout)
         return EXIT_FOUND if found and not args.exit_zero else EXIT_CLEAN
-    if args.file in (None, "-"):
-        text = sys.stdin.read()
-    else:
-        with open(args.file, encoding="utf-8", errors="replace") as source:
-            text = source.read()
+    if args.file and args.file != ["-"]:
+        return _scan_files(engine, args.file, as_json=args.json, exit_zero=args.exit_zero)
+    text = sys.stdin.read()
     findings = engine.scan(text)
     if args.json:
         json.dump({"findings": [finding_row(f) for f in findings]}, sys.stdout, indent=2)
@@ -94,3 +98,88 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_table(findings, text, sys.stdout)
     return EXIT_FOUND if findings and not args.exit_zero else EXIT_CLEAN
+
+
+# -- files, read like the fetcher reads them -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileFinding:
+    file: str
+    where: str
+    finding: Finding
+
+
+def _scan_files(engine: Any, paths: Sequence[str], *, as_json: bool, exit_zero: bool) -> int:
+    """Each file through the fetcher's extractors and caps; findings with where they are, refusals
+    with why. Exit 1 when something is found, else 2 when a file could not be read, else 0."""
+    from slack_dlp.files.extract import Limits
+
+    limits = Limits(max_file_bytes=Settings.from_env().max_file_mb * 1024 * 1024)
+    found: list[FileFinding] = []
+    refused: list[dict[str, str]] = []
+    for path in paths:
+        outcome = scan_file(engine, Path(path), limits)
+        if isinstance(outcome, Refusal):
+            refused.append({"file": path, "reason": outcome.reason, "detail": outcome.detail})
+            detail = f" ({outcome.detail})" if outcome.detail else ""
+            print(f"slack-dlp scan: {path}: not inspected: {outcome.reason}{detail}", file=sys.stderr)
+        else:
+            found.extend(outcome)
+    if as_json:
+        rows = [{"file": f.file, "where": f.where, **finding_row(f.finding)} for f in found]
+        json.dump({"findings": rows, "not_inspected": refused}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print_file_table(found, several=len(paths) > 1, out=sys.stdout)
+    if found and not exit_zero:
+        return EXIT_FOUND
+    return EXIT_ERROR if refused else EXIT_CLEAN
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+    detail: str = ""
+
+
+def scan_file(engine: Any, path: Path, limits: Any) -> list[FileFinding] | Refusal:
+    """One file: its findings (each once, with its location), or why it was not inspected."""
+    from slack_dlp.files.extract import Skipped, extract
+    from slack_dlp.files.where import locate
+
+    try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            return Refusal("too_large", f"{size} bytes")
+        data = path.read_bytes()
+    except OSError as error:
+        return Refusal("unreadable", error.strerror or type(error).__name__)
+    extracted = extract(path.name, data, limits=limits)
+    if isinstance(extracted, Skipped):
+        return Refusal(extracted.reason, extracted.detail)
+    found: list[FileFinding] = []
+    for segment in extracted.segments:
+        for finding in engine.scan(segment.text):
+            where = locate(segment.where, segment.text, finding.start)
+            if where.startswith("line "):  # plain text: line:column, as before
+                column = finding.start - (segment.text.rfind("\n", 0, finding.start) + 1) + 1
+                where = f"{where.removeprefix('line ')}:{column}"
+            found.append(FileFinding(str(path), where, finding))
+    return found
+
+
+def _print_file_table(found: Sequence[FileFinding], *, several: bool, out: TextIO) -> None:
+    if not found:
+        out.write("No sensitive data found.\n")
+        return
+    header = ("FILE",) if several else ()
+    rows = [(*header, "WHERE", "TYPE", "CATEGORY", "CONFIDENCE", "MASKED")]
+    for item in found:
+        f = item.finding
+        rows.append(((item.file,) if several else ()) + (item.where, f.detector, f.category.value,
+                                                          f.confidence.value, f.masked))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    out.write(f"{len(found)} finding(s).\n")

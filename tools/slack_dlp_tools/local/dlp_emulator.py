@@ -131,31 +131,10 @@ class _Handler(JsonHandler):
             return
         if state.latency:
             time.sleep(state.latency)
-        body = json.loads(raw)
-        wanted = {t.get("name") for t in body.get("inspectConfig", {}).get("infoTypes", [])}
-        findings = []
-        for row, findings_of_row in enumerate(state.engine.scan_many(rows)):
-            for f in findings_of_row:
-                info_type = info_type_of(f.detector)
-                if wanted and info_type not in wanted:
-                    continue
-                span = {"end": str(f.end)} | ({"start": str(f.start)} if f.start else {})
-                findings.append({
-                    "infoType": {"name": info_type},
-                    "likelihood": _LIKELIHOOD[f.confidence],
-                    "location": {
-                        "codepointRange": span,
-                        "contentLocations": [{
-                            "recordLocation": {
-                                "fieldId": {"name": "text"},
-                                "tableLocation": {"rowIndex": str(row)} if row else {},
-                            }
-                        }],
-                    },
-                })  # fmt: skip
+        response = inspect_response(json.loads(raw), rows, state.engine)
         with state.lock:
             state.rows += len(rows)
-        self._send(200, {"result": {"findings": findings}} if findings else {"result": {}})
+        self._send(200, response)
 
     def _validate(self, raw: bytes) -> tuple[str, list[str]]:
         state = self.server.state
@@ -173,6 +152,33 @@ class _Handler(JsonHandler):
         if len(rows) > state.max_rows:
             return f"Too many rows: {len(rows)} exceeds the limit of {state.max_rows}.", []
         return "", rows
+
+
+def inspect_response(body: dict[str, Any], rows: list[str], engine: Any) -> dict[str, Any]:
+    """What content:inspect answers for ``rows`` (a table of one text column), as Google writes it:
+    int64 as strings, row 0 and offset 0 omitted."""
+    wanted = {t.get("name") for t in body.get("inspectConfig", {}).get("infoTypes", [])}
+    findings = []
+    for row, findings_of_row in enumerate(engine.scan_many(rows)):
+        for f in findings_of_row:
+            info_type = info_type_of(f.detector)
+            if wanted and info_type not in wanted:
+                continue
+            span = {"end": str(f.end)} | ({"start": str(f.start)} if f.start else {})
+            findings.append({
+                "infoType": {"name": info_type},
+                "likelihood": _LIKELIHOOD[f.confidence],
+                "location": {
+                    "codepointRange": span,
+                    "contentLocations": [{
+                        "recordLocation": {
+                            "fieldId": {"name": "text"},
+                            "tableLocation": {"rowIndex": str(row)} if row else {},
+                        }
+                    }],
+                },
+            })  # fmt: skip
+    return {"result": {"findings": findings}} if findings else {"result": {}}
 
 
 def _error(code: int, status: str, message: str) -> dict[str, Any]:

@@ -152,6 +152,22 @@ def deployed_functions(deployment: LocalDeployment, cdk_out: Path) -> list[Deplo
     return sorted(found, key=lambda f: f.name)
 
 
+def wait_for_published_versions(deployment: LocalDeployment, timeout: float = 300) -> None:
+    """With SnapStart, AWS's deploy ends once each version's snapshot is taken; MiniStack publishes
+    at once and initializes in the background (State Pending): wait for that, as a deploy would."""
+    lambda_client = deployment.client("lambda")
+    deadline = time.monotonic() + timeout
+    for function in lambda_client.list_functions()["Functions"]:
+        for alias in lambda_client.list_aliases(FunctionName=function["FunctionName"])["Aliases"]:
+            while time.monotonic() < deadline:
+                state = lambda_client.get_function_configuration(
+                    FunctionName=function["FunctionName"], Qualifier=alias["Name"]
+                ).get("State")
+                if state != "Pending":
+                    break
+                time.sleep(0.5)
+
+
 def timed(call: Callable[[], tuple[int, str]]) -> tuple[int, float]:
     started = time.perf_counter()
     status, _ = call()
@@ -265,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             log=lambda line: print(line, file=sys.stderr, flush=True),
         )
         with deployment:
+            wait_for_published_versions(deployment)
             requests = first_requests(deployment, standin, secret)
             functions = deployed_functions(deployment, state / "cdk.out")
             aws = {k: v for k, v in deployment.aws_env().items() if k.startswith("AWS_")}

@@ -27,6 +27,7 @@ from constructs import Construct
 
 from infra.api import SlackApi
 from infra.bundling import REPO_ROOT, BundleTarget, LocalPythonBundling
+from infra.coverage import ChannelJoiner, events_rate_limited_alarm
 from infra.functions import CORE, DETECT, FILES, LAMBDA_TARGET, RUNTIME, FunctionGroup, PipelineFunction
 from infra.nag import acknowledge
 from infra.queues import QueueWithDlq
@@ -231,8 +232,8 @@ class SlackDlpStack(Stack):
             ),
         )
         inspect.grant_send(ingest.function)
-        # Messages too large to inspect are recorded in the audit trail, and counted with an alarm.
-        triage_table.grant(ingest.function, "dynamodb:PutItem")
+        # Messages too large to inspect are recorded in the audit trail (see _coverage: the grant with
+        # its KMS key serves both), and counted with an alarm.
         self.too_large_alarm = cloudwatch.Alarm(
             self,
             "RequestsTooLarge",
@@ -342,6 +343,7 @@ class SlackDlpStack(Stack):
 
         if settings.admin_user_token:
             self._admin_token(key, reporter.function, interactions.function)
+        self._coverage(settings, resources, code[CORE], key, secrets.bot_token, triage_table, ingest.function)
 
         self.api = api
         self.queues = {"inspect": inspect, "results": results, "files": files}
@@ -349,6 +351,7 @@ class SlackDlpStack(Stack):
         self._outputs(api, secrets, inspect, results, triage_table)
         CfnOutput(self, "FilesQueueUrl", value=files.queue.queue_url)
         CfnOutput(self, "FilesDlqUrl", value=files.dead_letter_queue.queue_url)
+        CfnOutput(self, "SlackApiUrl", value=settings.slack_api_url, description="Slack Web API the functions call")
 
     def _outputs(
         self,
@@ -398,6 +401,37 @@ class SlackDlpStack(Stack):
         bot_token.grant_read(fetcher.function)
         grant_table(triage_table, fetcher.function, "dynamodb:PutItem")
         return fetcher
+
+    def _coverage(
+        self,
+        settings: Settings,
+        resources: Resources,
+        code: lambda_.Code,
+        key: kms.IKey,
+        bot_token: secretsmanager.ISecret,
+        triage_table: dynamodb.ITable,
+        ingest: lambda_.Function,
+    ) -> None:
+        """app_rate_limited: counted (alarm) and recorded by ingest in the audit trail for a backfill
+        (as are messages too large to inspect: the same write, with the table's KMS key);
+        new and unarchived public channels: queued by ingest, joined by the joiner."""
+        grant_table(triage_table, ingest, "dynamodb:PutItem")
+        self.rate_limited_alarm = events_rate_limited_alarm(self)
+        if not settings.auto_join_public_channels:
+            return
+        joiner = ChannelJoiner(
+            self,
+            "ChannelJoiner",
+            code=code,
+            environment=_environment(settings, resources, "bot_token_secret_arn", "triage_table"),
+            key=key,
+            max_receive_count=settings.max_receive_count,
+            bot_token=bot_token,
+        )
+        grant_table(triage_table, joiner.joiner.function, "dynamodb:PutItem")
+        joiner.queue.grant_send(ingest)
+        ingest.add_environment(Resources.ENV_NAMES["join_queue_url"], joiner.queue.queue.queue_url)
+        CfnOutput(self, "JoinQueueUrl", value=joiner.queue.queue.queue_url)
 
     def _admin_token(self, key: kms.IKey, *functions: lambda_.Function) -> None:
         """An admin's user token for deleting other people's messages (Delete button, auto-delete)."""

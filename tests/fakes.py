@@ -106,3 +106,22 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         self.now += max(0.0, seconds)
+
+
+class InMemoryAuditLog:
+    """The audit trail as a list of (kind, fields); ``fail_with`` makes ``record`` raise it."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, dict[str, object]]] = []
+        self.fail_with: Exception | None = None
+
+    def record(self, kind: str, **fields: object) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.records.append((kind, fields))
+
+    def since(self, seconds: float) -> list[dict[str, object]]:
+        return [{"kind": kind, **fields} for kind, fields in self.records]
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.records]

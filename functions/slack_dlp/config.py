@@ -108,6 +108,10 @@ class Settings:
     file_chunk_overlap: int = 4_096
     #: Days the audit trail (alerts and the actions taken on them) is kept.
     audit_retention_days: int = 365
+    #: Join every new or unarchived public channel (conversations.join, scope channels:join).
+    auto_join_public_channels: bool = True
+    #: Bot ids (B0123...) of other apps whose messages are never inspected; slack-dlp's own always are not.
+    skip_bot_ids: tuple[str, ...] = field(default_factory=tuple)
     #: Keep the audit trail, the allowlist and their KMS key when the stack is deleted or replaced.
     retain_data: bool = True
     #: Log level of every function.
@@ -233,6 +237,7 @@ class Resources:
     triage_table: str = ""
     admin_token_secret_arn: str = ""
     files_queue_url: str = ""
+    join_queue_url: str = ""
 
     ENV_NAMES: ClassVar[dict[str, str]] = {
         "inspect_queue_url": "INSPECT_QUEUE_URL",
@@ -247,6 +252,7 @@ class Resources:
         "triage_table": "TRIAGE_TABLE_NAME",
         "admin_token_secret_arn": "SLACK_ADMIN_TOKEN_SECRET_ARN",
         "files_queue_url": "FILES_QUEUE_URL",
+        "join_queue_url": "JOIN_QUEUE_URL",
     }
 
     @classmethod

@@ -21,7 +21,16 @@ from slack_dlp.http import HttpRequest, HttpResponse
 from slack_dlp.model import FileRef, InspectionItem
 from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import Publisher, PublishError
-from slack_dlp.slack.events import MalformedEvent, Skip, file_refs, normalize
+from slack_dlp.slack.events import (
+    RATE_LIMITED_AUDIT_KIND,
+    MalformedEvent,
+    Skip,
+    file_refs,
+    is_join_event,
+    join_request,
+    normalize,
+    rate_limited_minute,
+)
 from slack_dlp.slack.verify import RequestVerifier
 from slack_dlp.triage import AuditLog
 
@@ -52,7 +61,9 @@ class IngestService:
     bot_user_ids: frozenset[str] = frozenset()
     #: The files queue; None when file inspection is off.
     files: Publisher | None = None
-    #: Where messages too large to inspect are recorded.
+    #: The join queue (new and unarchived public channels); None when auto-join is off.
+    joins: Publisher | None = None
+    #: The audit trail: messages too large to inspect, minutes Slack rate-limited (for a backfill).
     audit: AuditLog | None = None
 
     def handle_event_request(self, request: HttpRequest) -> HttpResponse:
@@ -81,6 +92,8 @@ class IngestService:
             if not isinstance(challenge, str):
                 return _rejected(400, "url_verification without a challenge", "bad_challenge")
             return HttpResponse.json(200, challenge=challenge)
+        if envelope_type == "app_rate_limited":
+            return self._rate_limited(envelope)
         if envelope_type != "event_callback":
             logger.info("envelope acknowledged", extra={"envelope_type": str(envelope_type)[:40]})
             return HttpResponse.json(200, ok=True)
@@ -91,16 +104,19 @@ class IngestService:
             return _rejected(400, "malformed event", f"malformed_event:{type(error).__name__}")
 
     def _event_callback(self, envelope: dict[str, Any], *, retry_num: str) -> HttpResponse:
+        identity = {"bot_user_ids": self.bot_user_ids, "skip_bot_ids": frozenset(self.settings.skip_bot_ids)}
         if self.files is not None:
-            for ref in file_refs(envelope, bot_user_ids=self.bot_user_ids):
+            for ref in file_refs(envelope, **identity):
                 failed = self._enqueue_file_once(ref)
                 if failed is not None:
                     return failed
         event = envelope.get("event")
         if isinstance(event, dict) and event.get("type") == "file_shared":
             return HttpResponse.json(200, ok=True)
+        if isinstance(event, dict) and is_join_event(event):
+            return self._join(envelope)
         try:
-            outcome = normalize(envelope, bot_user_ids=self.bot_user_ids)
+            outcome = normalize(envelope, **identity)
         except MalformedEvent as error:
             return _rejected(400, str(error), "malformed_event")
         if isinstance(outcome, Skip):
@@ -189,12 +205,57 @@ class IngestService:
         files = self.files
         assert files is not None
         log = {"file_id": ref.file_id}
-        result = self._once(f"file:{ref.team_id}:{ref.file_id}", lambda: _ignore(files.publish(ref.to_json())), log)
+        key = f"file:{ref.enterprise_id or ref.team_id}:{ref.file_id}"
+        result = self._once(key, lambda: _ignore(files.publish(ref.to_json())), log)
         if result is None:
             return HttpResponse.error(503, "could not enqueue the file; retry later")
         metrics.add_metric(name="FilesEnqueued" if result is DedupOutcome.DONE else "FilesDeduplicated", unit="Count",
                            value=1)  # fmt: skip
         return None
+
+    def _join(self, envelope: dict[str, Any]) -> HttpResponse:
+        """A new or unarchived public channel: queue it for the joiner (the join is a Slack call, not
+        made here, so this still answers in milliseconds)."""
+        try:
+            request = join_request(envelope)
+        except MalformedEvent as error:
+            return _rejected(400, str(error), "malformed_event")
+        if isinstance(request, Skip) or self.joins is None:
+            metrics.add_metric(name="EventsSkipped", unit="Count", value=1)
+            return HttpResponse.json(200, ok=True)
+        joins = self.joins
+        log = {"channel": request.channel_id, "team_id": request.team_id, "reason": request.reason}
+        key = f"join:{request.channel_id}:{request.event_id or request.reason}"
+        result = self._once(key, lambda: _ignore(joins.publish(request.to_json())), log)
+        if result is None:
+            return HttpResponse.error(503, "could not enqueue the join; retry later")
+        if result is DedupOutcome.DONE:
+            metrics.add_metric(name="JoinsEnqueued", unit="Count", value=1)
+            logger.info("channel queued to join", extra=log)
+        return HttpResponse.json(200, ok=True)
+
+    def _rate_limited(self, envelope: dict[str, Any]) -> HttpResponse:
+        """Slack dropped this workspace's events for a minute: acknowledge, count, record the gap."""
+        try:
+            minute = rate_limited_minute(envelope)
+        except MalformedEvent as error:
+            return _rejected(400, str(error), "malformed_event")
+        audit = self.audit
+
+        def record() -> None:
+            if audit is not None:
+                audit.record(RATE_LIMITED_AUDIT_KIND, **minute.audit_fields())
+
+        try:
+            result = self.dedup.run_once(minute.dedup_key, record)
+        except Exception as error:  # the audit or dedup store's AWS errors; nothing else runs here
+            where = {"team_id": minute.team_id, "minute": minute.minute, "error": type(error).__name__}
+            logger.error("rate-limited minute not recorded; Slack will retry", extra=where)
+            return HttpResponse.error(503, "could not record the rate-limited minute; retry later")
+        if result is DedupOutcome.DONE:
+            metrics.add_metric(name="EventsRateLimited", unit="Count", value=1)
+            logger.warning("Slack rate-limited a workspace's events: a minute to backfill", extra=minute.audit_fields())
+        return HttpResponse.json(200, ok=True)
 
 
 def _field(data: Any, key: str) -> str:

@@ -116,8 +116,8 @@ class Inspector:
 
     def _publish(self, item: InspectionItem, findings: list[Finding]) -> InspectionResult | None:
         if findings and self._false_positives is not None:
-            # Values someone marked as a false positive in this workspace never alert again.
-            allowed = self._false_positives.allowed(item.ref.team_id, {f.fingerprint for f in findings})
+            # Values someone marked as a false positive in this workspace (Grid: org) never alert again.
+            allowed = self._false_positives.allowed(item.ref.tenant_id, {f.fingerprint for f in findings})
             if allowed:
                 metrics.add_metric(name="FindingsAllowlisted", unit="Count", value=len(allowed))
             findings = [f for f in findings if f.fingerprint not in allowed]

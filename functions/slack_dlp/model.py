@@ -2,6 +2,8 @@
 
 inspect queue:  ``InspectionItem``  (a reference to a Slack message + the text to inspect)
 results queue:  ``InspectionResult`` (the same reference + masked findings, never the text)
+files queue:    ``FileRef``         (a file to fetch, never its content)
+join queue:     ``JoinRequest``     (a public channel for the app to join)
 
 Both serialize to small JSON documents with a schema version, and parsing rejects anything
 malformed with ``MalformedMessage`` so a poison message fails its record (and ends in a DLQ).
@@ -12,9 +14,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 from slack_dlp import jsonsafe
 
@@ -77,6 +79,19 @@ class MessageRef:
     file_where: str = ""
     file_chunk: int = 0
     file_link: str = ""
+    #: Enterprise Grid: the organization (E0123...) of ``team_id``, the workspace; empty elsewhere.
+    enterprise_id: str = ""
+    #: Posted by an app or an incoming webhook (B0123...), not by a person.
+    bot_id: str = ""
+
+    @property
+    def tenant_id(self) -> str:
+        """Who owns the data: the Grid organization, or the workspace outside Grid.
+
+        An org-wide install may hear of one message through more than one workspace (a channel
+        shared by several of the org's workspaces): keyed on the org, it is inspected once.
+        """
+        return self.enterprise_id or self.team_id
 
     @property
     def is_smoke_test(self) -> bool:
@@ -87,9 +102,9 @@ class MessageRef:
     def item_id(self) -> str:
         """Stable id of one inspected text: an edit of a message is a new text to inspect."""
         if self.kind is MessageKind.FILE:
-            return f"{self.team_id}:file:{self.file_id}:{self.file_chunk}"
+            return f"{self.tenant_id}:file:{self.file_id}:{self.file_chunk}"
         suffix = f":{self.event_id}" if self.kind is MessageKind.EDIT else ""
-        return f"{self.team_id}:{self.channel_id}:{self.ts}{suffix}"
+        return f"{self.tenant_id}:{self.channel_id}:{self.ts}{suffix}"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -116,6 +131,8 @@ class MessageRef:
                 file_where=_str(data, "file_where"),
                 file_chunk=int(data.get("file_chunk") or 0),
                 file_link=_str(data, "file_link"),
+                enterprise_id=_str(data, "enterprise_id"),
+                bot_id=_str(data, "bot_id"),
             )
         except (TypeError, ValueError, OverflowError) as error:
             if isinstance(error, MalformedMessage):
@@ -148,8 +165,20 @@ class InspectionItem:
         return cls(ref=MessageRef.from_dict(data.get("ref")), text=text)
 
 
+class _FlatMessage:
+    """A queue message whose fields are all strings; the fields without a default are required."""
+
+    def to_json(self) -> str:
+        return json.dumps({"v": SCHEMA_VERSION, **asdict(self)})  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls, body: str) -> Self:
+        data = _load(body)
+        return cls(**{f.name: _str(data, f.name, required=f.default is MISSING) for f in fields(cls)})  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
-class FileRef:
+class FileRef(_FlatMessage):
     """A file to fetch and inspect, as ingest enqueues it on the files queue (never its content)."""
 
     team_id: str
@@ -158,21 +187,19 @@ class FileRef:
     user_id: str = ""
     ts: str = ""
     event_id: str = ""
+    enterprise_id: str = ""
 
-    def to_json(self) -> str:
-        return json.dumps({"v": SCHEMA_VERSION, **asdict(self)})
 
-    @classmethod
-    def from_json(cls, body: str) -> FileRef:
-        data = _load(body)
-        return cls(
-            team_id=_str(data, "team_id", required=True),
-            file_id=_str(data, "file_id", required=True),
-            channel_id=_str(data, "channel_id"),
-            user_id=_str(data, "user_id"),
-            ts=_str(data, "ts"),
-            event_id=_str(data, "event_id"),
-        )
+@dataclass(frozen=True)
+class JoinRequest(_FlatMessage):
+    """A public channel for the app to join, as ingest enqueues it on the join queue."""
+
+    team_id: str
+    channel_id: str
+    #: What made the channel appear: channel_created, channel_unarchive.
+    reason: str = ""
+    event_id: str = ""
+    enterprise_id: str = ""
 
 
 @dataclass(frozen=True)

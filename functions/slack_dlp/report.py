@@ -220,6 +220,7 @@ class Reporter:
                 "alert",
                 item_id=ref.item_id,
                 team_id=ref.team_id,
+                enterprise_id=ref.enterprise_id,
                 channel=ref.channel_id,
                 user_id=ref.user_id,
                 alert_ts=alert_ts,

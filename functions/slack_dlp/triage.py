@@ -41,6 +41,8 @@ class Pressed:
     channel: str
     message_ts: str
     blocks: list[dict[str, Any]]
+    #: Enterprise Grid: the org of the workspace the button was pressed in.
+    enterprise_id: str = ""
 
     @classmethod
     def parse(cls, body: bytes) -> Pressed:
@@ -51,6 +53,7 @@ class Pressed:
         action = _object(actions[0])
         container = _object(payload.get("container"))
         team = payload.get("team")
+        enterprise = payload.get("enterprise")
         message = payload.get("message")
         blocks = message.get("blocks") if isinstance(message, dict) else None
         return cls(
@@ -63,6 +66,8 @@ class Pressed:
             channel=_text(container.get("channel_id"), required=True),
             message_ts=_text(container.get("message_ts"), required=True),
             blocks=[b for b in blocks if isinstance(b, dict)] if isinstance(blocks, list) else [],
+            enterprise_id=(_text(enterprise.get("id")) if isinstance(enterprise, dict) else "")
+            or (_text(team.get("enterprise_id")) if isinstance(team, dict) else ""),
         )
 
 
@@ -134,7 +139,7 @@ class TriageService:
             return HttpResponse.json(200, ok=True)
         if not pressed.team_id:
             return HttpResponse.error(403, "the interaction names no workspace")
-        if pressed.target.team_id != pressed.team_id:
+        if not pressed.target.belongs_to(pressed.team_id, pressed.enterprise_id):
             return HttpResponse.error(403, "the alert belongs to another workspace")
         return self._act(pressed)
 
@@ -148,12 +153,13 @@ class TriageService:
             if failure:
                 verb = f"not deleted ({failure})"
         if action_id == FALSE_POSITIVE:
-            self._allowlist.add(target.team_id, target.fingerprints, actor=actor, item_id=target.item_id)
+            self._allowlist.add(target.tenant_id, target.fingerprints, actor=actor, item_id=target.item_id)
         self._audit.record(
             _AUDIT_KINDS[action_id] if not verb.startswith("not") else "delete_failed",
             actor=actor,
             item_id=target.item_id,
             team_id=target.team_id,
+            enterprise_id=target.enterprise_id,
             channel=channel,
             alert_ts=message_ts,
             fingerprints=list(target.fingerprints),
@@ -161,7 +167,8 @@ class TriageService:
         now = int(self._clock())
         note = f"*{verb.capitalize()}* by <@{actor}> · <!date^{now}^{{date_short_pretty}} {{time}}|{now}>"
         if action_id == FALSE_POSITIVE:
-            note += " · these values will not alert again in this workspace"
+            scope = "organization" if target.enterprise_id else "workspace"
+            note += f" · these values will not alert again in this {scope}"
         if action_id == DELETE and not verb.startswith("not"):
             note += " · the message is gone from the conversation"
         # In a digest each result has its own buttons: replace only the pressed ones with the note.
@@ -194,7 +201,7 @@ class TriageService:
 class DynamoDbTriageStore:
     """Allowlist and audit trail in one table (``pk``/``sk``; ``expires`` is the TTL attribute).
 
-    - allowlist: ``pk = allow#<team>``, ``sk = <fingerprint>``
+    - allowlist: ``pk = allow#<tenant>``, ``sk = <fingerprint>`` (tenant: the Grid org, or the workspace)
     - audit:     ``pk = audit#<yyyy-mm-dd>``, ``sk = <iso time>#<uuid>``
     """
 
@@ -274,10 +281,15 @@ def _days_between(start: float, end: float) -> list[float]:
 
 
 def render_events(events: Sequence[Mapping[str, Any]]) -> str:
-    lines = [f"{'WHEN':32} {'WHAT':15} {'WHO/WHERE':24} DETAIL"]
+    lines = [f"{'WHEN':32} {'WHAT':20} {'WORKSPACE':12} {'WHO/WHERE':24} DETAIL"]
     for event in events:
         who = event.get("actor") or event.get("user_id") or ""
         where = event.get("channel") or ""
         detail = ", ".join(f"{d}" for d in event.get("detectors", [])) or event.get("item_id", "")
-        lines.append(f"{event['at']:32} {event['kind']:15} {who + ' ' + where:24} {detail}")
+        if not detail and event.get("window_start"):
+            detail = f"events lost {event['window_start']} to {event.get('window_end', '')}"
+        if not detail and event.get("reason"):  # joins, skipped files
+            detail = " ".join(str(event.get(k) or "") for k in ("reason", "error", "file_name")).strip()
+        workspace = str(event.get("team_id") or "")
+        lines.append(f"{event['at']:32} {event['kind']:20} {workspace:12} {who + ' ' + where:24} {detail}")
     return "\n".join(lines)

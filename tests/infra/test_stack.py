@@ -41,7 +41,7 @@ def test_inspector_event_source_batches_100_with_a_window_and_max_concurrency(
 
 def test_every_event_source_reports_partial_batch_failures(template: assertions.Template) -> None:
     mappings = _resources(template, "AWS::Lambda::EventSourceMapping")
-    assert len(mappings) == 3
+    assert len(mappings) == 4
     for mapping in mappings.values():
         assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
@@ -61,8 +61,8 @@ def test_queues_are_kms_encrypted_ssl_only_with_dlqs_and_long_enough_visibility(
     functions = _resources(template, "AWS::Lambda::Function")
     max_timeout = max(f["Properties"]["Timeout"] for f in functions.values())
     main_queues = {k: q for k, q in queues.items() if "RedrivePolicy" in q["Properties"]}
-    assert len(main_queues) == 3
-    assert len(queues) == 6
+    assert len(main_queues) == 4
+    assert len(queues) == 8
     for queue in queues.values():
         assert "KmsMasterKeyId" in queue["Properties"]
     for queue in main_queues.values():
@@ -71,7 +71,7 @@ def test_queues_are_kms_encrypted_ssl_only_with_dlqs_and_long_enough_visibility(
         assert props["VisibilityTimeout"] >= 6 * 30 + 1
     assert max_timeout <= 120
     policies = json.dumps(_resources(template, "AWS::SQS::QueuePolicy"))
-    assert policies.count('"aws:SecureTransport": "false"') == 6
+    assert policies.count('"aws:SecureTransport": "false"') == 8
 
 
 def test_kms_key_rotates(template: assertions.Template) -> None:
@@ -80,7 +80,9 @@ def test_kms_key_rotates(template: assertions.Template) -> None:
 
 def test_dlqs_have_alarms(template: assertions.Template) -> None:
     alarms = _resources(template, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 4  # three DLQs, and requests too large to inspect
+    on_dlqs = [a for a in alarms.values() if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"]
+    assert len(on_dlqs) == 4
+    assert len(alarms) == 6  # four DLQs, requests too large to inspect, events Slack rate-limited
 
 
 def test_requests_too_large_to_inspect_raise_an_alarm(template: assertions.Template) -> None:
@@ -113,7 +115,7 @@ def test_functions_get_secret_arns_never_values(template: assertions.Template) -
 def test_each_function_has_its_own_role_and_only_the_grants_it_needs(template: assertions.Template) -> None:
     functions = _resources(template, "AWS::Lambda::Function")
     roles = {json.dumps(f["Properties"]["Role"]) for f in functions.values()}
-    assert len(roles) == len(functions) == 5
+    assert len(roles) == len(functions) == 6
     assert not any("ManagedPolicyArns" in r["Properties"] for r in _resources(template, "AWS::IAM::Role").values())
     policies = {key: json.dumps(p["Properties"]) for key, p in _resources(template, "AWS::IAM::Policy").items()}
     ingest = next(p for k, p in policies.items() if k.startswith("Ingest"))
@@ -226,6 +228,43 @@ def test_admin_token_secret_only_when_asked_and_auto_delete_refused_without_it()
     assert [k[:8] for k in with_admin] == ["Interact", "Reporter"]
 
 
+def test_rate_limited_events_raise_an_alarm_and_ingest_may_record_the_minute(template: assertions.Template) -> None:
+    # The metric ingest emits (Powertools EMF: namespace SlackDlp, dimension service=slack-dlp)
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "SlackDlp",
+            "MetricName": "EventsRateLimited",
+            "Dimensions": [{"Name": "service", "Value": "slack-dlp"}],
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        },
+    )
+    functions = _resources(template, "AWS::Lambda::Function")
+    ingest = next(f for k, f in functions.items() if k.startswith("Ingest"))["Properties"]["Environment"]["Variables"]
+    assert "TRIAGE_TABLE_NAME" in ingest and "JOIN_QUEUE_URL" in ingest
+
+
+def test_new_public_channels_are_joined_by_a_joiner_holding_the_bot_token_not_by_ingest(
+    template: assertions.Template,
+) -> None:
+    functions = _resources(template, "AWS::Lambda::Function")
+    joiner = next(f for k, f in functions.items() if k.startswith("ChannelJoiner"))["Properties"]
+    assert joiner["Handler"] == "joiner.handler"
+    assert "SLACK_BOT_TOKEN_SECRET_ARN" in joiner["Environment"]["Variables"]
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping", {"BatchSize": 10, "ScalingConfig": {"MaximumConcurrency": 2}}
+    )
+
+
+def test_auto_join_off_builds_no_joiner() -> None:
+    app = build_app(context={**CONTEXT, "auto_join_public_channels": "false"})
+    template = assertions.Template.from_stack(app.node.find_child("SlackDlp"))  # type: ignore[arg-type]
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert not any(k.startswith("ChannelJoiner") for k in functions)
+    assert all("JOIN_QUEUE_URL" not in json.dumps(f) for f in functions.values())
+
+
 def _triage_table_and_key(template: assertions.Template) -> tuple[dict[str, Any], dict[str, Any]]:
     tables = _resources(template, "AWS::DynamoDB::Table")
     triage = next(table for name, table in tables.items() if name.startswith("TriageTable"))
@@ -258,7 +297,7 @@ def test_retain_data_false_lets_a_test_stack_take_its_data_with_it() -> None:
 
 def test_functions_that_use_the_audit_table_may_use_its_key_without_wildcards(template: assertions.Template) -> None:
     policies = {name: p["Properties"]["PolicyDocument"] for name, p in _resources(template, "AWS::IAM::Policy").items()}
-    for prefix in ("Inspector", "Reporter", "Interactions", "Fetcher"):
+    for prefix in ("Inspector", "Reporter", "Interactions", "Fetcher", "Ingest", "ChannelJoiner"):
         statements = next(p for name, p in policies.items() if name.startswith(prefix))["Statement"]
         actions = {a for st in statements for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
         assert "kms:Decrypt" in actions, prefix

@@ -39,6 +39,7 @@ MUST_NOT_LOAD = {
     # Extraction libraries are imported per file type, when a file of that type arrives.
     "fetcher": (*DETECTION, "pypdf", "defusedxml", "docx", "openpyxl", "lxml", "slack_dlp.report", "slack_dlp.ingest"),
     "inspector": ("slack_sdk", *FILES, "google.auth", "slack_dlp.report", "slack_dlp.ingest"),
+    "joiner": (*DETECTION, *FILES, "slack_dlp.report", "slack_dlp.ingest"),
 }
 #: Each AWS client is built once, at init, and shared (Powertools idempotency and parameters included).
 CLIENTS = {
@@ -47,6 +48,7 @@ CLIENTS = {
     "reporter": ["dynamodb", "secretsmanager", "sqs"],
     "fetcher": ["dynamodb", "secretsmanager", "sqs"],
     "inspector": ["dynamodb", "secretsmanager", "sqs"],
+    "joiner": ["dynamodb", "secretsmanager", "sqs"],
 }
 
 PROBE = """

@@ -8,10 +8,11 @@ import pytest
 from slack_dlp.config import Settings
 from slack_dlp.http import HttpRequest
 from slack_dlp.ingest import IngestService
-from slack_dlp.model import InspectionItem
+from slack_dlp.model import InspectionItem, JoinRequest
+from slack_dlp.observability import metrics
 from slack_dlp.slack.verify import SlackRequestVerifier
 from tests.factories import SIGNING_SECRET, canary_secrets, event_envelope, message_event, signed_request
-from tests.fakes import InMemoryDeduplicator, InMemoryPublisher
+from tests.fakes import InMemoryAuditLog, InMemoryDeduplicator, InMemoryPublisher
 
 
 @pytest.fixture
@@ -115,7 +116,8 @@ def test_oversized_body_is_413(service: IngestService, publisher: InMemoryPublis
 def test_skipped_events_are_acknowledged_without_enqueueing(
     service: IngestService, publisher: InMemoryPublisher
 ) -> None:
-    response = service.handle_event_request(_request(*signed_request(event_envelope(message_event("x", bot_id="B1")))))
+    own = event_envelope(message_event("x", bot_id="B0DLP", app_id="A0DLP"))
+    response = service.handle_event_request(_request(*signed_request(own)))
     assert response.status == 200
     assert publisher.bodies == []
 
@@ -148,3 +150,117 @@ def test_rejections_never_echo_the_message_text(service: IngestService, capsys: 
         response = service.handle_event_request(request)
         assert canary not in str(response.body)
     assert canary not in capsys.readouterr().out
+
+
+# -- coverage: other apps, new channels, rate-limited minutes ----------------------------------------
+
+
+@pytest.fixture
+def audit() -> InMemoryAuditLog:
+    return InMemoryAuditLog()
+
+
+@pytest.fixture
+def joins() -> InMemoryPublisher:
+    return InMemoryPublisher()
+
+
+@pytest.fixture
+def covering(publisher: InMemoryPublisher, joins: InMemoryPublisher, audit: InMemoryAuditLog) -> IngestService:
+    return IngestService(
+        settings=Settings(skip_bot_ids=("B0NOISY",)),
+        verifier=SlackRequestVerifier(lambda: SIGNING_SECRET),
+        dedup=InMemoryDeduplicator(),
+        publisher=publisher,
+        joins=joins,
+        audit=audit,
+    )
+
+
+def test_another_apps_message_is_enqueued_and_a_listed_bot_is_not(
+    covering: IngestService, publisher: InMemoryPublisher
+) -> None:
+    # GIVEN a CI bot's message with a key, and a bot the operator listed in skip_bot_ids
+    secret = canary_secrets(seed=5)["aws"]
+    ci = event_envelope(
+        message_event(f"export AWS_ACCESS_KEY_ID={secret}", user="", bot_id="B0CI", subtype="bot_message")
+    )
+    noisy = event_envelope(message_event(f"again {secret}", bot_id="B0NOISY", subtype="bot_message"))
+    # WHEN both arrive
+    assert covering.handle_event_request(_request(*signed_request(ci))).status == 200
+    assert covering.handle_event_request(_request(*signed_request(noisy))).status == 200
+    # THEN only the CI bot's message is inspected
+    assert [InspectionItem.from_json(b).ref.bot_id for b in publisher.bodies] == ["B0CI"]
+
+
+def test_channel_created_queues_one_join_and_answers_at_once(
+    covering: IngestService, joins: InMemoryPublisher, publisher: InMemoryPublisher
+) -> None:
+    # GIVEN Slack's channel_created event, delivered twice (a retry)
+    envelope = event_envelope({"type": "channel_created", "channel": {"id": "C0NEW", "name": "new",
+                                                                      "created": 1700000000, "creator": "U1"}})  # fmt: skip
+    first = covering.handle_event_request(_request(*signed_request(envelope)))
+    retry = covering.handle_event_request(_request(*signed_request(envelope, extra_headers={"X-Slack-Retry-Num": "1"})))
+    # THEN both get 200, one join is queued, nothing goes to the inspect queue
+    assert (first.status, retry.status) == (200, 200)
+    assert [JoinRequest.from_json(b).channel_id for b in joins.bodies] == ["C0NEW"]
+    assert publisher.bodies == []
+
+
+def test_channel_events_without_auto_join_are_acknowledged(
+    service: IngestService, publisher: InMemoryPublisher
+) -> None:
+    envelope = event_envelope({"type": "channel_unarchive", "channel": "C0OLD", "user": "U1"})
+    assert service.handle_event_request(_request(*signed_request(envelope))).status == 200
+    assert publisher.bodies == []
+
+
+def test_app_rate_limited_is_acknowledged_and_recorded_once_per_workspace_and_minute(
+    covering: IngestService, audit: InMemoryAuditLog
+) -> None:
+    # GIVEN Slack's app_rate_limited envelope (no event_id, no inner event), sent twice for one minute
+    metrics.clear_metrics()
+    envelope = {"token": "x", "type": "app_rate_limited", "team_id": "T0BUSY", "minute_rate_limited": 1518467820,
+                "api_app_id": "A0DLP"}  # fmt: skip
+    responses = [covering.handle_event_request(_request(*signed_request(envelope))) for _ in range(2)]
+    # THEN Slack gets 200, the audit trail holds the workspace and minute once
+    assert [r.status for r in responses] == [200, 200]
+    assert audit.kinds() == ["events_rate_limited"]
+    assert audit.records[0][1]["team_id"] == "T0BUSY"
+    assert audit.records[0][1]["window_start"] == "2018-02-12T20:37:00+00:00"
+    # AND it is counted once (EventsRateLimited has an alarm)
+    assert metrics.metric_set["EventsRateLimited"]["Value"] == [1.0]
+
+
+def test_rate_limited_minute_not_recorded_is_503_and_recorded_on_slacks_retry(
+    covering: IngestService, audit: InMemoryAuditLog
+) -> None:
+    envelope = {"type": "app_rate_limited", "team_id": "T0BUSY", "minute_rate_limited": 1518467880}
+    audit.fail_with = OSError("DynamoDB unavailable")
+    assert covering.handle_event_request(_request(*signed_request(envelope))).status == 503
+    audit.fail_with = None
+    assert covering.handle_event_request(_request(*signed_request(envelope))).status == 200
+    assert audit.kinds() == ["events_rate_limited"]
+
+
+def test_malformed_rate_limited_envelope_is_400(covering: IngestService, audit: InMemoryAuditLog) -> None:
+    envelope = {"type": "app_rate_limited", "team_id": "T0BUSY"}
+    assert covering.handle_event_request(_request(*signed_request(envelope))).status == 400
+    assert audit.records == []
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        event_envelope({"type": ["channel_created"], "channel": {"id": "C1"}}),
+        event_envelope({"type": "channel_created", "channel": {"id": ["C1"]}}),
+        event_envelope({"type": "channel_unarchive", "channel": "C" * 100}),
+        {"type": "app_rate_limited", "team_id": "T1", "minute_rate_limited": 10**30},
+        {"type": "app_rate_limited", "team_id": {"id": "T1"}, "minute_rate_limited": 60},
+    ],
+)
+def test_channel_and_rate_limited_envelopes_of_a_shape_slack_never_sends_are_400(
+    covering: IngestService, joins: InMemoryPublisher, audit: InMemoryAuditLog, envelope: dict[str, object]
+) -> None:
+    assert covering.handle_event_request(_request(*signed_request(envelope))).status == 400
+    assert joins.bodies == [] and audit.records == []

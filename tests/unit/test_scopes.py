@@ -76,13 +76,18 @@ def test_no_requested_scope_is_unused() -> None:
     assert set(needs.bot_scopes) <= used
     assert set(needs.user_scopes) <= used
     # AND the scopes the old hand-kept manifest requested for nothing are gone
-    assert not {"users:read", "channels:read", "groups:read"} & set(needs.bot_scopes)
+    assert not {"users:read", "groups:read"} & set(needs.bot_scopes)
+    # AND channels:read comes only with auto-join (its channel_created/channel_unarchive events)
+    assert "channels:read" in needs.bot_scopes
+    assert "channels:read" not in requirements(Settings(auto_join_public_channels=False)).bot_scopes
 
 
 def test_features_switched_off_take_their_scopes_and_events_with_them() -> None:
-    needs = requirements(Settings(inspect_files=False, notify_author=False))
+    needs = requirements(Settings(inspect_files=False, notify_author=False, auto_join_public_channels=False))
     assert "files:read" not in needs.bot_scopes
     assert "file_shared" not in needs.bot_events
+    assert not {"channels:join", "channels:read"} & set(needs.bot_scopes)
+    assert not {"channel_created", "channel_unarchive"} & set(needs.bot_events)
     assert needs.user_scopes == ()
 
 
@@ -114,6 +119,8 @@ def test_manifest_is_valid_yaml_and_json_with_placeholder_urls_without_a_stack(
         [
             "app_mentions:read",
             "channels:history",
+            "channels:join",
+            "channels:read",
             "chat:write",
             "files:read",
             "groups:history",
@@ -130,3 +137,16 @@ def test_manifest_reads_settings_from_cdk_json_like_the_app(capsys: pytest.Captu
     manifest = json.loads(capsys.readouterr().out)
     assert "files:read" not in manifest["oauth_config"]["scopes"]["bot"]
     assert main(["manifest", "--no-stack", "--cdk-json", str(cdk_json), "-c", "nonsense"]) == 2
+
+
+def test_auto_join_asks_for_channels_join_and_the_channel_events_and_org_deploy_is_an_option(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    manifest = _manifest(capsys, tmp_path)
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]  # type: ignore[index]
+    assert {"channel_created", "channel_unarchive"} <= set(events)
+    assert manifest["settings"]["org_deploy_enabled"] is False  # type: ignore[index]
+    grid = _manifest(capsys, tmp_path, "--org-deploy")
+    assert grid["settings"]["org_deploy_enabled"] is True  # type: ignore[index]
+    off = _manifest(capsys, tmp_path, "-c", "auto_join_public_channels=false")
+    assert "channels:join" not in off["oauth_config"]["scopes"]["bot"]  # type: ignore[index]

@@ -176,6 +176,7 @@ class FileInspector:
             file_where=where,
             file_chunk=chunk,
             file_link=str(info.get("permalink") or ""),
+            enterprise_id=ref.enterprise_id,
         )
 
     def _skip(self, ref: FileRef, info: dict[str, Any], reason: str, detail: str = "") -> FileOutcome:
@@ -187,6 +188,7 @@ class FileInspector:
                 file_id=ref.file_id,
                 file_name=str(info.get("name", "")),
                 team_id=ref.team_id,
+                enterprise_id=ref.enterprise_id,
                 channel=ref.channel_id,
                 reason=reason,
                 detail=detail[:200],

@@ -25,12 +25,27 @@ class TriageTarget:
     fingerprints: tuple[str, ...]
     channel_id: str = ""
     ts: str = ""
+    #: Enterprise Grid: the organization; its security team triages every workspace's alerts.
+    enterprise_id: str = ""
+
+    @property
+    def tenant_id(self) -> str:
+        """Whose allowlist a false positive joins: the Grid organization, or the workspace."""
+        return self.enterprise_id or self.team_id
 
     def to_value(self) -> str:
         data = {"t": self.team_id, "i": self.item_id, "f": list(self.fingerprints[:MAX_FINGERPRINTS_PER_BUTTON])}
         if self.channel_id:
             data |= {"c": self.channel_id, "s": self.ts}
+        if self.enterprise_id:
+            data |= {"e": self.enterprise_id}
         return json.dumps(data, separators=(",", ":"))
+
+    def belongs_to(self, team_id: str, enterprise_id: str = "") -> bool:
+        """The button was pressed in the alert's own workspace, or, on Grid, in its organization."""
+        if self.enterprise_id:
+            return enterprise_id == self.enterprise_id
+        return team_id == self.team_id
 
     @classmethod
     def from_value(cls, value: str) -> TriageTarget:
@@ -44,6 +59,7 @@ class TriageTarget:
             fingerprints=tuple(fingerprints),
             channel_id=str(data.get("c", "")),
             ts=str(data.get("s", "")),
+            enterprise_id=str(data.get("e", "")),
         )
 
 

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from slack_dlp.model import Category, Confidence, Finding, InspectionResult, MessageKind
+from slack_dlp.model import Category, Confidence, Finding, InspectionResult, MessageKind, MessageRef
 from slack_dlp.slack.actions import ACKNOWLEDGE, DELETE, FALSE_POSITIVE, TRIAGE_BLOCK_ID, TriageTarget
 
 _MAX_LISTED_FINDINGS = 10
@@ -73,6 +73,7 @@ def triage_buttons(result: InspectionResult, suffix: str = "", *, can_delete: bo
         fingerprints=tuple(sorted({f.fingerprint for f in result.findings})),
         channel_id=result.ref.channel_id,
         ts=result.ref.ts,
+        enterprise_id=result.ref.enterprise_id,
     ).to_value()
     buttons = [
         ButtonElement(text="Acknowledge", action_id=ACKNOWLEDGE, value=target, style="primary"),
@@ -97,7 +98,7 @@ def build_alert(
     level = severity(result.findings)
     kinds = Counter(f.description or f.detector for f in result.findings)
     summary = ", ".join(f"{name} ×{count}" if count > 1 else name for name, count in kinds.most_common())
-    author = f"<@{ref.user_id}>" if ref.user_id else "unknown user"
+    author = _author(ref)
     when = f"<!date^{ref.event_time}^{{date_short_pretty}} {{time}}|{ref.ts}>" if ref.event_time else ref.ts
     what = "an edited message" if ref.kind is MessageKind.EDIT else "a message"
     if ref.kind is MessageKind.FILE:
@@ -120,6 +121,7 @@ def build_alert(
                 MarkdownTextObject(text=f"*Posted*\n{when}"),
                 MarkdownTextObject(text=f"*Author*\n{author}"),
                 MarkdownTextObject(text=f"*Channel*\n<#{ref.channel_id}>"),
+                *([MarkdownTextObject(text=f"*Workspace*\n`{escape(ref.team_id)}`")] if ref.enterprise_id else []),
             ],
         ),
         SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000])),
@@ -166,13 +168,14 @@ def build_digest(
         ref = result.ref
         kinds = Counter(f.description or f.detector for f in result.findings)
         summary = ", ".join(f"{name} ×{count}" if count > 1 else name for name, count in kinds.most_common())
-        author = f"<@{ref.user_id}>" if ref.user_id else "unknown user"
+        author = _author(ref)
         masked = " ".join(f"`{escape(f.masked)}`" for f in result.findings[:_MAX_LISTED_FINDINGS])
         edit = " (edited)" if ref.kind is MessageKind.EDIT else ""
         if ref.kind is MessageKind.FILE:
             edit = f" in file `{escape(ref.file_name)}` ({escape(ref.file_where)})"
         note = SMOKE_TEST_NOTE if ref.is_smoke_test else (notes or {}).get(ref.item_id, "")
         edit += f" · _{note}_" if note else ""
+        edit += f" · workspace `{escape(ref.team_id)}`" if ref.enterprise_id else ""
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
@@ -186,6 +189,13 @@ def build_digest(
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"slack-dlp · digest of {len(results)} alerts")]))
     text = f"{worst.value.capitalize()}: sensitive data in {len(results)} messages"
     return Alert(text=text, blocks=blocks)
+
+
+def _author(ref: MessageRef) -> str:
+    """A person is mentioned; an app or webhook is named by its bot id (B0123...)."""
+    if ref.bot_id:
+        return f"an app (bot `{escape(ref.bot_id)}`)" + (f" as <@{ref.user_id}>" if ref.user_id else "")
+    return f"<@{ref.user_id}>" if ref.user_id else "unknown user"
 
 
 SMOKE_TEST_NOTE = "slack-dlp smoke test: a synthetic event, not a leak. Nothing to do."

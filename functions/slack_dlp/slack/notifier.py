@@ -146,8 +146,8 @@ class SlackNotifier:
         return str(response.get("ts", ""))
 
     def notify_author(self, result: InspectionResult, text: str) -> None:
-        if not result.ref.user_id:
-            return
+        if not result.ref.user_id or result.ref.bot_id:
+            return  # an app reads no ephemeral notice; the alert is for its owners
         client = self._web()
         try:
             client.chat_postEphemeral(

@@ -29,6 +29,12 @@ METHODS: dict[str, tuple[str, ...]] = {
     "chat.delete": ("chat:write",),
     "chat.getPermalink": (),
     "files.info": ("files:read",),
+    "conversations.join": ("channels:join",),
+    # Called only by ``slack-dlp coverage`` (tools), with the same bot token: listed so the table is
+    # complete; channels:read also comes with the channel_created/channel_unarchive events.
+    "auth.test": (),
+    "auth.teams.list": (),
+    "conversations.list": ("channels:read",),
 }
 
 #: Events API subscription -> the scope it needs.
@@ -39,6 +45,8 @@ EVENTS: dict[str, str] = {
     "message.mpim": "mpim:history",
     "app_mention": "app_mentions:read",
     "file_shared": "files:read",
+    "channel_created": "channels:read",
+    "channel_unarchive": "channels:read",
 }
 
 
@@ -65,6 +73,12 @@ FEATURES: tuple[Feature, ...] = (
     Feature("author notice", bot_methods=("chat.postEphemeral",), enabled=lambda s: s.notify_author),
     Feature("inspect files", bot_methods=("files.info",), events=("file_shared",), enabled=lambda s: s.inspect_files),
     Feature("delete messages", user_methods=("chat.delete",), enabled=lambda s: s.admin_user_token),
+    Feature(
+        "join public channels",
+        bot_methods=("conversations.join",),
+        events=("channel_created", "channel_unarchive"),
+        enabled=lambda s: s.auto_join_public_channels,
+    ),
 )
 
 

@@ -13,7 +13,7 @@ from slack_dlp.wiring import prepare, signing_verifier, triage_store
 def build_ingest(settings: Settings, resources: Resources) -> IngestService:
     prepare(settings)
     resources.require("inspect_queue_url", "dedup_table", "signing_secret_arn")
-    sqs = aws.client("sqs")  # one client (and its cold-start cost) for both queues
+    sqs = aws.client("sqs")  # one client (and its cold-start cost) for every queue
     return IngestService(
         settings=settings,
         verifier=signing_verifier(resources.signing_secret_arn),
@@ -21,6 +21,9 @@ def build_ingest(settings: Settings, resources: Resources) -> IngestService:
         publisher=SqsPublisher(sqs, resources.inspect_queue_url),
         files=SqsPublisher(sqs, resources.files_queue_url)
         if settings.inspect_files and resources.files_queue_url
+        else None,
+        joins=SqsPublisher(sqs, resources.join_queue_url)
+        if settings.auto_join_public_channels and resources.join_queue_url
         else None,
         # On the DynamoDB client idempotency already holds: the audit trail costs the cold start nothing.
         audit=triage_store(settings, resources) if resources.triage_table else None,

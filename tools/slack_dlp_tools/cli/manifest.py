@@ -30,6 +30,11 @@ def register(commands: Any) -> None:
         "--cdk-json", default="cdk.json", help="settings file read first (default: cdk.json in this directory)"
     )
     manifest.add_argument("--name", default="slack-dlp", help="the app's and the bot's display name")
+    manifest.add_argument(
+        "--org-deploy",
+        action="store_true",
+        help="Enterprise Grid: org_deploy_enabled, for one org-wide install that sees every workspace",
+    )
     add_stack_arguments(manifest)
     manifest.add_argument("--no-stack", action="store_true", help="do not read the stack: placeholder URLs")
     manifest.set_defaults(func=run)
@@ -52,7 +57,7 @@ def settings_from(cdk_json: Path, overrides: list[str]) -> Settings:
 
 
 def build_manifest(
-    settings: Settings, *, events_url: str, interactions_url: str, name: str = "slack-dlp"
+    settings: Settings, *, events_url: str, interactions_url: str, name: str = "slack-dlp", org_deploy: bool = False
 ) -> dict[str, Any]:
     from slack_dlp.slack.scopes import requirements
 
@@ -65,7 +70,7 @@ def build_manifest(
     }
     if needs.interactivity:
         app_settings["interactivity"] = {"is_enabled": True, "request_url": interactions_url}
-    app_settings |= {"org_deploy_enabled": False, "socket_mode_enabled": False, "token_rotation_enabled": False}
+    app_settings |= {"org_deploy_enabled": org_deploy, "socket_mode_enabled": False, "token_rotation_enabled": False}
     return {
         "display_information": {"name": name, "description": "Alerts the security team when sensitive data is posted"},
         "features": {"bot_user": {"display_name": name, "always_online": False}},
@@ -112,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
             note = f"request URLs from stack {stack.stack_name}"
         except UsageError as error:
             note = f"request URLs are placeholders ({error})"
-    manifest = build_manifest(settings, events_url=events_url, interactions_url=interactions_url, name=args.name)
+    manifest = build_manifest(
+        settings, events_url=events_url, interactions_url=interactions_url, name=args.name, org_deploy=args.org_deploy
+    )
     if args.json:
         json.dump(manifest, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -52,6 +52,16 @@ def replay_samples(deployment: LocalDeployment, signing_secret: str) -> int:
     return expected
 
 
+def _seed_channels(standin: SlackStandIn) -> SlackStandIn:
+    """Conversations for ``slack-dlp coverage --endpoint …``: two the bot is in, one it is not, one it
+    cannot join (private)."""
+    standin.add_channel("C0GENERAL", "general", is_member=True)
+    standin.add_channel("C0ENG", "eng", is_member=True)
+    standin.add_channel("C0RANDOM", "random")
+    standin.add_channel("G0SECOPS", "secops-private", is_private=True)
+    return standin
+
+
 def share_sample_file(deployment: LocalDeployment, standin: SlackStandIn, signing_secret: str) -> int:
     """Share a CSV export with a card number in it, through the stand-in's files.info and download."""
     import random
@@ -136,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         channel = os.environ.get("SLACK_ALERT_CHANNEL", "#dlp-alerts")
         _say(f"Alerts go to real Slack, channel {channel}")
     else:
-        standin = SlackStandIn(token=STANDIN_TOKEN, alerts_file=alerts_file, echo=_say).start()
+        standin = _seed_channels(SlackStandIn(token=STANDIN_TOKEN, alerts_file=alerts_file, echo=_say).start())
         api_url, token, channel = standin.api_url, STANDIN_TOKEN, "#dlp-alerts"
         _say(f"Slack Web API stand-in on {standin.api_url} (alerts: {alerts_file})")
 

@@ -92,6 +92,11 @@ def sample_events(seed: int | None = None) -> list[Sample]:
     base = time.time()
     edited_ts = f"{base - 30:.6f}"
     leak = event_envelope(message_event(f"deploy keys for staging: {fake_aws_access_key_id(rng)} (rotate later)"))
+    # An incoming webhook (CI): no text, no user, the value in an attachment field.
+    field = {"title": "env", "value": f"GITHUB_TOKEN={fake_github_pat(rng)}"}
+    webhook = {"type": "message", "subtype": "bot_message", "text": "", "ts": f"{base:.6f}", "channel": "C0ENG",
+               "channel_type": "channel", "bot_id": "B0CIWEBHOOK", "username": "ci",
+               "attachments": [{"fallback": "Build failed", "title": "Build #42", "fields": [field]}]}  # fmt: skip
     return [
         Sample("AWS access key pasted in #general", leak, expect_alert=True),
         Sample("Slack retried the same event (X-Slack-Retry-Num: 1)", leak, expect_alert=False, retry_num=1),
@@ -143,6 +148,11 @@ def sample_events(seed: int | None = None) -> list[Sample]:
             ),
             expect_alert=True,
         ),
+        Sample(
+            "a CI webhook's message with a key in an attachment field",
+            event_envelope(webhook),
+            expect_alert=True,
+        ),
         Sample("ordinary chatter", event_envelope(message_event("lunch at 12:30? the usual place")), False),
         Sample(
             "documentation example key (allowlisted)",
@@ -151,7 +161,9 @@ def sample_events(seed: int | None = None) -> list[Sample]:
         ),
         Sample(
             "a bot's own message (skipped)",
-            event_envelope(message_event(f"bot says {fake_github_pat(rng)}", user="U0DLPBOT", bot_id="B0DLPBOT")),
+            event_envelope(
+                message_event(f"bot says {fake_github_pat(rng)}", user="U0DLPBOT", bot_id="B0DLPBOT", app_id="A0DLP")
+            ),
             expect_alert=False,
         ),
     ]

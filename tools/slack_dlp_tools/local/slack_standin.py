@@ -2,7 +2,9 @@
 
 Serves ``/api/<method>`` like https://slack.com/api/, checks the bot token, records every alert
 (printed readably and appended as one JSON line to ``alerts.jsonl``) and can be told to fail
-(``POST /_standin/faults``) so tests can drive rate limits and revoked tokens.
+(``POST /_standin/faults``) so tests can drive rate limits and revoked tokens. Coverage: ``auth.test``,
+``auth.teams.list``, ``conversations.list`` and ``conversations.join`` over conversations seeded with
+``POST /_standin/channels`` (or ``add_channel``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ class StandInState:
     base_url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: int = 0
+    #: Conversations: id -> a conversations.list channel object (``is_member`` for the bot).
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Enterprise Grid: the org id of an org-wide install (auth.test, auth.teams.list); "" for one workspace.
+    enterprise_id: str = ""
+    #: The workspaces the token reaches (the first one is auth.test's team).
+    teams: tuple[str, ...] = ("T0LOCAL",)
 
     def next_ts(self) -> str:
         with self.lock:
@@ -129,6 +137,8 @@ class _Handler(JsonHandler):
         elif action == "calls":
             with state.lock:
                 self._send(200, {"ok": True, "calls": list(state.calls)})
+        elif action == "channels":
+            self._channels_control(raw)
         elif action == "reset" and self.command == "POST":
             with state.lock:
                 state.calls.clear()
@@ -136,6 +146,101 @@ class _Handler(JsonHandler):
             self._send(200, {"ok": True})
         else:
             self._send(404, {"ok": False, "error": "unknown_control"})
+
+    def _channels_control(self, raw: bytes) -> None:
+        """``POST /_standin/channels {"channels": [{"id", "name", ...}]}`` seeds conversations;
+        ``GET`` lists them with the bot's membership."""
+        state = self.server.state
+        if self.command == "POST":
+            for channel in json.loads(raw or b"{}").get("channels", []):
+                add_channel(state, **channel)
+        with state.lock:
+            self._send(200, {"ok": True, "channels": list(state.channels.values())})
+
+
+def add_channel(
+    state: StandInState,
+    id: str,  # Slack's field name, so seeds can be channel objects as Slack shows them
+    name: str = "",
+    *,
+    is_private: bool = False,
+    is_archived: bool = False,
+    is_member: bool = False,
+    team_id: str = "",
+) -> dict[str, Any]:
+    """A conversation as conversations.list shows it."""
+    channel = {
+        "id": id, "name": name or id.lower(), "is_channel": not is_private, "is_group": is_private,
+        "is_private": is_private, "is_archived": is_archived, "is_member": is_member, "is_im": False,
+        "is_mpim": False, "context_team_id": team_id or state.teams[0], "created": int(time.time()),
+        "num_members": 3,
+    }  # fmt: skip
+    with state.lock:
+        state.channels[id] = channel
+    return channel
+
+
+def _auth_test(state: StandInState, args: dict[str, Any]) -> dict[str, Any]:
+    answer = {"ok": True, "url": "https://local.slack.test/", "team": "Local", "user": "slack-dlp",
+              "team_id": state.teams[0], "user_id": "U0DLPBOT", "bot_id": "B0DLPBOT",
+              "is_enterprise_install": bool(state.enterprise_id)}  # fmt: skip
+    return answer | ({"enterprise_id": state.enterprise_id} if state.enterprise_id else {})
+
+
+def _auth_teams_list(state: StandInState, args: dict[str, Any]) -> dict[str, Any]:
+    """The workspaces an org-wide install reaches."""
+    teams = [{"id": team, "name": team.lower()} for team in state.teams]
+    return {"ok": True, "teams": teams, "response_metadata": {"next_cursor": ""}}
+
+
+def _conversations_list(state: StandInState, args: dict[str, Any]) -> dict[str, Any]:
+    """Paginated with ``cursor``/``limit`` like Slack; ``types``, ``exclude_archived``, ``team_id``."""
+    types = set(str(args.get("types") or "public_channel").split(","))
+    exclude_archived = str(args.get("exclude_archived", "")).lower() in ("true", "1")
+    team = str(args.get("team_id") or "")
+    if state.enterprise_id and not team:
+        return {"ok": False, "error": "missing_argument"}  # an org-wide token must name the workspace
+    with state.lock:
+        channels = [
+            dict(c) for c in state.channels.values()
+            if ("private_channel" if c["is_private"] else "public_channel") in types
+            and not (exclude_archived and c["is_archived"]) and (not team or c["context_team_id"] == team)
+        ]  # fmt: skip
+    limit = max(1, min(1000, int(args.get("limit") or 100)))
+    start = int(args.get("cursor") or 0)
+    following = start + limit
+    return {
+        "ok": True,
+        "channels": channels[start:following],
+        "response_metadata": {"next_cursor": str(following) if following < len(channels) else ""},
+    }
+
+
+def _conversations_join(state: StandInState, args: dict[str, Any]) -> dict[str, Any]:
+    """Public channels only; joining one the bot is in answers ok with ``already_in_channel``."""
+    with state.lock:
+        channel = state.channels.get(str(args.get("channel", "")))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if channel["is_private"]:
+            return {"ok": False, "error": "method_not_supported_for_channel_type"}
+        if channel["is_archived"]:
+            return {"ok": False, "error": "is_archived"}
+        already = channel["is_member"]
+        channel["is_member"] = True
+        answer: dict[str, Any] = {"ok": True, "channel": dict(channel)}
+    if already:
+        answer |= {"warning": "already_in_channel", "response_metadata": {"warnings": ["already_in_channel"]}}
+    return answer
+
+
+#: Coverage: who the token is, which workspaces and public channels it sees, joining them.
+_COVERAGE_METHODS: dict[str, Callable[[StandInState, dict[str, Any]], dict[str, Any]]] = {
+    "auth.test": _auth_test,
+    "auth.teams.list": _auth_teams_list,
+    "conversations.list": _conversations_list,
+    "conversations.join": _conversations_join,
+}
 
 
 def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
@@ -152,8 +257,8 @@ def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
 
 
 def _answer(state: StandInState, method: str, args: dict[str, Any]) -> dict[str, Any]:
-    if method == "auth.test":
-        return {"ok": True, "team_id": "T0LOCAL", "user_id": "U0DLPBOT", "bot_id": "B0DLPBOT"}
+    if method in _COVERAGE_METHODS:
+        return _COVERAGE_METHODS[method](state, args)
     if method == "files.info":
         file = state.files.get(str(args.get("file", "")))
         if file is None or file.get("_deleted"):
@@ -261,6 +366,14 @@ class SlackStandIn(BackgroundServer):
             }
             if deleted_before_download:
                 self.state.files[file_id]["_deleted_on_download"] = True
+
+    def add_channel(self, channel_id: str, name: str = "", **flags: Any) -> dict[str, Any]:
+        """A conversation for conversations.list/join (``is_private``, ``is_archived``, ``is_member``, ``team_id``)."""
+        return add_channel(self.state, channel_id, name, **flags)
+
+    def calls_of(self, method: str) -> list[dict[str, Any]]:
+        with self.state.lock:
+            return [c for c in self.state.calls if c["method"] == method]
 
     def add_fault(self, fault: Fault) -> None:
         with self.state.lock:

@@ -1,0 +1,37 @@
+"""Lambda handler: join queue -> conversations.join (new and unarchived public channels)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from slack_dlp import aws
+from slack_dlp.config import Resources, Settings
+from slack_dlp.model import JoinRequest
+from slack_dlp.observability import logger, metrics
+from slack_dlp.queues import RedeliveryDelayer
+from slack_dlp.slack.actions import NotifyError
+from slack_dlp.wiring.joiner import build_joiner
+
+joiner = build_joiner(Settings.from_env(), Resources.from_env())
+processor = BatchProcessor(event_type=EventType.SQS)
+redelivery = RedeliveryDelayer(aws.client("sqs"))
+
+
+def join(record: SQSRecord) -> None:
+    try:
+        joiner.process(JoinRequest.from_json(record.body))
+    except NotifyError as error:
+        if error.retry_after:
+            # Slack said when to come back (conversations.join is Tier 3): SQS redelivers no sooner.
+            redelivery.delay(record.event_source_arn, record.receipt_handle, error.retry_after)
+        raise
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return dict(process_partial_response(event=event, record_handler=join, processor=processor, context=context))

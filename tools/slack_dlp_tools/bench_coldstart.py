@@ -2,9 +2,9 @@
 
 1. Deploys the stack into MiniStack (as ``make run`` does) with a Slack stand-in.
 2. First requests, while every function is still cold: a signed event with a leak to the ingest
-   endpoint (its answer is what Slack's 3 seconds apply to), then a button press to the interactions
-   endpoint; each is sent again warm; and the time until the leak's alert reaches the stand-in
-   (ingest, inspector and reporter all starting cold).
+   endpoint (its answer is what Slack's 3 seconds apply to) and the time until the leak's alert
+   reaches the stand-in (ingest, inspector and reporter all starting cold); once the queues are
+   empty, a second event (warm); then a button press to the interactions endpoint, cold and warm.
 3. Cold imports: each function's handler module imported from its synthesized asset (the folder
    ``cdk deploy`` zipped) in N fresh interpreters, with the function's deployed environment and
    only what Lambda's runtime adds on the path (boto3, botocore and their dependencies; not the
@@ -174,6 +174,14 @@ def timed(call: Callable[[], tuple[int, str]]) -> tuple[int, float]:
     return status, (time.perf_counter() - started) * 1000
 
 
+def settle(deployment: LocalDeployment, timeout: float = 60) -> None:
+    """Wait until every queue is empty, so no other function is starting or running."""
+    deadline = time.monotonic() + timeout
+    while sum(deployment.queue_depths().values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)
+
+
 def first_requests(deployment: LocalDeployment, standin: SlackStandIn, secret: str) -> dict[str, float]:
     """Cold, then warm: the ingest endpoint, the time to the first alert, the interactions endpoint."""
     import random
@@ -193,7 +201,9 @@ def first_requests(deployment: LocalDeployment, standin: SlackStandIn, secret: s
     while not standin.alerts() and time.monotonic() < deadline:
         time.sleep(0.05)
     measured["first alert"] = (time.perf_counter() - started) * 1000 if standin.alerts() else float("nan")
+    settle(deployment)  # the first alert's reporter finished: nothing else starts while we measure
     _, measured["ingest warm"] = timed(post_leak)
+    settle(deployment)
 
     payload = {
         "type": "block_actions",
@@ -282,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         with deployment:
             wait_for_published_versions(deployment)
+            time.sleep(5)  # the deployment's own processes (cdk, node) finish first
             requests = first_requests(deployment, standin, secret)
             functions = deployed_functions(deployment, state / "cdk.out")
             aws = {k: v for k, v in deployment.aws_env().items() if k.startswith("AWS_")}

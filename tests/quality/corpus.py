@@ -29,6 +29,8 @@ class Planted:
     text: str
     detector: str
     value: str
+    #: Other real values the text holds (an access key id beside its secret): neither hits nor misses.
+    also: tuple[str, ...] = ()
 
 
 def _r(rng: random.Random, alphabet: str, n: int) -> str:
@@ -324,6 +326,96 @@ HARD_NEGATIVES: tuple[str, ...] = (
     "Authorization: Basic dXNlcjo=",
     "ISBN 978-3-16-148410-0",
     "invoice INV-2026-000123 total $1,234.56",
+    # Identifiers named like secrets (gitleaks allowlists the same ones).
+    "credential_id=9f3a0c77be12d4e1b7c2",
+    "key_alias: prod-signing-2024",
+    'public_key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE9xQmLr2bN7Yt4vWk"',
+    "api_version: 2024-01-15-preview",
+    "secret_name: prod/payments/db-password",
+    "token_url: https://auth.acme.io/oauth2/token",
+    "password_reset_url = https://acme.io/reset?u=42&t=9aF3kL0q",
+    'csrf_token = "Xk92jfQ0aZ7Lm3Pq8RtY2vBn"',
+    "secret_key_ref: name=payments-secrets",
+    "client_secret_path: /etc/acme/client-secret.json",
+    "credentials_file = ~/.aws/credentials-prod2",
+    "api_key_id: 7c1e0b3a9f2d4e6a8b0c",
+    "access_token_ttl: 3600s",
+    "secret_version = projects/acme/secrets/db/versions/12",
+    "auth_token_header = X-Acme-Token-2",
+    # Numbers that are not cards: order ids, tracking numbers, timestamps (Luhn-valid ones too).
+    "order #4539148803436467 shipped",
+    "order id 3782 822463 10005 is on its way",
+    "USPS tracking 9400 1118 9922 3456 7890 12",
+    "FedEx tracking number 4539 1488 0343 6467",
+    "epoch 1732812198123 and 17328121981234567",
+    "timestamp 20261128154318123",
+    "build 4539148803436467 passed",
+)
+
+
+def _grouped_card(rng: random.Random, prefix: str, length: int, groups: tuple[int, ...]) -> str:
+    """A card number printed as its issuer prints it: Amex 4-6-5, Diners 4-6-4, with spaces or dashes."""
+    number = _luhn_complete(prefix + _r(rng, DIGITS, length - len(prefix) - 1))
+    separator = rng.choice([" ", "-"])
+    parts, at = [], 0
+    for size in groups:
+        parts.append(number[at : at + size])
+        at += size
+    return separator.join(parts)
+
+
+def _aws_secret(rng: random.Random) -> str:
+    return _r(rng, ALNUM + "/+", 40)
+
+
+#: Real-world layouts: the labels and shapes of the providers' own consoles, CLIs and downloads.
+#: Each entry: detector, value generator, text builder (value, key id) -> text.
+LAYOUTS: tuple[tuple[str, Callable[[random.Random], str], Callable[[str, str], str]], ...] = (
+    (
+        "payment-card",
+        lambda r: _grouped_card(r, r.choice(["34", "37"]), 15, (4, 6, 5)),
+        lambda v, k: f"Amex {v} exp 09/28",
+    ),
+    (
+        "payment-card",
+        lambda r: _grouped_card(r, r.choice(["36", "300", "305"]), 14, (4, 6, 4)),
+        lambda v, k: f"diners card {v}, cvv on the back",
+    ),
+    ("payment-card", lambda r: _grouped_card(r, "4", 16, (4, 4, 4, 4)), lambda v, k: f"visa {v}"),
+    ("aws-secret-access-key", _aws_secret, lambda v, k: f"Access key ID: {k}\nSecret access key: {v}"),
+    ("aws-secret-access-key", _aws_secret, lambda v, k: f"Access key ID,Secret access key\n{k},{v}\n"),
+    (
+        "aws-secret-access-key",
+        _aws_secret,
+        lambda v, k: (
+            f"User name,Password,Access key ID,Secret access key,Console login link\n"
+            f"deploy,,{k},{v},https://123456789012.signin.aws.amazon.com/console"
+        ),
+    ),
+    (
+        "aws-secret-access-key",
+        _aws_secret,
+        lambda v, k: f"AWS Access Key ID [None]: {k}\nAWS Secret Access Key [None]: {v}",
+    ),
+    ("aws-secret-access-key", _aws_secret, lambda v, k: f'{{"AccessKeyId": "{k}", "SecretAccessKey": "{v}"}}'),
+    (
+        "aws-secret-access-key",
+        _aws_secret,
+        lambda v, k: f"[default]\naws_access_key_id = {k}\naws_secret_access_key = {v}",
+    ),
+    (
+        "azure-storage-account-key",
+        lambda r: _r(r, B64, 86) + "==",
+        lambda v, k: (
+            f'[\n  {{\n    "creationTime": "2026-01-02T10:00:00+00:00",\n    "keyName": "key1",\n'
+            f'    "permissions": "FULL",\n    "value": "{v}"\n  }}\n]'
+        ),
+    ),
+    (
+        "twilio-auth-token",
+        lambda r: _r(r, HEX, 32),
+        lambda v, k: f"curl -u AC{'1f0e' * 8}:{v} https://api.twilio.com/2010-04-01/Accounts.json",
+    ),
 )
 
 
@@ -334,4 +426,9 @@ def positives(per_detector: int = 25, seed: int = 11) -> list[Planted]:
         for _ in range(per_detector):
             value = make(rng)
             corpus.append(Planted(text=template.format(v=value), detector=detector, value=value))
+    for detector, make, build in LAYOUTS:
+        for _ in range(per_detector):
+            value, key_id = make(rng), samples.fake_aws_access_key_id(rng)
+            text = build(value, key_id)
+            corpus.append(Planted(text=text, detector=detector, value=value, also=(key_id,) if key_id in text else ()))
     return corpus

@@ -113,3 +113,49 @@ def test_catalog_ids_are_unique_and_patterns_compile() -> None:
 def test_bad_detector_definitions_fail_at_load_time(kwargs: dict[str, object]) -> None:
     with pytest.raises(DetectorError):
         Detector(category=Category.SECRET, description="d", **kwargs)  # type: ignore[arg-type]
+
+
+def test_scan_large_finds_each_value_once_across_piece_boundaries(engine: DetectionEngine) -> None:
+    # GIVEN a long text with tokens planted every ~1,000 characters, pieces of 4,096 characters
+    rng = random.Random(3)
+    parts, planted = [], []
+    for _ in range(60):
+        token = samples.fake_github_pat(rng)
+        parts.append("x " * rng.randint(300, 600) + f"token {token}\n")
+        planted.append(token)
+    text = "".join(parts)
+    # WHEN scanned whole and in overlapping pieces
+    pieces = engine.scan_large(text, chunk_chars=4096)
+    # THEN the pieces find exactly what one scan finds: every token once, at its offsets
+    assert pieces == engine.scan(text)
+    assert [text[f.start : f.end] for f in pieces] == planted
+
+
+def test_rules_and_allowlists_see_only_their_own_text_in_a_batch(engine: DetectionEngine) -> None:
+    # GIVEN a private key split across two messages of one batch
+    key = samples.fake_private_key(RNG)
+    head, tail = key[: len(key) // 2], key[len(key) // 2 :]
+    # THEN no message reports the other's half as a complete key
+    assert all(f.detector != "private-key" for fs in engine.scan_many([head, tail]) for f in fs)
+    # AND a complete key after it in the same batch is still found
+    results = engine.scan_many([head, "hello", f"key:\n{key}\n"])
+    assert [f.detector for f in results[2]] == ["private-key"]
+
+
+def test_context_words_count_on_the_values_own_line_only(engine: DetectionEngine) -> None:
+    card = samples.fake_card_number(RNG)
+    # GIVEN a card number whose neighbouring line (another record of a file) talks about an invoice
+    text = f"invoice 2026-0042 paid\ncard {card} exp 11/27\nsee the invoice above"
+    # THEN the neighbours do not lower its confidence, while the same word on its line does
+    assert [f.confidence.value for f in engine.scan(text)] == ["high"]
+    assert engine.scan(f"invoice {card}") == []
+
+
+def test_non_latin_text_and_rules_keep_their_offsets_and_meaning() -> None:
+    # GIVEN a rule with a Cyrillic keyword (no Latin-1 locator) and text with emoji and accents
+    rule = Detector("ru-secret", Category.SECRET, "d", r"секрет=(?P<secret>[а-я]{10})", engine="re2")
+    engine = DetectionEngine((*BUILTIN_DETECTORS, rule), fingerprinter=Fingerprinter(KEY))
+    token = samples.fake_github_pat(RNG)
+    text = f"héllo 🎉 naïve — {token} и секрет=абвгдежзик"
+    found = {f.detector: text[f.start : f.end] for f in engine.scan(text)}
+    assert found == {"github-pat": token, "ru-secret": "абвгдежзик"}

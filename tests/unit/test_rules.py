@@ -134,3 +134,136 @@ def test_cli_scan_accepts_rules(tmp_path: Path, capsys: pytest.CaptureFixture[st
     bad.write_text('[[detectors]]\nid = "broken"\nregex = "("\n')
     assert main(["scan", str(source), "--rules", str(bad)]) == 2
     assert "broken" in capsys.readouterr().err
+
+
+# --- gitleaks semantics, on the upstream default configuration (tests/data/gitleaks.toml) ---
+
+UPSTREAM = Path(__file__).resolve().parents[1] / "data" / "gitleaks.toml"
+#: A value random enough for gitleaks' generic-api-key (entropy above 3.5).
+RANDOM = "".join(random.Random(8).choices("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", k=28))
+
+
+@pytest.fixture(scope="module")
+def upstream() -> DetectionEngine:
+    # The built-in generic rule is off so that only gitleaks' own rules speak.
+    from slack_dlp.detect.engine import Policy
+
+    policy = Policy(disabled=frozenset({"generic-secret-assignment"}))
+    return DetectionEngine((*BUILTIN_DETECTORS, *load_rules(UPSTREAM)), fingerprinter=KEY, policy=policy)
+
+
+def test_the_upstream_config_loads_with_a_report() -> None:
+    from slack_dlp.detect.rules import load_rules_report
+
+    detectors, report = load_rules_report(UPSTREAM)
+    assert len(detectors) + len(report.skipped) == 222
+    assert report.skipped == [("pkcs12-file", "path-only rule: it matches file names, not content")]
+    assert {d.confidence.value for d in detectors} == {"medium"}  # gitleaks rules: medium unless they say
+    assert {d.id for d in detectors if d.path} >= {"gitleaks.hashicorp-tf-password", "gitleaks.kubernetes-secret-yaml"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [f'public_key = "{RANDOM}"', f"key_alias: {RANDOM}", f"credential_id={RANDOM}", f"api_version: {RANDOM}"],
+)
+def test_identifiers_gitleaks_allowlists_are_quiet(upstream: DetectionEngine, text: str) -> None:
+    # GIVEN an identifier named like a secret (gitleaks allowlists these with regexTarget = "match")
+    # THEN nothing is reported
+    assert upstream.scan(text) == []
+
+
+def test_the_same_value_under_a_secret_name_is_reported(upstream: DetectionEngine) -> None:
+    [finding] = upstream.scan(f'api_key = "{RANDOM}"')
+    assert finding.detector == "gitleaks.generic-api-key"
+    assert finding.confidence.value == "medium"
+
+
+TERRAFORM = 'resource "azurerm_sql_server" "db" {\n  administrator_login_password = "Tq7Zk2Lp9Wm4xv"\n}\n'
+
+
+def test_rules_with_a_path_apply_to_matching_files_only(upstream: DetectionEngine) -> None:
+    # WHEN the same Terraform text is a file named main.tf, a file named notes.txt, and a chat message
+    in_tf = {f.detector for f in upstream.scan(TERRAFORM, path="infra/main.tf")}
+    in_txt = {f.detector for f in upstream.scan(TERRAFORM, path="notes.txt")}
+    in_chat = {f.detector for f in upstream.scan(TERRAFORM)}
+    # THEN only main.tf fires the tf rule
+    assert "gitleaks.hashicorp-tf-password" in in_tf
+    assert "gitleaks.hashicorp-tf-password" not in in_txt | in_chat
+
+
+def _gitleaks_engine(tmp_path: Path, toml: str) -> DetectionEngine:
+    config = tmp_path / "gitleaks.toml"
+    config.write_text(toml)
+    return DetectionEngine(load_rules(config), fingerprinter=KEY)
+
+
+W = "".join(random.Random(9).choices("abcdefghijklmnopqrstuvwxyz0123456789", k=24))
+RULE = """
+[[rules]]
+id = "widget"
+regex = \'\'\'widget_(?:token|id)\\s*=\\s*([a-z0-9]{24})\'\'\'
+"""
+
+
+@pytest.mark.parametrize(
+    ("allowlist", "quiet", "loud"),
+    [
+        # regexTarget = secret (default): the regex sees the secret only
+        ("regexes = ['^aaaa']", "widget_token = aaaa" + W[4:], "widget_token = " + W),
+        # regexTarget = match: the regex sees the whole match, name included
+        ("regexTarget = 'match'\nregexes = ['widget_id']", "widget_id = " + W, "widget_token = " + W),
+        # regexTarget = line: the regex sees the line around the match
+        ("regexTarget = 'line'\nregexes = ['# test fixture']", "widget_token = " + W + " # test fixture",
+         "widget_token = " + W),
+        # stopwords: substrings of the secret, case-insensitive
+        ("stopwords = ['EXAMPLE']", "widget_token = example" + W[7:], "widget_token = " + W),
+        # condition AND: every check must hold (here a regex and a stopword)
+        ("condition = 'AND'\nregexes = ['^q']\nstopwords = ['zz']", "widget_token = q" + W[1:22] + "zz",
+         "widget_token = x" + W[1:22] + "zz"),
+        # condition AND with paths: never true for a chat message
+        ("condition = 'AND'\npaths = ['.*']\nregexes = ['.*']", "", "widget_token = " + W),
+    ],
+)  # fmt: skip
+def test_gitleaks_allowlist_semantics(tmp_path: Path, allowlist: str, quiet: str, loud: str) -> None:
+    engine = _gitleaks_engine(tmp_path, RULE + "[[rules.allowlists]]\n" + allowlist + "\n")
+    if quiet:
+        assert engine.scan(quiet) == []
+    assert [f.detector for f in engine.scan(loud)] == ["gitleaks.widget"]
+
+
+def test_gitleaks_path_allowlists_skip_matching_files_only(tmp_path: Path) -> None:
+    engine = _gitleaks_engine(tmp_path, RULE + "[[rules.allowlists]]\npaths = ['\\.lock$']\n")
+    text = "widget_token = " + W
+    assert engine.scan(text, path="deps.lock") == []
+    assert len(engine.scan(text, path="deps.txt")) == len(engine.scan(text)) == 1
+
+
+def test_gitleaks_entropy_must_exceed_the_floor_and_confidence_is_configurable(tmp_path: Path) -> None:
+    value = "ab" * 12  # entropy exactly 1.0 (the built-in placeholder checks would not stop it: 2 letters do)
+    engine = _gitleaks_engine(tmp_path, 'default_confidence = "high"\n' + RULE + "entropy = 1.0\n")
+    assert engine.scan("widget_token = " + value) == []  # gitleaks: entropy <= floor is skipped
+    [finding] = engine.scan("widget_token = " + "abc" * 8)
+    assert finding.confidence.value == "high"
+
+
+def test_rules_check_reports_loaded_skipped_and_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "extend.toml"
+    config.write_text("[extend]\nuseDefault = true\n" + GITLEAKS)
+    assert main(["rules", "check", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "1 rule(s) loaded" in out
+    assert "skipped pem-files: path-only rule" in out
+    assert "useDefault" in out and "built-in detectors are always on" in out
+    assert main(["rules", "check", "--strict", str(config)]) == 2
+    assert main(["rules", "check", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_rule_keywords_gate_each_message_not_the_batch(upstream: DetectionEngine) -> None:
+    # GIVEN gitleaks' sourcegraph rule (keywords sgp_, sourcegraph; its regex also matches any 40-hex
+    # string) and a batch where one message names sourcegraph and another holds a commit hash
+    commit = "".join(random.Random(3).choices("0123456789abcdef", k=40))
+    texts = ["the sourcegraph token rotation is done", f"deploy {commit} went out"]
+    # THEN the commit is not reported: gitleaks runs a rule only on texts holding one of its keywords
+    assert all(f.detector != "gitleaks.sourcegraph-access-token" for fs in upstream.scan_many(texts) for f in fs)
+    [finding] = [f for f in upstream.scan(f"sourcegraph deploy {commit}") if f.detector.startswith("gitleaks.")]
+    assert finding.detector == "gitleaks.sourcegraph-access-token"

@@ -7,6 +7,7 @@ candidates pass through these checks before they become findings.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Values published in vendor documentation and test suites.
@@ -64,15 +65,24 @@ _REFERENCE_ALTERNATIVES = (
 )
 
 
-def _compile(alternatives: tuple[str, ...]) -> Any:
-    """Case-insensitive alternation, on RE2 where available: one linear pass even over a long PEM block."""
-    pattern = "(?i)(?:" + "|".join(alternatives) + ")"
-    try:
-        import re2
+class _Alternation:
+    """Case-insensitive alternation on RE2: one C call per value, linear even over a long PEM block."""
 
-        return re2.compile(pattern)
-    except ImportError:  # pragma: no cover - re2 is a pinned dependency
-        return re.compile(pattern)
+    def __init__(self, alternatives: tuple[str, ...]) -> None:
+        pattern = "(?i)(?:" + "|".join(alternatives) + ")"
+        try:
+            from slack_dlp.detect.fastre2 import Re2Pattern
+
+            self._compiled: Any = Re2Pattern(pattern)
+        except ImportError:  # pragma: no cover - re2 is a pinned dependency
+            self._compiled = re.compile(pattern)
+
+    def search(self, value: str) -> bool:
+        return bool(self._compiled.search(value))
+
+
+def _compile(alternatives: tuple[str, ...]) -> _Alternation:
+    return _Alternation(alternatives)
 
 
 _PLACEHOLDER = _compile(_PLACEHOLDER_ALTERNATIVES)
@@ -81,15 +91,20 @@ _ENV_REFERENCE = _compile(_REFERENCE_ALTERNATIVES)
 _SEQUENCES = ("0123456789", "1234567890", "abcdefghij", "qwertyuiop")
 
 
+_SEPARATORS = re.compile(r"[\s-]")
+_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
+_ALNUM_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
 def is_known_example(value: str) -> bool:
-    return value in KNOWN_EXAMPLES or re.sub(r"[\s-]", "", value) in KNOWN_EXAMPLES
+    return value in KNOWN_EXAMPLES or _SEPARATORS.sub("", value) in KNOWN_EXAMPLES
 
 
 def looks_like_placeholder(value: str) -> bool:
     """Template syntax, masks, obvious filler, or a value built from one repeated character."""
     if _PLACEHOLDER.search(value):
         return True
-    core = re.sub(r"[^A-Za-z0-9]", "", value)
+    core = _NOT_ALNUM.sub("", value)
     if core and len(set(core.lower())) <= 2:
         return True
     lowered = core.lower()
@@ -101,5 +116,107 @@ def is_reference(value: str) -> bool:
     return bool(_ENV_REFERENCE.search(value))
 
 
+_BENIGN = _compile(_PLACEHOLDER_ALTERNATIVES + _REFERENCE_ALTERNATIVES)
+
+
 def is_benign(value: str) -> bool:
-    return is_known_example(value) or looks_like_placeholder(value) or is_reference(value)
+    """A documented example, a placeholder or a reference (one RE2 call for the patterns of both)."""
+    if value in KNOWN_EXAMPLES or _BENIGN.search(value):
+        return True
+    distinct = len(set(value.lower()) & _ALNUM_CHARS)
+    if 0 < distinct <= 2:
+        return True
+    if distinct < 12:
+        core = _NOT_ALNUM.sub("", value).lower()
+        if any(seq in core for seq in _SEQUENCES):
+            return True
+    return (" " in value or "-" in value) and _SEPARATORS.sub("", value) in KNOWN_EXAMPLES
+
+
+class AllowlistError(ValueError):
+    """An allowlist definition is unusable; raised at load time."""
+
+
+_TARGETS = ("secret", "match", "line")
+
+
+def _re2_or(patterns: tuple[str, ...], *, literal: bool = False) -> Any:
+    """One RE2 program for a list of regexes (or, with ``literal``, of case-insensitive words).
+
+    Stopwords become one automaton this way, not one regex each: the upstream gitleaks
+    configuration has over a thousand of them.
+    """
+    if not patterns:
+        return None
+    import re2
+
+    from slack_dlp.detect.fastre2 import Re2Pattern
+
+    if literal:
+        source = "(?i)(?:" + "|".join(re.escape(p) for p in patterns) + ")"
+    else:
+        source = "|".join(f"(?:{p})" for p in patterns)
+    try:
+        return Re2Pattern(source)
+    except re2.error as error:
+        raise AllowlistError(f"allowlist regex does not compile: {error}") from None
+
+
+@dataclass(frozen=True)
+class RuleAllowlist:
+    """gitleaks' allowlist semantics, for rules and configurations alike.
+
+    ``regexes`` are tested against the secret, the whole match or the whole line
+    (``regex_target``); ``stopwords`` are looked for (case-insensitive substrings) in the secret;
+    ``paths`` against the name of the file being scanned (never true for a chat message).
+    ``condition`` OR: any check that is present allows the finding; AND: every present check must.
+    ``commits`` never hold in chat, so an AND allowlist with commits never allows anything.
+    """
+
+    regexes: tuple[str, ...] = ()
+    stopwords: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    regex_target: str = "secret"
+    condition: str = "OR"
+    commits: tuple[str, ...] = ()
+    description: str = ""
+    _regex: Any = field(init=False, repr=False, compare=False)
+    _stopwords: Any = field(init=False, repr=False, compare=False)
+    _paths: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.regex_target not in _TARGETS:
+            raise AllowlistError(f"regexTarget must be one of {', '.join(_TARGETS)}, not {self.regex_target!r}")
+        if self.condition not in ("OR", "AND"):
+            raise AllowlistError(f"condition must be OR or AND, not {self.condition!r}")
+        if not (self.regexes or self.stopwords or self.paths or self.commits):
+            raise AllowlistError("an allowlist needs at least one of regexes, stopwords, paths, commits")
+        object.__setattr__(self, "_regex", _re2_or(self.regexes))
+        object.__setattr__(self, "_stopwords", _re2_or(tuple({w.lower() for w in self.stopwords}), literal=True))
+        object.__setattr__(self, "_paths", _re2_or(self.paths))
+
+    @property
+    def applies_to_content(self) -> bool:
+        """False for allowlists that only name commits or paths (nothing to test in a finding)."""
+        return bool(self.regexes or self.stopwords) or self.condition == "AND"
+
+    def allows_path(self, path: str) -> bool:
+        """True when every finding in the file ``path`` is allowed (OR allowlists with paths)."""
+        return self.condition == "OR" and bool(path) and self._paths is not None and self._paths.search(path)
+
+    def allows(self, secret: str, match: str, line: str, path: str = "") -> bool:
+        target = {"secret": secret, "match": match, "line": line}[self.regex_target]
+        regex_hit = self._regex is not None and bool(target) and self._regex.search(target)
+        stopword_hit = self._stopwords is not None and bool(secret) and self._stopwords.search(secret)
+        if self.condition == "OR":
+            return regex_hit or stopword_hit or self.allows_path(path)
+        checks = []
+        if self.commits:
+            checks.append(False)  # chat has no commits
+        if self.paths:
+            checks.append(bool(path) and self._paths.search(path))
+        if self.regexes:
+            checks.append(regex_hit)
+        if self.stopwords:
+            checks.append(stopword_hit)
+        return all(checks)

@@ -7,7 +7,8 @@ the best public reference). Values are confirmed by a validator wherever the for
 from __future__ import annotations
 
 from slack_dlp.detect import validators as v
-from slack_dlp.detect.detector import Detector
+from slack_dlp.detect.allowlist import RuleAllowlist
+from slack_dlp.detect.detector import FIRST_GROUP, Detector
 from slack_dlp.model import Category, Confidence
 
 SECRET = Category.SECRET
@@ -32,6 +33,27 @@ def _assigned(names: str, value: str) -> str:
     )
 
 
+#: Names that identify a secret rather than hold one (``credential_id``, ``key_alias``, ``api_version``,
+#: ``secret_name``, ``token_url``…): assignments to them are not reported by the generic rule.
+IDENTIFIER_SUFFIXES = (
+    "id", "ids", "alias", "name", "names", "version", "ver", "url", "uri", "endpoint", "file", "path", "dir",
+    "type", "kind", "length", "len", "size", "ttl", "ref", "count", "format", "arn", "region", "hash",
+    "fingerprint", "label", "prefix", "suffix", "expiry", "expires", "expiration", "timeout", "policy", "store",
+    "manager", "rotation", "reset", "field", "header", "param", "vault", "provider", "scope", "scopes",
+)  # fmt: skip
+IDENTIFIER_NAMES = ("public[_.-]?key", "public[_.-]?token", "csrf[_.-]?token", "xsrf[_.-]?token", "key[_.-]?id")
+
+#: The generic rule's suppression, as data: a gitleaks-style allowlist on the whole match.
+IDENTIFIER_ALLOWLIST = RuleAllowlist(
+    description="identifiers named like secrets",
+    regex_target="match",
+    regexes=(
+        r"(?i)^[\w.-]*?(?:[_.-](?:" + "|".join(IDENTIFIER_SUFFIXES) + r")|" + "|".join(IDENTIFIER_NAMES) + r")"
+        r"[\"']?\s*(?:[:=]|:=|=>|\s)",
+    ),
+)
+
+
 CLOUD: tuple[Detector, ...] = (
     Detector(
         "aws-access-key-id",
@@ -44,9 +66,16 @@ CLOUD: tuple[Detector, ...] = (
         "aws-secret-access-key",
         SECRET,
         "AWS secret access key",
-        _assigned(r"aws|secret[_ ]?access|secret_key|secretaccesskey", r"[A-Za-z0-9/+]{40}"),
-        _kw("aws", "secret"),
+        # `aws_secret_access_key =`, the console's "Secret access key", the CLI's
+        # "AWS Secret Access Key [None]:", JSON "SecretAccessKey", and the downloaded credentials
+        # CSV (`Access key ID,Secret access key` then `AKIA…,<secret>`): a key id, then the secret.
+        r"(?:(?i:aws|secret[ _.-]?access(?:[ _.-]?key)?|secret[ _.-]?key|secretaccesskey)[\w.-]{0,20}[\"']?"
+        r"(?:[ \t]*\[[^\]\n]{0,20}\])?\s*(?:[:=]|:=|=>|\s|,)\s*[\"'`]?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=_-])"
+        r"|(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z2-7]{16}[\"']?[ \t]*[,;|\t:][ \t]*[\"']?([A-Za-z0-9/+]{40})"
+        r"(?![A-Za-z0-9/+=_-]))",
+        _kw("aws", "secret", "akia", "asia"),
         v.aws_secret_key,
+        secret_group=FIRST_GROUP,
     ),
     Detector(
         "aws-session-token",
@@ -83,9 +112,13 @@ CLOUD: tuple[Detector, ...] = (
         "azure-storage-account-key",
         SECRET,
         "Azure storage account key",
-        r"(?i:AccountKey)\s*=\s*(?P<secret>[A-Za-z0-9+/]{86}==)",
-        _kw("accountkey"),
+        # Connection strings, `az storage account keys list` as JSON and as a table.
+        r"(?:(?i:AccountKey)\s*=\s*([A-Za-z0-9+/]{86}==)"
+        r"|\"keyName\":\s*\"key[12]\"[^{}]{0,200}?\"value\":\s*\"([A-Za-z0-9+/]{86}==)\""
+        r"|\bkey[12]\s+(?i:full|read)\s+([A-Za-z0-9+/]{86}==))",
+        _kw("accountkey", "keyname", "key1", "key2"),
         v.entropy_at_least(4.5),
+        secret_group=FIRST_GROUP,
     ),
     Detector(
         "azure-sas-token",
@@ -410,9 +443,13 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
         "twilio-auth-token",
         SECRET,
         "Twilio auth token",
-        _assigned(r"twilio[\w-]{0,20}(?:auth|token|secret)", r"[0-9a-f]{32}"),
-        _kw("twilio"),
+        # TWILIO_AUTH_TOKEN=…, and the Account SID:auth token pair of `curl -u` / Basic auth.
+        "(?:" + _assigned(r"twilio[\w-]{0,20}(?:auth|token|secret)", r"[0-9a-f]{32}") + ""
+        r"|(?<![A-Za-z0-9])AC[0-9a-f]{32}:([0-9a-f]{32})(?![A-Za-z0-9]))",
+        _kw("twilio", "ac"),
         v.mixed_alnum,
+        secret_group=FIRST_GROUP,
+        trigger=r"(?i:twilio)|AC[0-9a-f]{32}:",
     ),
     Detector(
         "datadog-api-key",
@@ -559,14 +596,16 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         "generic-secret-assignment",
         SECRET,
         "Password or secret assigned in code or config",
-        _assigned(
-            r"password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|"
-            r"client[_-]?secret|private[_-]?key|credentials?",
-            r"[^\s\"'`,;()<>]{8,128}",
-        ),
+        # No look-around: the pattern runs on RE2 as it is (the value class stops at a delimiter).
+        r"(?i:password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|"
+        r"client[_-]?secret|private[_-]?key|credentials?)[\w.-]{0,20}[\"']?"
+        r"(?:[ \t]*(?:[:=]|:=|=>)|[ \t]+is)[ \t]*[\"'`]?"
+        r"(?P<secret>[^\s\"'`,;()<>]{8,})",
         _kw("pass", "pwd", "secret", "key", "token", "credential"),
-        v.password_like,
+        v.generic_secret,
         MEDIUM,
+        allowlists=(IDENTIFIER_ALLOWLIST,),
+        generic=True,
     ),
 )
 
@@ -593,7 +632,7 @@ FINANCIAL_DATA: tuple[Detector, ...] = (
             "card", "visa", "mastercard", "amex", "credit", "debit", "cvv", "cvc", "exp", "payment", "billing"
         ),
         context_down=_kw("order", "invoice", "tracking", "ticket", "build", "version", "phone", "account id"),
-        trigger=r"\d[ -]?\d\d\d[ -]?\d\d\d\d[ -]?\d\d\d\d",
+        trigger=r"\d(?:[ -]?\d){12}",  # any grouping: 4-4-4-4, Amex 4-6-5, Diners 4-6-4
     ),
     Detector(
         "us-bank-routing-number",

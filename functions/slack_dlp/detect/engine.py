@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 from slack_dlp.detect.allowlist import is_benign
 from slack_dlp.detect.catalog import BUILTIN_DETECTORS
 from slack_dlp.detect.detector import Detector
+from slack_dlp.detect.fastre2 import as_latin1
 from slack_dlp.detect.prefilter import Prefilter
 from slack_dlp.detect.validators import shannon_entropy
 from slack_dlp.model import Confidence, Finding
@@ -41,8 +42,7 @@ class Fingerprinter:
         self._key = key
 
     def __call__(self, value: str) -> str:
-        digest = hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
-        return digest[:32]
+        return hmac.digest(self._key, value.encode("utf-8"), "sha256").hex()[:32]
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,56 @@ class Policy:
         return any(p.search(value) for p in self.allow_patterns)
 
 
+#: One candidate: (catalog rank, value start, value end, match start, match end, detector).
+_Hit = tuple[int, int, int, int, int, Detector]
+
+#: ``scan_large`` cuts a long text into pieces of this many characters (plus the overlap).
+LARGE_CHUNK_CHARS = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Texts joined by newlines (str and Latin-1 bytes), where each starts and ends, which texts a
+    detector applies to (None: all), and the candidates found so far per text."""
+
+    joined: str
+    data: bytes
+    starts: list[int]
+    ends: list[int]
+    applies: list[bool] | None
+    found: list[list[_Hit]]
+
+    def located(self, prefilter: Prefilter, locator: Any) -> Iterator[tuple[int, list[Any]]]:
+        """Locator hits (text index, spans) in the texts the detector applies to."""
+        for index, spans in prefilter.locate(locator, self.data, self.starts, self.ends):
+            if self.applies is None or self.applies[index]:
+                yield index, spans
+
+
+def _append(
+    out: list[_Hit], rank: int, detector: Detector, base: int, value: tuple[int, int], match: tuple[int, int]
+) -> None:
+    """A candidate, in the offsets of its own text (which starts at ``base``). Its value is checked
+    when overlaps are resolved: one inside a value a more specific detector took costs no check."""
+    if value[1] > value[0]:
+        out.append((rank, value[0] - base, value[1] - base, match[0] - base, match[1] - base, detector))
+
+
+def _has_keyword(detector: Detector, text: str) -> bool:
+    """gitleaks runs a rule with keywords only on texts that hold one (not merely on their batch)."""
+    if not detector.keyword_gated:
+        return True
+    lowered = text.lower()
+    return any(keyword in lowered for keyword in detector.keywords)
+
+
 class DetectionEngine:
-    """Runs detectors over batches of texts: one prefilter pass per batch, exact patterns after."""
+    """Runs detectors over batches of texts: one prefilter pass per batch, exact patterns after.
+
+    The RE2 gate tells which detectors can match anywhere in the batch; each of those runs its
+    RE2 locator over the whole batch once, and its exact pattern only where a locator hit starts
+    (never over whole texts). Overlaps are resolved in O(n log n), before the value checks.
+    """
 
     def __init__(
         self,
@@ -95,74 +143,186 @@ class DetectionEngine:
         self._policy = policy or Policy()
         self._use_prefilter = use_prefilter
         ids = [d.id for d in detectors]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        duplicates = sorted({i for i, n in Counter(ids).items() if n > 1})
         if duplicates:
             raise ValueError(f"duplicate detector ids: {', '.join(duplicates)}")
-        self._detectors = tuple(d for d in detectors if self._policy.runs(d))
+        # Order decides overlaps: specific detectors first (in the given order), generic ones last.
+        self._detectors = tuple(sorted((d for d in detectors if self._policy.runs(d)), key=lambda d: d.generic))
         self._prefilter = Prefilter(self._detectors)
         self._fingerprint = fingerprinter
+        self._reported = [c for c in Confidence if c.at_least(self._policy.min_confidence)]
+        #: Overlap ``scan_large`` keeps between pieces: longer than any bounded match.
+        self.overlap = min(max([*self._prefilter.reach, 256]) * 2, 64 * 1024)
 
     @property
     def detectors(self) -> tuple[Detector, ...]:
         return self._detectors
 
-    def scan(self, text: str) -> list[Finding]:
-        """Findings in ``text``, non-overlapping, ordered by position."""
-        return self.scan_many([text])[0]
+    def scan(self, text: str, path: str = "") -> list[Finding]:
+        """Findings in ``text``, non-overlapping, ordered by position. ``path``: the file it came from."""
+        return self.scan_many([text], [path] if path else None)[0]
 
-    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
-        """Findings per text. RE2 finds the candidate detectors for the whole batch in one pass and
-        then the texts each candidate's trigger occurs in; exact patterns run on those texts only."""
+    def scan_large(self, text: str, path: str = "", chunk_chars: int = LARGE_CHUNK_CHARS) -> list[Finding]:
+        """``scan`` for a long text (a whole file), in overlapping pieces of ``chunk_chars``.
+
+        A value is reported by the piece that owns its start (pieces own the text from the middle
+        of the overlap before them), so values across a cut are found once, and partial values at
+        the start of a piece are not reported.
+        """
+        if len(text) <= chunk_chars + self.overlap:
+            return self.scan(text, path)
+        findings: list[Finding] = []
+        half = self.overlap // 2
+        piece_start = 0
+        while piece_start < len(text):
+            piece_end = min(len(text), piece_start + chunk_chars + self.overlap)
+            owned_from = piece_start + half if piece_start else 0
+            owned_to = piece_end - half if piece_end < len(text) else piece_end
+            piece = text[piece_start:piece_end]
+            [hits] = self._hits([piece], [path])
+            findings.extend(
+                f for f in self._confirm(piece, hits, shift=piece_start, path=path) if owned_from <= f.start < owned_to
+            )
+            if piece_end == len(text):
+                break
+            piece_start = piece_end - self.overlap
+        return findings
+
+    def scan_many(self, texts: Sequence[str], paths: Sequence[str] | None = None) -> list[list[Finding]]:
+        """Findings per text (``paths``: the file name of each text, "" for messages)."""
         if not texts:
             return []
-        joined = "\n".join(texts)
-        candidates = self._prefilter.candidates(joined) if self._use_prefilter else range(len(self._detectors))
-        if not candidates:
-            return [[] for _ in texts]
-        starts = [0, *(end + i for i, end in enumerate(accumulate(map(len, texts[:-1])), start=1))]
-        found: list[list[tuple[int, int, int, Detector]]] = [[] for _ in texts]
-        for rank in candidates:
-            detector = self._detectors[rank]
-            spans = self._prefilter.locate(rank, joined) if self._use_prefilter else None
-            if spans is None:
-                indexes: Iterable[int] = range(len(texts))
-            else:
-                indexes = sorted(
-                    {
-                        bisect_right(starts, position) - 1
-                        for span in spans
-                        for position in (span[0], max(span[0], span[1] - 1))
-                    }
-                )
-            for index in indexes:
-                found[index].extend(
-                    (rank, *detector.value_span(m), detector) for m in detector.compiled.finditer(texts[index])
-                )
-        return [self._confirm(text, hits) if hits else [] for text, hits in zip(texts, found, strict=True)]
+        names = list(paths) if paths is not None else [""] * len(texts)
+        found = self._hits(texts, names)
+        return [
+            self._confirm(text, hits, path=name) if hits else []
+            for text, hits, name in zip(texts, found, names, strict=True)
+        ]
 
-    def _confirm(self, text: str, candidates: list[tuple[int, int, int, Detector]]) -> list[Finding]:
-        taken: list[tuple[int, int]] = []
-        findings: list[Finding] = []
-        # Specific detectors (earlier in the catalog) win a span over generic ones.
-        for _, start, end, detector in sorted(candidates, key=lambda c: (c[0], c[1])):
-            if any(start < t_end and t_start < end for t_start, t_end in taken):
+    def _hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
+        """Candidate values per text (overlaps not yet resolved, values not yet checked)."""
+        if self._use_prefilter and self._prefilter.uses_re2:
+            return self._located_hits(texts, names)
+        return self._exhaustive_hits(texts, names)
+
+    def _exhaustive_hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
+        """Every detector's exact pattern over every text it applies to: the reference behaviour."""
+        found: list[list[_Hit]] = [[] for _ in texts]
+        for rank, detector in enumerate(self._detectors):
+            for index, text in enumerate(texts):
+                if detector.applies_to(names[index]) and _has_keyword(detector, text):
+                    self._exact_in(rank, detector, text, 0, len(text), 0, found[index])
+        return found
+
+    @staticmethod
+    def _exact_in(rank: int, detector: Detector, source: str, low: int, high: int, base: int, out: list[_Hit]) -> None:
+        """Candidates of ``detector``'s exact pattern in ``source[low:high]`` (one text starting at ``base``)."""
+        for m in detector.compiled.finditer(source, low, high):
+            _append(out, rank, detector, base, detector.value_span(m), m.span())
+
+    def _located_hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
+        joined = "\n".join(texts)
+        data = as_latin1(joined)
+        starts = [0, *(end + i for i, end in enumerate(accumulate(map(len, texts[:-1])), start=1))]
+        ends = [start + len(text) for start, text in zip(starts, texts, strict=True)]
+        found: list[list[_Hit]] = [[] for _ in texts]
+        prefilter = self._prefilter
+        for rank in prefilter.candidates(data):
+            detector = self._detectors[rank]
+            applies = None
+            if detector.path:  # only files whose name matches; messages have none
+                applies = [bool(name) and detector.applies_to(name) for name in names] if any(names) else []
+                if not any(applies):
+                    continue
+            locator = prefilter.locator(rank)
+            if locator is None:  # no RE2 form: the exact pattern over each text
+                for index, start in enumerate(starts):
+                    if (applies is None or applies[index]) and _has_keyword(detector, texts[index]):
+                        self._exact_in(rank, detector, joined, start, ends[index], start, found[index])
+            elif prefilter.exact[rank]:
+                self._exact_hits(rank, detector, locator, _Batch(joined, data, starts, ends, applies, found))
+            else:
+                self._windowed_hits(rank, detector, locator, _Batch(joined, data, starts, ends, applies, found))
+        return found
+
+    def _exact_hits(self, rank: int, detector: Detector, locator: Any, batch: _Batch) -> None:
+        """The locator is the exact pattern: its hits are the matches."""
+        joined, starts, ends, found = batch.joined, batch.starts, batch.ends, batch.found
+        gated: dict[int, bool] = {}  # text index -> holds one of the rule's keywords
+        for index, spans in batch.located(self._prefilter, locator):
+            end = ends[index]
+            if detector.keyword_gated:
+                if index not in gated:
+                    gated[index] = _has_keyword(detector, joined[starts[index] : end])
+                if not gated[index]:
+                    continue
+            first, last = spans[0]
+            value_start, value_end = detector.value_span_of(spans)
+            _append(
+                found[index], rank, detector, starts[index], (value_start, min(value_end, end)), (first, min(last, end))
+            )
+
+    def _windowed_hits(self, rank: int, detector: Detector, locator: Any, batch: _Batch) -> None:
+        """The exact (Python) pattern is tried where each locator hit starts (anchored: no scanning);
+        only when a look-around rejects that start does it search the hit's window."""
+        joined, starts, ends, found = batch.joined, batch.starts, batch.ends, batch.found
+        reach = self._prefilter.reach[rank]
+        compiled = detector.compiled
+        covered = -1  # joined offset up to which this detector's matches are taken
+        for index, spans in batch.located(self._prefilter, locator):
+            first, last = spans[0]
+            if first < covered:
                 continue
+            base, end = starts[index], ends[index]
+            stop = min(end, max(last, first + 1) + reach)
+            m = compiled.match(joined, first, end) or compiled.search(joined, first, stop)
+            while m is not None:
+                if m.end() == stop < end and m.start() != first:  # the window cut it short
+                    m = compiled.search(joined, m.start(), end)
+                    if m is None:
+                        break
+                _append(found[index], rank, detector, base, detector.value_span(m), m.span())
+                covered = m.end()
+                # The relaxed hit may hold more than one real match (a real one can be shorter).
+                m = compiled.search(joined, covered, stop) if covered < last else None
+
+    def _confirm(self, text: str, candidates: list[_Hit], shift: int = 0, path: str = "") -> list[Finding]:
+        """Resolve overlaps (specific before generic), apply confidence and the policy; ``shift`` moves
+        the offsets (a piece of a larger text)."""
+        taken_starts: list[int] = []
+        taken_ends: list[int] = []
+        findings: list[Finding] = []
+        seen: set[tuple[int, int, int]] = set()
+        policy = self._policy
+        # Specific detectors (earlier in the catalog) win a span over generic ones.
+        ordered = candidates if len(candidates) == 1 else sorted(candidates, key=lambda c: (c[0], c[1]))
+        for rank, start, end, match_start, match_end, detector in ordered:
+            if (rank, start, end) in seen:
+                continue
+            seen.add((rank, start, end))
+            at = bisect_right(taken_starts, start)
+            if (at and taken_ends[at - 1] > start) or (at < len(taken_starts) and taken_starts[at] < end):
+                continue  # overlaps a value already taken
             value = text[start:end]
-            if not self._is_real(detector, value):
+            if detector.plain:  # only a validator and the benign checks: the common case, inlined
+                if (detector.validator is not None and not detector.validator(value)) or is_benign(value):
+                    continue
+            elif not self._is_real(detector, value, text, 0, len(text), (match_start, match_end), path):
                 continue
             confidence = detector.adjusted_confidence(text, start, end)
-            if not confidence.at_least(self._policy.min_confidence):
+            if confidence not in self._reported:  # identity on three members: cheaper than at_least
                 continue
             fingerprint = self._fingerprint(value)
-            if self._policy.allows_value(value, fingerprint):
+            if (policy.allow_fingerprints or policy.allow_patterns) and policy.allows_value(value, fingerprint):
                 continue
-            taken.append((start, end))
+            taken_starts.insert(at, start)
+            taken_ends.insert(at, end)
             findings.append(
                 Finding(
                     detector=detector.id,
                     category=detector.category,
-                    start=start,
-                    end=end,
+                    start=start + shift,
+                    end=end + shift,
                     confidence=confidence,
                     masked=mask(value),
                     fingerprint=fingerprint,
@@ -173,11 +333,24 @@ class DetectionEngine:
         return findings
 
     @staticmethod
-    def _is_real(detector: Detector, value: str) -> bool:
-        if is_benign(value):
+    def _is_real(
+        detector: Detector, value: str, text: str, base: int, text_end: int, match_span: tuple[int, int], path: str
+    ) -> bool:
+        """Cheapest checks first: entropy, the validator, allowlists, then the benign-value checks."""
+        if detector.min_entropy is not None:
+            entropy = shannon_entropy(value)
+            if entropy < detector.min_entropy or (detector.entropy_exclusive and entropy <= detector.min_entropy):
+                return False
+        if detector.validator is not None and not detector.validator(value):
             return False
-        if detector.min_entropy is not None and shannon_entropy(value) < detector.min_entropy:
-            return False
+        if detector.allowlists:
+            match_start, match_end = match_span
+            match = text[match_start:match_end]
+            line_start = max(base, text.rfind("\n", base, match_start) + 1)
+            line_end = text.find("\n", match_end, text_end)
+            line = text[line_start : text_end if line_end < 0 else line_end]
+            if any(a.allows(value, match, line, path) for a in detector.allowlists):
+                return False
         if any(p.search(value) for p in detector.compiled_allow):
             return False
-        return detector.validator is None or detector.validator(value)
+        return not is_benign(value)

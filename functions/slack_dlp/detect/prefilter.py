@@ -1,21 +1,26 @@
-"""One pass over a whole batch to learn which detectors can match at all.
+"""Which detectors can match in a batch, and where: RE2 passes before any Python pattern runs.
 
 Nearly all chat text contains nothing sensitive, so the engine's cost is deciding that quickly.
-An RE2 ``Set`` of every detector's pattern (with Python-only look-arounds relaxed away, so each
-entry matches a superset of what the real pattern matches) runs as one DFA over the batch; only
-the detectors it reports run their exact Python patterns and validators. Without RE2 the
-prefilter falls back to each detector's keywords.
+The gate is an RE2 ``Set`` of every detector's trigger (its keywords, or a short pattern) run as
+one DFA over the whole batch. Each detector it reports runs its locator once over the batch: its
+own RE2 pattern, or its Python pattern with the look-arounds relaxed away (a superset of what the
+real pattern matches), so the exact pattern only runs where a locator hit starts. Without RE2
+the prefilter falls back to each detector's keywords.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import warnings
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from slack_dlp.detect.detector import Detector
+from slack_dlp.detect.fastre2 import options as re2_options
 
-_DFA_MEMORY = 128 << 20
+_DFA_MEMORY = 128 << 20  # the gate: one Set of every trigger
+_LOCATOR_MEMORY = 16 << 20  # each locator (RE2's default is 8 MB); used lazily, as the text needs
 _RE2_MAX_REPEAT = 1000
 
 
@@ -94,30 +99,61 @@ def trigger_of(detector: Detector) -> str:
     return f"(?{flags}){source}" if flags else source
 
 
+#: Longest stretch scanned after a locator hit for patterns without a bounded width.
+UNBOUNDED_REACH = 1024
+_WIDTH_LIMIT = 100_000
+
+
+def pattern_reach(detector: Detector) -> int:
+    """The longest text ``detector.pattern`` can match (UNBOUNDED_REACH when it has no bound)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # RE2 syntax can look like Python's future nested sets
+            _, high = re._parser.parse(detector.pattern, detector.flags).getwidth()  # type: ignore[attr-defined]
+    except Exception:
+        return UNBOUNDED_REACH
+    return UNBOUNDED_REACH if high >= _WIDTH_LIMIT else max(int(high), 1)
+
+
 class Prefilter:
+    """An RE2 ``Set`` of every detector's trigger (gate) and one RE2 locator per detector.
+
+    Texts are scanned as Latin-1 bytes (see ``as_latin1``), so every offset RE2 reports is a
+    Python str offset. A locator is the detector's own RE2 pattern (user rules: the hits are the
+    matches), or its Python pattern with look-arounds relaxed away (a superset: the exact
+    pattern then runs only in a window after each hit).
+    """
+
     def __init__(self, detectors: Sequence[Detector]) -> None:
         self._detectors = tuple(detectors)
         self._set: Any = None
         self._set_members: list[int] = []
         self._always: list[int] = []
         self._locators: dict[int, Any] = {}
+        #: Detectors whose locator is their exact pattern (user RE2 rules, patterns without look-arounds).
+        self.exact: list[bool] = [d.engine == "re2" or relax_for_re2(d.pattern) == d.pattern for d in detectors]
+        self.reach = [pattern_reach(d) for d in self._detectors]
         try:
-            import re2
+            from re2 import _re2
         except ImportError:  # pragma: no cover - re2 is a pinned dependency; keep working without it
             self._always = [i for i, d in enumerate(self._detectors) if not d.keywords]
             return
-        options = re2.Options()
-        options.max_mem = _DFA_MEMORY
-        rset = re2.Set.SearchSet(options)
+        self._unanchored = _re2.RE2.Anchor.UNANCHORED
+        options, locator_options = re2_options(_DFA_MEMORY), re2_options(_LOCATOR_MEMORY)
+        rset = _re2.Set(self._unanchored, options)
         for index, detector in enumerate(self._detectors):
-            trigger = trigger_of(detector)
             try:
-                rset.Add(trigger)
-                self._locators[index] = re2.compile(trigger, options)
-            except re2.error:
+                rset.Add(_latin1_pattern(trigger_of(detector)))
+            except Exception:
                 self._always.append(index)  # cannot prefilter: always run its exact pattern
                 continue
             self._set_members.append(index)
+            try:
+                locator = _re2.RE2(_latin1_pattern(_locator_source(detector)), locator_options)
+            except ValueError:
+                continue
+            if locator.ok():
+                self._locators[index] = locator
         rset.Compile()
         self._set = rset
 
@@ -125,20 +161,60 @@ class Prefilter:
     def uses_re2(self) -> bool:
         return self._set is not None
 
-    def candidates(self, text: str) -> list[int]:
-        """Indexes of the detectors that may match somewhere in ``text``, in catalog order."""
+    def candidates(self, data: bytes) -> list[int]:
+        """Indexes of the detectors that may match somewhere in ``data``, in catalog order."""
         if self._set is None:
-            lowered = text.lower()
+            lowered = data.decode("latin-1").lower()
             keyword_hits = [
                 i for i, d in enumerate(self._detectors) if d.keywords and any(k in lowered for k in d.keywords)
             ]
             return sorted({*keyword_hits, *self._always})
-        hits = self._set.Match(text) or ()
+        hits = self._set.Match(data) or ()
         return sorted({*(self._set_members[h] for h in hits), *self._always})
 
-    def locate(self, index: int, text: str) -> list[tuple[int, int]] | None:
-        """Spans in ``text`` where detector ``index``'s trigger matches, or None if unknown (scan all)."""
-        locator = self._locators.get(index)
-        if locator is None:
-            return None
-        return [match.span() for match in locator.finditer(text)]
+    def locator(self, index: int) -> Any:
+        return self._locators.get(index)
+
+    def locate(self, locator: Any, data: bytes, starts: list[int], ends: list[int]) -> Iterator[tuple[int, list[Any]]]:
+        """Matches of ``locator`` in ``data`` (texts joined by newlines), each within one text.
+
+        Yields (text index, spans of the match and its groups). A match that runs into the next
+        text is searched again within its own text (its newline included), and the search goes on
+        from there, so one text never hides the next one's matches.
+        """
+        match, unanchored = locator.Match, self._unanchored
+        pos, size = 0, len(data)
+        while pos <= size:
+            spans = match(unanchored, data, pos, size)
+            first, last = spans[0]
+            if first < 0:
+                return
+            index = bisect_right(starts, first) - 1
+            if last > ends[index] + 1:
+                spans = match(unanchored, data, first, ends[index] + 1)
+                first, last = spans[0]
+                if first < 0:
+                    pos = ends[index] + 1
+                    continue
+            yield index, spans
+            pos = last if last > first else last + 1
+
+
+def _locator_source(detector: Detector) -> str:
+    if detector.engine == "re2":
+        return detector.pattern if not detector.flags else trigger_of_flags(detector) + detector.pattern
+    return trigger_of_flags(detector) + relax_for_re2(detector.pattern)
+
+
+def trigger_of_flags(detector: Detector) -> str:
+    flags = "".join(f for bit, f in ((re.I, "i"), (re.S, "s"), (re.M, "m")) if detector.flags & bit)
+    return f"(?{flags})" if flags else ""
+
+
+def _latin1_pattern(pattern: str) -> bytes:
+    """The pattern for RE2's Latin-1 mode; one with characters beyond Latin-1 cannot have a locator
+    (ValueError: its detector then runs its exact pattern on each text)."""
+    try:
+        return pattern.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError("pattern has characters beyond Latin-1") from None

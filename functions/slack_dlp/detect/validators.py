@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -18,23 +19,26 @@ from itertools import pairwise
 Validator = Callable[[str], bool]
 
 _NON_DIGITS = re.compile(r"\D")
+_DIGIT = re.compile(r"\d")
 
 
 def digits_of(value: str) -> str:
     return _NON_DIGITS.sub("", value)
 
 
+_DOUBLED = str.maketrans("0123456789", "0246813579")  # each digit doubled, digits of the result summed
+
+
 def luhn(value: str) -> bool:
-    digits = digits_of(value)
+    return _luhn_digits(digits_of(value))
+
+
+def _luhn_digits(digits: str) -> bool:
     if len(digits) < 2:
         return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        digit = ord(char) - 48
-        if index % 2 == 1:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return total % 10 == 0
+    # From the right: digits in odd positions count as they are, the others doubled.
+    kept, doubled = digits[::-1][0::2], digits[::-1][1::2].translate(_DOUBLED)
+    return (sum(map(int, kept)) + sum(map(int, doubled))) % 10 == 0
 
 
 # (issuer, lengths, prefix ranges as (low, high) over the first len(str(low)) digits)
@@ -51,7 +55,9 @@ _CARD_ISSUERS: tuple[tuple[str, tuple[int, ...], tuple[tuple[int, int], ...]], .
 
 def card_issuer(value: str) -> str | None:
     """The card network whose number ranges and lengths ``value`` fits, or None."""
-    digits = digits_of(value)
+    digits = value if value.isdigit() else digits_of(value)
+    if digits[:1] not in _ISSUER_FIRST_DIGITS:
+        return None
     for issuer, lengths, ranges in _CARD_ISSUERS:
         if len(digits) not in lengths:
             continue
@@ -62,7 +68,23 @@ def card_issuer(value: str) -> str | None:
     return None
 
 
+_ISSUER_FIRST_DIGITS = frozenset({str(low)[0] for _, _, ranges in _CARD_ISSUERS for low, _ in ranges})
+
+
+def _progressions(length: int) -> frozenset[str]:
+    """Every run of ``length`` digits that steps by a constant (mod 10): 1111…, 1234…, 9753…."""
+    return frozenset(
+        "".join(str((first + step * i) % 10) for i in range(length)) for first in range(10) for step in range(10)
+    )
+
+
+_PROGRESSIONS = {length: _progressions(length) for length in range(12, 19)}
+
+
 def _all_same_or_sequential(digits: str) -> bool:
+    runs = _PROGRESSIONS.get(len(digits))
+    if runs is not None:
+        return digits in runs
     if len(set(digits)) == 1:
         return True
     steps = {(int(b) - int(a)) % 10 for a, b in pairwise(digits)}
@@ -71,16 +93,16 @@ def _all_same_or_sequential(digits: str) -> bool:
 
 def payment_card(value: str) -> bool:
     digits = digits_of(value)
-    return card_issuer(digits) is not None and luhn(digits) and not _all_same_or_sequential(digits[:-1])
+    return _luhn_digits(digits) and card_issuer(digits) is not None and not _all_same_or_sequential(digits[:-1])
 
 
 def shannon_entropy(value: str) -> float:
     """Bits per character of ``value``; random base64 is ~6, English words ~3.5."""
     if not value:
         return 0.0
-    counts = Counter(value)
     length = len(value)
-    return -sum(c / length * math.log2(c / length) for c in counts.values())
+    counts = list(map(value.count, set(value))) if length <= 256 else list(Counter(value).values())
+    return math.log2(length) - math.fsum(map(operator.mul, counts, map(math.log2, counts))) / length
 
 
 def entropy_at_least(bits: float) -> Validator:
@@ -212,10 +234,12 @@ def password_like(value: str) -> bool:
     for its length (short random strings cannot reach the entropy of long ones)."""
     if len(value) < 8:
         return False
-    classes = sum(
-        (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value),
-         any(not c.isalnum() for c in value))
-    )  # fmt: skip
+    classes = (
+        (value.upper() != value)  # a lowercase letter
+        + (value.lower() != value)  # an uppercase letter
+        + (_DIGIT.search(value) is not None)
+        + (not value.isalnum())
+    )
     return classes >= 2 and shannon_entropy(value) >= min(3.5, 0.8 * math.log2(len(value)))
 
 
@@ -227,3 +251,8 @@ def basic_auth(value: str) -> bool:
         return False
     user, sep, password = decoded.partition(":")
     return bool(sep) and bool(user) and len(password) >= 4 and decoded.isprintable()
+
+
+def generic_secret(value: str) -> bool:
+    """``password_like``, at most 128 characters (longer runs are data, not a typed secret)."""
+    return len(value) <= 128 and password_like(value)

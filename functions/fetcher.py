@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slack_dlp.config import Resources, Settings
 from slack_dlp.model import FileRef
-from slack_dlp.observability import logger, metrics
+from slack_dlp.observability import logger, metrics, traced
 from slack_dlp.wiring.fetcher import build_fetcher
 
 fetcher = build_fetcher(Settings.from_env(), Resources.from_env())
@@ -21,6 +21,7 @@ def fetch(record: SQSRecord) -> None:
     fetcher.process(FileRef.from_json(record.body))
 
 
+@traced
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

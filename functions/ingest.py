@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slack_dlp.config import Resources, Settings
 from slack_dlp.http import HttpRequest, HttpResponse
-from slack_dlp.observability import logger, metrics
+from slack_dlp.observability import logger, metrics, traced
 from slack_dlp.wiring.ingest import build_ingest
 
 settings = Settings.from_env()
@@ -38,6 +38,7 @@ def _to_response(response: HttpResponse) -> Response[str]:
     )
 
 
+@traced
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

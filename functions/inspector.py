@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slack_dlp import aws
 from slack_dlp.config import Resources, Settings
-from slack_dlp.observability import logger, metrics
+from slack_dlp.observability import logger, metrics, traced
 from slack_dlp.queues import RedeliveryDelayer
 from slack_dlp.wiring.inspector import build_inspector
 
@@ -19,6 +19,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 redelivery = RedeliveryDelayer(aws.client("sqs"))
 
 
+@traced
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

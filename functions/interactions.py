@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slack_dlp.config import Resources, Settings
 from slack_dlp.http import HttpRequest, HttpResponse
-from slack_dlp.observability import logger, metrics
+from slack_dlp.observability import logger, metrics, traced
 from slack_dlp.wiring.interactions import build_triage
 
 service = build_triage(Settings.from_env(), Resources.from_env())
@@ -33,6 +33,7 @@ def _to_response(response: HttpResponse) -> Response[str]:
     return Response(status_code=response.status, content_type=response.content_type, body=response.encoded_body())
 
 
+@traced
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slack_dlp import aws
 from slack_dlp.config import Resources, Settings
-from slack_dlp.observability import logger, metrics
+from slack_dlp.observability import logger, metrics, traced
 from slack_dlp.queues import QueueTopUp, RedeliveryDelayer
 from slack_dlp.slack.actions import NotifyError
 from slack_dlp.slack.alerts import MAX_DIGEST_RESULTS
@@ -24,6 +24,7 @@ redelivery = RedeliveryDelayer(sqs)
 top_up = QueueTopUp(sqs, resources.results_queue_url)
 
 
+@traced
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -39,6 +39,9 @@ ASSET_EXCLUDES = ("__pycache__", "*.pyc", "*.egg-info", "requirements")
 REQUIREMENTS_DIR = REPO_ROOT / "functions" / "requirements"
 #: Changes when the bundle's layout changes, so assets bundled by an older version are not reused.
 BUNDLE_FORMAT = "2"
+#: The Lambda runtime brings boto3 and botocore; a dependency's own copy (aws-xray-sdk pulls botocore) would
+#: shadow it and add 30 MB to every function.
+RUNTIME_PROVIDED = ("boto3", "boto3-*", "botocore", "botocore-*", "s3transfer", "s3transfer-*")
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ class LocalPythonBundling:
 
     def try_bundle(self, output_dir: str, *_args: Any, **_kwargs: Any) -> bool:
         out = Path(output_dir)
-        shutil.copytree(self.dependencies(), out, dirs_exist_ok=True)
+        shutil.copytree(self.dependencies(), out, dirs_exist_ok=True, ignore=_top_level(RUNTIME_PROVIDED))
         shutil.copytree(self._source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*ASSET_EXCLUDES))
         for destination, source in self._extra_files.items():
             (out / destination).parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +176,20 @@ class LocalPythonBundling:
             # Another synth built the same dependencies meanwhile: keep theirs.
             shutil.rmtree(staging, ignore_errors=True)
         return target
+
+
+def _top_level(patterns: tuple[str, ...]) -> Any:
+    """Ignore these names only at the top of the tree (``shutil.ignore_patterns`` matches at every level)."""
+    root: list[str] = []
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        if not root:
+            root.append(directory)
+        if directory != root[0]:
+            return set()
+        return set().union(*(fnmatch.filter(names, pattern) for pattern in patterns))
+
+    return ignore
 
 
 if __name__ == "__main__":

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from aws_cdk import Duration
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from infra.alarms import alarm
 
 
 class QueueWithDlq(Construct):
@@ -42,15 +43,11 @@ class QueueWithDlq(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receive_count),
         )
         self._key = key
-        self.dlq_alarm = cloudwatch.Alarm(
+        self.dlq_alarm = alarm(
             self,
             "DlqNotEmpty",
-            alarm_description=(f"Messages of {construct_id} failed {max_receive_count} times and wait in its DLQ"),
+            description=f"Messages of {construct_id} failed {max_receive_count} times and wait in its DLQ",
             metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
     def grant_send(self, grantee: iam.IGrantable) -> None:

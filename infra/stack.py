@@ -16,7 +16,6 @@ from aws_cdk import (
     SecretValue,
     Stack,
 )
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -25,10 +24,12 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.alarms import alarm
 from infra.api import SlackApi
 from infra.bundling import REPO_ROOT, BundleTarget, LocalPythonBundling
 from infra.coverage import ChannelJoiner, events_rate_limited_alarm
 from infra.functions import CORE, DETECT, FILES, LAMBDA_TARGET, RUNTIME, FunctionGroup, PipelineFunction
+from infra.monitoring import FindingsBus, Monitoring, custom_metric, enable_tracing
 from infra.nag import acknowledge
 from infra.queues import QueueWithDlq
 from infra.secrets import SlackSecrets
@@ -234,22 +235,12 @@ class SlackDlpStack(Stack):
         inspect.grant_send(ingest.function)
         # Messages too large to inspect are recorded in the audit trail (see _coverage: the grant with
         # its KMS key serves both), and counted with an alarm.
-        self.too_large_alarm = cloudwatch.Alarm(
+        self.too_large_alarm = alarm(
             self,
             "RequestsTooLarge",
-            alarm_description=f"Slack requests larger than {settings.max_body_bytes} bytes were not inspected "
+            description=f"Slack requests larger than {settings.max_body_bytes} bytes were not inspected "
             "(slack-dlp findings lists them as message_too_large)",
-            metric=cloudwatch.Metric(
-                namespace="SlackDlp",
-                metric_name="RequestsTooLarge",
-                dimensions_map={"service": ingest.service_name},
-                statistic="Sum",
-                period=Duration.minutes(5),
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            metric=custom_metric("RequestsTooLarge"),
         )
         files.grant_send(ingest.function)
         dedup_table.grant(ingest.function, *IDEMPOTENCY_ACTIONS)
@@ -338,20 +329,40 @@ class SlackDlpStack(Stack):
             burst_limit=1000,
         )
 
-        fetcher_env = _environment(settings, resources, "inspect_queue_url", "bot_token_secret_arn", "triage_table")
-        self._file_fetcher(code[FILES], fetcher_env, files, inspect, secrets.bot_token, triage_table)
+        fetcher = self._file_fetcher(
+            code[FILES],
+            _environment(settings, resources, "inspect_queue_url", "bot_token_secret_arn", "triage_table"),
+            files,
+            inspect,
+            secrets.bot_token,
+            triage_table,
+        )
 
         if settings.admin_user_token:
             self._admin_token(key, reporter.function, interactions.function)
-        self._coverage(settings, resources, code[CORE], key, secrets.bot_token, triage_table, ingest.function)
+        joiner = self._coverage(settings, resources, code[CORE], key, secrets.bot_token, triage_table, ingest.function)
 
         self.api = api
         self.queues = {"inspect": inspect, "results": results, "files": files}
-        self.functions = {"ingest": ingest, "inspector": inspector, "reporter": reporter, "interactions": interactions}
+        self.functions = {"ingest": ingest, "inspector": inspector, "reporter": reporter, "interactions": interactions,
+                          "fetcher": fetcher}  # fmt: skip
+        self._operations(settings, joiner)
         self._outputs(api, secrets, inspect, results, triage_table)
         CfnOutput(self, "FilesQueueUrl", value=files.queue.queue_url)
         CfnOutput(self, "FilesDlqUrl", value=files.dead_letter_queue.queue_url)
         CfnOutput(self, "SlackApiUrl", value=settings.slack_api_url, description="Slack Web API the functions call")
+
+    def _operations(self, settings: Settings, joiner: ChannelJoiner | None) -> None:
+        """Findings to the event bus, alarms that notify, the dashboard, opt-in tracing."""
+        if joiner is not None:
+            self.queues["join"] = joiner.queue
+            self.functions["joiner"] = joiner.joiner
+        bus = FindingsBus(self, "Findings", settings=settings)
+        bus.grant_put(self.functions["reporter"].function, self.functions["interactions"].function)
+        monitoring = Monitoring(self, "Monitoring", settings=settings)
+        monitoring.watch(http_api=self.api.http_api, functions=self.functions, queues=self.queues)
+        if settings.tracing:
+            enable_tracing(list(self.functions.values()))
 
     def _outputs(
         self,
@@ -411,14 +422,14 @@ class SlackDlpStack(Stack):
         bot_token: secretsmanager.ISecret,
         triage_table: dynamodb.ITable,
         ingest: lambda_.Function,
-    ) -> None:
+    ) -> ChannelJoiner | None:
         """app_rate_limited: counted (alarm) and recorded by ingest in the audit trail for a backfill
         (as are messages too large to inspect: the same write, with the table's KMS key);
         new and unarchived public channels: queued by ingest, joined by the joiner."""
         grant_table(triage_table, ingest, "dynamodb:PutItem")
         self.rate_limited_alarm = events_rate_limited_alarm(self)
         if not settings.auto_join_public_channels:
-            return
+            return None
         joiner = ChannelJoiner(
             self,
             "ChannelJoiner",
@@ -432,6 +443,8 @@ class SlackDlpStack(Stack):
         joiner.queue.grant_send(ingest)
         ingest.add_environment(Resources.ENV_NAMES["join_queue_url"], joiner.queue.queue.queue_url)
         CfnOutput(self, "JoinQueueUrl", value=joiner.queue.queue.queue_url)
+        CfnOutput(self, "JoinDlqUrl", value=joiner.queue.dead_letter_queue.queue_url)
+        return joiner
 
     def _admin_token(self, key: kms.IKey, *functions: lambda_.Function) -> None:
         """An admin's user token for deleting other people's messages (Delete button, auto-delete)."""

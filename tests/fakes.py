@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from slack_dlp.dlp.base import DlpError, ItemOutcome
 from slack_dlp.ingest import DedupOutcome
@@ -106,6 +107,23 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         self.now += max(0.0, seconds)
+
+
+class InMemoryEventPublisher:
+    """Collects bus events; can fail the next ``fail_times`` puts."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+        self.fail_times = 0
+
+    def put(self, events: Sequence[Any]) -> None:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise PublishError("EventBridge PutEvents failed: ThrottlingException")
+        self.events.extend(events)
+
+    def details(self, detail_type: str) -> list[dict[str, Any]]:
+        return [dict(e.detail) for e in self.events if e.detail_type == detail_type]
 
 
 class InMemoryAuditLog:

@@ -116,6 +116,19 @@ class Settings:
     retain_data: bool = True
     #: Log level of every function.
     log_level: str = "INFO"
+    #: An address the alarm topic emails (it must confirm the subscription).
+    alarm_email: str = ""
+    #: An existing SNS topic for the alarms instead of the stack's own.
+    alarm_topic_arn: str = ""
+    #: An existing EventBridge bus for findings and triage events instead of the stack's own.
+    event_bus_name: str = ""
+    #: Who may press an alert's buttons: user ids and/or a user group id; empty means anyone.
+    triage_users: tuple[str, ...] = field(default_factory=tuple)
+    triage_usergroup: str = ""
+    #: Days a false-positive allowlisting lasts; 0 keeps it until it is removed.
+    allowlist_ttl_days: int = 0
+    #: X-Ray active tracing with the Powertools Tracer (responses and payloads never captured).
+    tracing: bool = False
     #: Lambda SnapStart for the ingest and interactions functions: published versions behind an alias,
     #: restored from a snapshot taken after init instead of importing at a cold start. Costs money while
     #: idle (the cached snapshot), so it is off by default; see README, Cold start.
@@ -152,6 +165,12 @@ class Settings:
             (1 <= self.max_file_mb <= 1024, "max_file_mb must be between 1 and 1024"),
             (0 < self.file_chunk_overlap < self.file_chunk_chars, "file_chunk_overlap must be below file_chunk_chars"),
             (self.min_confidence in ("low", "medium", "high"), "min_confidence must be low, medium or high"),
+            (self.allowlist_ttl_days >= 0, "allowlist_ttl_days must be >= 0 (0: no expiry)"),
+            (
+                not (self.alarm_email and self.alarm_topic_arn),
+                "alarm_email subscribes the stack's own topic: "
+                "with alarm_topic_arn, subscribe the address to that topic instead",
+            ),
             (
                 set(self.auto_delete_categories) <= {"secret", "financial", "personal"},
                 "auto_delete_categories may name only secret, financial and personal",
@@ -237,6 +256,7 @@ class Resources:
     triage_table: str = ""
     admin_token_secret_arn: str = ""
     files_queue_url: str = ""
+    event_bus_name: str = ""
     join_queue_url: str = ""
 
     ENV_NAMES: ClassVar[dict[str, str]] = {
@@ -252,6 +272,7 @@ class Resources:
         "triage_table": "TRIAGE_TABLE_NAME",
         "admin_token_secret_arn": "SLACK_ADMIN_TOKEN_SECRET_ARN",
         "files_queue_url": "FILES_QUEUE_URL",
+        "event_bus_name": "EVENT_BUS_NAME",
         "join_queue_url": "JOIN_QUEUE_URL",
     }
 

@@ -8,15 +8,33 @@ alone (partial batch response) and SQS delivers it again; poison records end in 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from slack_dlp.dlp.base import DlpClient, DlpError, ItemOutcome
 from slack_dlp.files.where import locate
 from slack_dlp.model import Finding, InspectionItem, InspectionResult, MalformedMessage, MessageKind, MessageRef
-from slack_dlp.observability import logger, metrics
+from slack_dlp.observability import NAMESPACE, SERVICE, logger, metrics
 from slack_dlp.queues import Publisher
 from slack_dlp.triage import Allowlist
+
+
+def count_by_detector(findings: Sequence[Finding]) -> None:
+    """``FindingsByDetector`` with category and detector dimensions, for the dashboard (one metric line
+    per detector in this item; items with findings are rare)."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    for (category, detector), count in Counter((f.category.value, f.detector) for f in findings).items():
+        with single_metric(
+            name="FindingsByDetector",
+            unit=MetricUnit.Count,
+            value=count,
+            namespace=NAMESPACE,
+            default_dimensions={"service": SERVICE},
+        ) as metric:
+            metric.add_dimension(name="category", value=category)
+            metric.add_dimension(name="detector", value=detector)
 
 
 @dataclass
@@ -131,6 +149,7 @@ class Inspector:
         self._results.publish(result.to_json())
         metrics.add_metric(name="ItemsWithFindings", unit="Count", value=1)
         metrics.add_metric(name="Findings", unit="Count", value=len(findings))
+        count_by_detector(findings)
         logger.info(
             "findings published",
             extra={

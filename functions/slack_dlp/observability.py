@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
 from aws_lambda_powertools import Logger, Metrics
 
-logger = Logger(service="slack-dlp", log_uncaught_exceptions=False)
-metrics = Metrics(namespace="SlackDlp", service="slack-dlp")
+#: The custom metrics' namespace and service dimension (the dashboard and alarms name them too).
+NAMESPACE = "SlackDlp"
+SERVICE = "slack-dlp"
+
+logger = Logger(service=SERVICE, log_uncaught_exceptions=False)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def traced(handler: Handler) -> Handler:
+    """X-Ray tracing of each invocation when the stack enables it (``tracing=true``), with the
+    Powertools Tracer: never the response, never an error's content (payloads stay out of traces).
+    Without it the X-Ray SDK is not even imported (cold start)."""
+    if os.environ.get("SLACK_DLP_TRACING", "").lower() != "true":
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    tracer = Tracer(service=SERVICE)
+    return cast(Handler, tracer.capture_lambda_handler(handler, capture_response=False, capture_error=False))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
+from slack_dlp.events_bus import EventPublisher, finding_events
 from slack_dlp.ingest import Deduplicator, DedupOutcome
 from slack_dlp.model import Category, Confidence, InspectionResult, MalformedMessage, MessageKind
 from slack_dlp.observability import logger, metrics
@@ -95,7 +96,9 @@ class Reporter:
         author_notice: str | None = None,
         audit: AuditLog | None = None,
         auto_delete: AutoDelete | None = None,
+        events: EventPublisher | None = None,
     ) -> None:
+        self._events = events
         self._auto_delete = auto_delete
         self._notifier = notifier
         self._audit = audit
@@ -179,6 +182,8 @@ class Reporter:
                 self._dedup.run_once(step + "#audit", partial(self._record_alert, result, alert_ts))
             if self._author_notice:
                 self._dedup.run_once(step + "#notice", partial(self._notify_author, result))
+            if self._events is not None:
+                self._dedup.run_once(step + "#events", partial(self._publish_events, self._events, result))
 
     def _respond(self, result: InspectionResult) -> str:
         """Delete the message if the policy says so; a note for the alert, empty if nothing was done."""
@@ -240,6 +245,11 @@ class Reporter:
                 raise  # rate limited: this step is retried later, the alert is not posted again
             # Otherwise best effort: a DM between two people admits no bot, a user may be gone.
             logger.info("author not notified", extra={"item_id": result.id, "slack_error": error.code})
+
+    def _publish_events(self, events: EventPublisher, result: InspectionResult) -> None:
+        """The findings, masked, to the event bus for a SIEM (raises PublishError: the step is retried)."""
+        events.put(finding_events(result))
+        metrics.add_metric(name="FindingEventsPublished", unit="Count", value=len(result.findings))
 
     def _park(self, body: str, code: str, extra: Mapping[str, object]) -> None:
         metrics.add_metric(name="AlertConfigErrors", unit="Count", value=1)

@@ -19,13 +19,18 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from slack_dlp import jsonsafe
+from slack_dlp.events_bus import EventPublisher, triage_event
 from slack_dlp.http import HttpRequest, HttpResponse
 from slack_dlp.observability import logger, metrics
+from slack_dlp.queues import PublishError
 from slack_dlp.slack.actions import ACKNOWLEDGE, DELETE, FALSE_POSITIVE, TRIAGE_BLOCK_ID, NotifyError, TriageTarget
 from slack_dlp.slack.verify import RequestVerifier
 
 _VERBS = {ACKNOWLEDGE: "acknowledged", FALSE_POSITIVE: "marked as a false positive", DELETE: "deleted"}
 _AUDIT_KINDS = {ACKNOWLEDGE: "acknowledged", FALSE_POSITIVE: "false_positive", DELETE: "deleted"}
+NOT_ALLOWED = (
+    "You are not allowed to triage slack-dlp alerts; ask the security team to add you. This attempt was recorded."
+)
 
 
 @dataclass(frozen=True)
@@ -90,9 +95,71 @@ def _code(error: Exception) -> str:
 
 
 class Allowlist(Protocol):
-    def add(self, team_id: str, fingerprints: Sequence[str], *, actor: str, item_id: str) -> None: ...
+    def add(
+        self,
+        team_id: str,
+        fingerprints: Sequence[str],
+        *,
+        actor: str,
+        item_id: str,
+        masked: Mapping[str, str] | None = None,
+        alert: str = "",
+    ) -> None: ...
 
     def allowed(self, team_id: str, fingerprints: Iterable[str]) -> set[str]: ...
+
+
+class UserNotifier(Protocol):
+    def post_ephemeral(self, channel: str, user: str, text: str) -> None:
+        """A message only ``user`` sees in ``channel``. Raises NotifyError."""
+        ...
+
+
+class TriagePolicy:
+    """Who may press an alert's buttons: listed users and the members of one user group. With
+    neither configured, anyone who sees the alert may. Group members are read from Slack
+    (``usergroups.users.list``) and cached; when Slack cannot say, nobody outside the list may."""
+
+    def __init__(
+        self,
+        users: Iterable[str] = (),
+        usergroup: str = "",
+        members: Callable[[str], set[str]] | None = None,
+        *,
+        cache_seconds: float = 300,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._users = frozenset(users)
+        self._usergroup = usergroup
+        self._members = members
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._cached: tuple[float, frozenset[str]] | None = None
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self._users or self._usergroup)
+
+    def allows(self, user_id: str) -> bool:
+        if not self.restricted or user_id in self._users:
+            return True
+        return bool(self._usergroup) and user_id in self._group_members()
+
+    def _group_members(self) -> frozenset[str]:
+        now = self._clock()
+        if self._cached is not None and now - self._cached[0] < self._cache_seconds:
+            return self._cached[1]
+        if self._members is None:
+            return frozenset()
+        try:
+            members = frozenset(self._members(self._usergroup))
+        except NotifyError as error:
+            logger.error(
+                "triage user group unreadable", extra={"usergroup": self._usergroup, "slack_error": error.code}
+            )
+            return self._cached[1] if self._cached is not None else frozenset()
+        self._cached = (now, members)
+        return members
 
 
 class AuditLog(Protocol):
@@ -120,7 +187,13 @@ class TriageService:
         audit: AuditLog,
         clock: Callable[[], float] = time.time,
         deleter: MessageDeleter | None = None,
+        policy: TriagePolicy | None = None,
+        users: UserNotifier | None = None,
+        events: EventPublisher | None = None,
     ) -> None:
+        self._policy = policy or TriagePolicy()
+        self._users = users
+        self._events = events
         self._deleter = deleter
         self._verifier = verifier
         self._updater = updater
@@ -141,6 +214,8 @@ class TriageService:
             return HttpResponse.error(403, "the interaction names no workspace")
         if not pressed.target.belongs_to(pressed.team_id, pressed.enterprise_id):
             return HttpResponse.error(403, "the alert belongs to another workspace")
+        if not self._policy.allows(pressed.actor):
+            return self._refuse(pressed.action_id, pressed.actor, pressed.target, pressed.channel, pressed.message_ts)
         return self._act(pressed)
 
     def _act(self, pressed: Pressed) -> HttpResponse:
@@ -153,9 +228,17 @@ class TriageService:
             if failure:
                 verb = f"not deleted ({failure})"
         if action_id == FALSE_POSITIVE:
-            self._allowlist.add(target.tenant_id, target.fingerprints, actor=actor, item_id=target.item_id)
+            self._allowlist.add(
+                target.tenant_id,
+                target.fingerprints,
+                actor=actor,
+                item_id=target.item_id,
+                masked=target.masked_by_fingerprint,
+                alert=f"{channel}/{message_ts}",
+            )
+        kind = _AUDIT_KINDS[action_id] if not verb.startswith("not") else "delete_failed"
         self._audit.record(
-            _AUDIT_KINDS[action_id] if not verb.startswith("not") else "delete_failed",
+            kind,
             actor=actor,
             item_id=target.item_id,
             team_id=target.team_id,
@@ -164,6 +247,7 @@ class TriageService:
             alert_ts=message_ts,
             fingerprints=list(target.fingerprints),
         )
+        self._publish(kind, actor, target, channel, message_ts)
         now = int(self._clock())
         note = f"*{verb.capitalize()}* by <@{actor}> · <!date^{now}^{{date_short_pretty}} {{time}}|{now}>"
         if action_id == FALSE_POSITIVE:
@@ -186,6 +270,46 @@ class TriageService:
         logger.info("alert triaged", extra={"item_id": target.item_id, "action": action_id})
         return HttpResponse(status=200, body="")
 
+    def _refuse(self, action_id: str, actor: str, target: TriageTarget, channel: str, message_ts: str) -> HttpResponse:
+        """Someone outside ``triage_users``/``triage_usergroup``: nothing changes, they are told, it is audited."""
+        metrics.add_metric(name="TriageRefused", unit="Count", value=1)
+        logger.warning("triage refused", extra={"item_id": target.item_id, "action": action_id, "actor": actor})
+        self._audit.record(
+            "triage_refused",
+            actor=actor,
+            action=_AUDIT_KINDS[action_id],
+            item_id=target.item_id,
+            team_id=target.team_id,
+            channel=channel,
+            alert_ts=message_ts,
+        )
+        self._publish("triage_refused", actor, target, channel, message_ts)
+        if self._users is not None:
+            try:
+                self._users.post_ephemeral(channel, actor, NOT_ALLOWED)
+            except NotifyError as error:
+                logger.info("refusal not shown", extra={"slack_error": error.code})
+        return HttpResponse(status=200, body="")
+
+    def _publish(self, action: str, actor: str, target: TriageTarget, channel: str, message_ts: str) -> None:
+        """Best effort: the action is done and audited; a SIEM that misses it still has the audit trail."""
+        if self._events is None:
+            return
+        event = triage_event(
+            action,
+            actor=actor,
+            team_id=target.team_id,
+            item_id=target.item_id,
+            fingerprints=target.fingerprints,
+            channel=channel,
+            alert_ts=message_ts,
+        )
+        try:
+            self._events.put([event])
+        except PublishError as error:
+            metrics.add_metric(name="EventPublishFailures", unit="Count", value=1)
+            logger.warning("triage event not published", extra={"item_id": target.item_id, "error": str(error)})
+
     def _delete(self, target: TriageTarget) -> str:
         """Empty when deleted, else why not (Slack's error code)."""
         if self._deleter is None or not target.channel_id:
@@ -201,41 +325,126 @@ class TriageService:
 class DynamoDbTriageStore:
     """Allowlist and audit trail in one table (``pk``/``sk``; ``expires`` is the TTL attribute).
 
-    - allowlist: ``pk = allow#<tenant>``, ``sk = <fingerprint>`` (tenant: the Grid org, or the workspace)
+    - allowlist: ``pk = allow#<tenant>``, ``sk = <fingerprint>`` (tenant: the Grid org, or the workspace;
+      ``expires`` with ``allowlist_ttl_days``)
     - audit:     ``pk = audit#<yyyy-mm-dd>``, ``sk = <iso time>#<uuid>``
     """
 
-    def __init__(self, client: Any, table: str, retention_days: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        retention_days: int,
+        clock: Callable[[], float] = time.time,
+        *,
+        allowlist_ttl_days: int = 0,
+    ) -> None:
         self._client = client
         self._table = table
         self._retention = retention_days * 86400
+        self._allow_ttl = allowlist_ttl_days * 86400
         self._clock = clock
 
-    def add(self, team_id: str, fingerprints: Sequence[str], *, actor: str, item_id: str) -> None:
-        now = datetime.fromtimestamp(self._clock(), UTC).isoformat()
+    def add(
+        self,
+        team_id: str,
+        fingerprints: Sequence[str],
+        *,
+        actor: str,
+        item_id: str,
+        masked: Mapping[str, str] | None = None,
+        alert: str = "",
+    ) -> None:
+        now = self._clock()
         for fingerprint in fingerprints:
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": {"S": f"allow#{team_id}"},
-                    "sk": {"S": fingerprint},
-                    "actor": {"S": actor},
-                    "item_id": {"S": item_id},
-                    "at": {"S": now},
-                },
-            )
+            item = {
+                "pk": {"S": f"allow#{team_id}"},
+                "sk": {"S": fingerprint},
+                "actor": {"S": actor},
+                "item_id": {"S": item_id},
+                "at": {"S": datetime.fromtimestamp(now, UTC).isoformat()},
+                "masked": {"S": (masked or {}).get(fingerprint, "")},
+                "alert": {"S": alert},
+            }
+            if self._allow_ttl:
+                item["expires"] = {"N": str(int(now + self._allow_ttl))}
+            self._client.put_item(TableName=self._table, Item=item)
 
     def allowed(self, team_id: str, fingerprints: Iterable[str]) -> set[str]:
         wanted = sorted(set(fingerprints))
         found: set[str] = set()
+        now = self._clock()
         for first in range(0, len(wanted), 100):
             keys = [{"pk": {"S": f"allow#{team_id}"}, "sk": {"S": f}} for f in wanted[first : first + 100]]
-            request: dict[str, Any] = {self._table: {"Keys": keys, "ProjectionExpression": "sk"}}
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ProjectionExpression": "sk, expires"}}
             while request:
                 response = self._client.batch_get_item(RequestItems=request)
-                found.update(item["sk"]["S"] for item in response.get("Responses", {}).get(self._table, []))
+                # DynamoDB deletes expired items within days, not at once: an expired entry no longer counts.
+                found.update(
+                    item["sk"]["S"]
+                    for item in response.get("Responses", {}).get(self._table, [])
+                    if not _expired(item, now)
+                )
                 request = response.get("UnprocessedKeys") or {}
         return found
+
+    def allowlist(self, team_ids: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Allowlisted fingerprints (of these workspaces, or all), masked, with who, when and which alert."""
+        now = self._clock()
+        if team_ids:
+            pages = [
+                self._pages(
+                    "query",
+                    KeyConditionExpression="pk = :pk",
+                    ExpressionAttributeValues={":pk": {"S": f"allow#{team}"}},
+                )
+                for team in team_ids
+            ]
+        else:
+            pages = [
+                self._pages(
+                    "scan",
+                    FilterExpression="begins_with(pk, :allow)",
+                    ExpressionAttributeValues={":allow": {"S": "allow#"}},
+                )
+            ]
+        entries = []
+        for item in (item for page in pages for item in page):
+            if _expired(item, now):
+                continue
+            expires = int(item["expires"]["N"]) if "expires" in item else None
+            entries.append(
+                {
+                    "workspace": item["pk"]["S"].removeprefix("allow#"),
+                    "fingerprint": item["sk"]["S"],
+                    "masked": item.get("masked", {}).get("S", ""),
+                    "actor": item.get("actor", {}).get("S", ""),
+                    "at": item.get("at", {}).get("S", ""),
+                    "item_id": item.get("item_id", {}).get("S", ""),
+                    "alert": item.get("alert", {}).get("S", ""),
+                    "expires": datetime.fromtimestamp(expires, UTC).isoformat() if expires else None,
+                }
+            )
+        return sorted(entries, key=lambda e: (e["workspace"], e["at"]))
+
+    def remove(self, team_id: str, fingerprint: str) -> bool:
+        """Take a fingerprint off a workspace's allowlist; False when it was not on it."""
+        response = self._client.delete_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"allow#{team_id}"}, "sk": {"S": fingerprint}},
+            ReturnValues="ALL_OLD",
+        )
+        return bool(response.get("Attributes"))
+
+    def _pages(self, operation: str, **kwargs: Any) -> Iterable[dict[str, Any]]:
+        call = getattr(self._client, operation)
+        kwargs["TableName"] = self._table
+        while True:
+            response = call(**kwargs)
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def record(self, kind: str, **fields: Any) -> None:
         now = self._clock()
@@ -269,6 +478,10 @@ class DynamoDbTriageStore:
                     break
                 kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return sorted(events, key=lambda e: str(e["at"]))
+
+
+def _expired(item: Mapping[str, Any], now: float) -> bool:
+    return "expires" in item and int(item["expires"]["N"]) <= now
 
 
 def _days_between(start: float, end: float) -> list[float]:

@@ -78,11 +78,12 @@ def test_kms_key_rotates(template: assertions.Template) -> None:
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
-def test_dlqs_have_alarms(template: assertions.Template) -> None:
-    alarms = _resources(template, "AWS::CloudWatch::Alarm")
-    on_dlqs = [a for a in alarms.values() if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"]
-    assert len(on_dlqs) == 4
-    assert len(alarms) == 6  # four DLQs, requests too large to inspect, events Slack rate-limited
+def test_every_dlq_has_an_alarm(template: assertions.Template) -> None:
+    dlqs = [k for k, q in _resources(template, "AWS::SQS::Queue").items() if "RedrivePolicy" not in q["Properties"]]
+    alarmed = json.dumps([a["Properties"]["Dimensions"] for a in _resources(template, "AWS::CloudWatch::Alarm").values()
+                          if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"])  # fmt: skip
+    assert len(dlqs) == 4  # inspect, results, files, join
+    assert all(f'"{dlq}"' in alarmed for dlq in dlqs)
 
 
 def test_requests_too_large_to_inspect_raise_an_alarm(template: assertions.Template) -> None:
@@ -91,7 +92,7 @@ def test_requests_too_large_to_inspect_raise_an_alarm(template: assertions.Templ
         {
             "Namespace": "SlackDlp",
             "MetricName": "RequestsTooLarge",
-            "Dimensions": [{"Name": "service", "Value": "slack-dlp-ingest"}],
+            "Dimensions": [{"Name": "service", "Value": "slack-dlp"}],
             "Threshold": 1,
         },
     )

@@ -23,6 +23,7 @@ from slack_dlp.detect.engine import Fingerprinter, mask
 from slack_dlp.dlp.base import DlpError, ItemOutcome
 from slack_dlp.dlp.ratelimit import NoRateLimit, RateLimiter
 from slack_dlp.model import Category, Confidence, Finding
+from slack_dlp.observability import metrics
 
 DEFAULT_ENDPOINT = "https://dlp.googleapis.com"
 #: The API's default request size limit.
@@ -227,6 +228,8 @@ class GoogleDlpClient:
             result = self._transport(self._config.url, body, headers, self._config.timeout_seconds)
         except OSError as error:
             raise DlpError(f"DLP API unreachable ({type(error).__name__})") from None
+        finally:  # counted after the send: nothing may stand between a reserved slot and its request
+            metrics.add_metric(name="DlpRequests", unit="Count", value=1)
         if result.status == 200:
             try:
                 return jsonsafe.loads(result.body)
@@ -236,6 +239,8 @@ class GoogleDlpClient:
         if result.status == 400 and _is_too_large(message):
             raise _TooLarge
         retryable = result.status == 429 or result.status >= 500 or result.status == 408
+        if result.status == 429:
+            metrics.add_metric(name="DlpRateLimited", unit="Count", value=1)
         retry_after = _retry_after(result.headers)
         raise DlpError(f"DLP API HTTP {result.status}: {message}", retryable=retryable, retry_after=retry_after)
 

@@ -67,12 +67,15 @@ def escape(text: str) -> str:
 
 
 def triage_buttons(result: InspectionResult, suffix: str = "", *, can_delete: bool = False) -> ActionsBlock:
+    masked = {f.fingerprint: f.masked for f in result.findings}
+    fingerprints = tuple(sorted(masked))
     target = TriageTarget(
         team_id=result.ref.team_id,
         item_id=result.ref.item_id,
-        fingerprints=tuple(sorted({f.fingerprint for f in result.findings})),
+        fingerprints=fingerprints,
         channel_id=result.ref.channel_id,
         ts=result.ref.ts,
+        masked=tuple(masked[f] for f in fingerprints),
         enterprise_id=result.ref.enterprise_id,
     ).to_value()
     buttons = [

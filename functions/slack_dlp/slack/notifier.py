@@ -161,6 +161,24 @@ class SlackNotifier:
         except SlackClientError as error:
             raise NotifyError(type(error).__name__) from None
 
+    def post_ephemeral(self, channel: str, user: str, text: str) -> None:
+        try:
+            self._web().chat_postEphemeral(channel=channel, user=user, text=text)
+        except SlackApiError as error:
+            raise notify_error(error) from None
+        except SlackClientError as error:
+            raise NotifyError(type(error).__name__) from None
+
+    def usergroup_members(self, usergroup: str) -> set[str]:
+        """``usergroups.users.list`` (scope ``usergroups:read``): the user ids in a user group."""
+        try:
+            response = self._web().usergroups_users_list(usergroup=usergroup)
+        except SlackApiError as error:
+            raise notify_error(error) from None
+        except SlackClientError as error:
+            raise NotifyError(type(error).__name__) from None
+        return {str(user) for user in response.get("users") or []}
+
     def update_alert(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         try:
             self._web().chat_update(channel=channel, ts=ts, text=text, blocks=blocks)

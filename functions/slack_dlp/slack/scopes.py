@@ -35,6 +35,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "auth.test": (),
     "auth.teams.list": (),
     "conversations.list": ("channels:read",),
+    "usergroups.users.list": ("usergroups:read",),
 }
 
 #: Events API subscription -> the scope it needs.
@@ -79,6 +80,12 @@ FEATURES: tuple[Feature, ...] = (
         events=("channel_created", "channel_unarchive"),
         enabled=lambda s: s.auto_join_public_channels,
     ),
+    Feature(
+        "who may triage",
+        bot_methods=("chat.postEphemeral",),
+        enabled=lambda s: bool(s.triage_users or s.triage_usergroup),
+    ),
+    Feature("triage by user group", bot_methods=("usergroups.users.list",), enabled=lambda s: bool(s.triage_usergroup)),
 )
 
 

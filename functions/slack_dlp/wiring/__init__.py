@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_dlp import aws
 from slack_dlp.config import Resources, Settings
+from slack_dlp.events_bus import EventBridgePublisher
 from slack_dlp.observability import logger
 from slack_dlp.slack.verify import SlackRequestVerifier
 from slack_dlp.triage import DynamoDbTriageStore
@@ -105,7 +106,19 @@ def signing_verifier(arn: str) -> SlackRequestVerifier:
 
 
 def triage_store(settings: Settings, resources: Resources) -> DynamoDbTriageStore:
-    return DynamoDbTriageStore(aws.client("dynamodb"), resources.triage_table, settings.audit_retention_days)
+    return DynamoDbTriageStore(
+        aws.client("dynamodb"),
+        resources.triage_table,
+        settings.audit_retention_days,
+        allowlist_ttl_days=settings.allowlist_ttl_days,
+    )
+
+
+def event_publisher(resources: Resources) -> EventBridgePublisher | None:
+    """Findings and triage actions to the event bus, when the stack names one."""
+    if not resources.event_bus_name:
+        return None
+    return EventBridgePublisher(aws.client("events"), resources.event_bus_name)
 
 
 def slack_notifier(settings: Settings, resources: Resources) -> SlackNotifier:

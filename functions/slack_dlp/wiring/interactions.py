@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from slack_dlp.config import Resources, Settings
-from slack_dlp.triage import TriageService
-from slack_dlp.wiring import prepare, signing_verifier, slack_notifier, triage_store
+from slack_dlp.triage import TriagePolicy, TriageService
+from slack_dlp.wiring import event_publisher, prepare, signing_verifier, slack_notifier, triage_store
 
 
 def build_triage(settings: Settings, resources: Resources) -> TriageService:
@@ -18,4 +18,7 @@ def build_triage(settings: Settings, resources: Resources) -> TriageService:
         allowlist=store,
         audit=store,
         deleter=notifier if notifier.can_delete else None,
+        policy=TriagePolicy(settings.triage_users, settings.triage_usergroup, notifier.usergroup_members),
+        users=notifier,
+        events=event_publisher(resources),
     )

@@ -8,7 +8,7 @@ from slack_dlp.dedup import IdempotencyDeduplicator
 from slack_dlp.model import Category, Confidence
 from slack_dlp.queues import SqsPublisher
 from slack_dlp.report import AutoDelete, Reporter
-from slack_dlp.wiring import prepare, slack_notifier, triage_store
+from slack_dlp.wiring import event_publisher, prepare, slack_notifier, triage_store
 
 #: Alerts are remembered for longer than a result can wait on its queue (4 days), so no redelivery repeats one.
 ALERT_DEDUP_SECONDS = 5 * 24 * 3600
@@ -30,4 +30,5 @@ def build_reporter(settings: Settings, resources: Resources) -> Reporter:
         )
         if settings.auto_delete_categories
         else None,
+        events=event_publisher(resources),
     )

@@ -11,11 +11,24 @@ import sys
 from collections.abc import Iterable
 
 from slack_dlp.config import SettingsError
-from slack_dlp_tools.cli import bench, coverage, findings, local, manifest, rules, scan, smoke
+from slack_dlp_tools.cli import (
+    allowlist,
+    bench,
+    cost,
+    coverage,
+    findings,
+    local,
+    manifest,
+    redrive,
+    rules,
+    scan,
+    smoke,
+    status,
+)
 from slack_dlp_tools.cli.common import EXIT_ERROR, UsageError
 
 #: Each module has ``register(subparsers)``, which sets ``func`` on its parser.
-COMMANDS = (scan, rules, findings, coverage, bench, local, manifest, smoke)
+COMMANDS = (scan, rules, findings, status, redrive, allowlist, cost, coverage, bench, local, manifest, smoke)
 
 
 def build_parser() -> argparse.ArgumentParser:

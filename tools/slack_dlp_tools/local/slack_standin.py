@@ -42,6 +42,8 @@ class StandInState:
     faults: list[Fault] = field(default_factory=list)
     #: Shared files: id -> files.info metadata plus the bytes under "_content".
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: User groups: id -> member user ids (``usergroups.users.list``).
+    usergroups: dict[str, list[str]] = field(default_factory=dict)
     base_url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: int = 0
@@ -264,6 +266,9 @@ def _answer(state: StandInState, method: str, args: dict[str, Any]) -> dict[str,
         if file is None or file.get("_deleted"):
             return {"ok": False, "error": "file_not_found"}
         return {"ok": True, "file": {k: v for k, v in file.items() if not k.startswith("_")}}
+    if method == "usergroups.users.list":
+        members = state.usergroups.get(str(args.get("usergroup", "")))
+        return {"ok": True, "users": members} if members is not None else {"ok": False, "error": "no_such_subteam"}
     if method == "chat.getPermalink":
         channel, ts = args.get("channel", ""), str(args.get("message_ts", ""))
         return {

@@ -1,0 +1,491 @@
+"""``slack-dlp cost``: what the synthesized stack costs a month at a given volume, per component.
+
+Everything the template states is read from it: each function's memory and architecture, the
+queues' KMS data-key reuse, the number of secrets, keys, alarms and dashboards, whether tracing is
+on. Everything else is a stated assumption below: durations measured per invocation, log bytes per
+invocation, the share of messages with findings. Prices are us-east-1 list prices on the date of
+``PRICES_DATE``, without free tiers; data transfer is left out (Slack's requests come in free).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slack_dlp_tools.cli.common import EXIT_CLEAN, StackTarget, UsageError, add_stack_arguments
+
+PRICES_DATE = "2026-11-01"
+#: us-east-1 list prices (USD), first tier, no free tier.
+PRICES = {
+    "http_api_per_million": 1.00,
+    "lambda_request_per_million": 0.20,
+    "lambda_gb_second_arm64": 0.0000133334,
+    "lambda_gb_second_x86_64": 0.0000166667,
+    "sqs_per_million": 0.40,
+    "dynamodb_write_per_million": 0.625,
+    "dynamodb_read_per_million": 0.125,
+    "dynamodb_gb_month": 0.25,
+    "kms_key_month": 1.00,
+    "kms_per_10k": 0.03,
+    "secret_month": 0.40,
+    "secrets_per_10k": 0.05,
+    "logs_ingest_gb": 0.50,
+    "logs_store_gb_month": 0.03,
+    "custom_metric_month": 0.30,
+    "alarm_month": 0.10,
+    "dashboard_month": 3.00,
+    "eventbridge_per_million": 1.00,
+    "xray_trace_per_million": 5.00,
+}
+DAYS_PER_MONTH = 730 / 24
+SECONDS_PER_MONTH = 730 * 3600
+
+#: Milliseconds per invocation on Lambda (arm64): a fixed part and a part per item (built-in engine).
+#: What each invocation waits for, at single-digit-millisecond AWS calls in-region: ingest two DynamoDB
+#: writes and an SQS send; the inspector one SQS send per result (detection: 0.2-0.3 ms per 100
+#: messages, `make bench-engine`); the reporter a 1 s long poll topping up a small batch plus three
+#: Slack calls. MiniStack on a shared 2-core machine measures far more (`--measured`, README: Cost):
+#: an emulator's upper bound, not Lambda's; run `--measured` against your own stack.
+DURATION_MS = {
+    "Ingest": (25.0, 0.0),
+    "Inspector": (40.0, 1.0),
+    "Reporter": (1300.0, 50.0),
+    "Interactions": (300.0, 0.0),
+    "Fetcher": (1500.0, 0.0),
+    "Joiner": (300.0, 0.0),
+}
+#: Where a function's logical id does not start with its name (a construct nests it).
+LOGICAL_ID_PREFIX = {"Joiner": "ChannelJoiner"}
+#: Log bytes per invocation (START/END/REPORT, Powertools JSON lines, one EMF metrics document) and per
+#: item logged; the HTTP API adds one access-log line per request. Sizes of the lines in the e2e run.
+LOG_BYTES = {"platform": 360, "line": 480, "emf": 420, "access_log": 330, "single_metric": 380}
+#: Metrics emitted in normal operation (a custom metric is billed by the hour it is published, so the
+#: error counters cost next to nothing), plus FindingsByDetector per active detector.
+STEADY_METRICS = (
+    "EventsEnqueued",
+    "EventsSkipped",
+    "EventsDeduplicated",
+    "RequestsRejected",
+    "FilesEnqueued",
+    "ItemsInspected",
+    "ItemsWithFindings",
+    "Findings",
+    "FindingsAllowlisted",
+    "AlertsPosted",
+    "DigestsPosted",
+    "AlertsDeduplicated",
+    "FindingEventsPublished",
+    "AlertsTriaged",
+    "FileChunksEnqueued",
+    "FilesSkipped",
+)
+#: SQS pollers of an event source long-poll even when idle: about five, 20 s each.
+IDLE_POLLS_PER_QUEUE_MONTH = 5 * 3 * 60 * 730
+#: Compressed size of stored logs relative to ingested (CloudWatch bills storage compressed).
+LOG_COMPRESSION = 0.2
+
+
+@dataclass(frozen=True)
+class Workload:
+    messages_per_day: float
+    files_per_day: float = 0
+    #: Share of inspected items with a finding, and findings per such item.
+    finding_rate: float = 0.005
+    findings_per_alert: float = 1.2
+    chunks_per_file: float = 2
+    #: Share of alerts someone presses a button on.
+    triage_rate: float = 0.5
+    active_detectors: int = 10
+
+
+@dataclass(frozen=True)
+class StackShape:
+    """What the template says about cost."""
+
+    memory_mb: Mapping[str, int]
+    architecture: Mapping[str, str]
+    batch_size: int
+    batching_window_seconds: int
+    data_key_reuse_seconds: Mapping[str, int]
+    secrets: int
+    kms_keys: int
+    alarms: int
+    dashboards: int
+    event_sources: int
+    tracing: bool
+    event_bus: bool
+
+    @classmethod
+    def from_template(cls, template: Mapping[str, Any]) -> StackShape:
+        resources = template.get("Resources", {})
+
+        def of(kind: str) -> dict[str, Any]:
+            return {k: r.get("Properties", {}) for k, r in resources.items() if r.get("Type") == kind}
+
+        functions = of("AWS::Lambda::Function")
+        memory, architecture, tracing = {}, {}, False
+        for name in DURATION_MS:
+            found = [p for k, p in functions.items() if k.startswith(LOGICAL_ID_PREFIX.get(name, name))]
+            if found:
+                memory[name] = int(found[0].get("MemorySize", 128))
+                architecture[name] = (found[0].get("Architectures") or ["x86_64"])[0]
+                tracing |= found[0].get("TracingConfig", {}).get("Mode") == "Active"
+        mappings = of("AWS::Lambda::EventSourceMapping")
+        inspector: dict[str, Any] = max(mappings.values(), key=lambda m: int(m.get("BatchSize", 10)), default={})
+        queues = {k: p for k, p in of("AWS::SQS::Queue").items() if "RedrivePolicy" in p}
+        reuse = {}
+        for prefix in ("Inspect", "Results", "Files"):
+            props = next((p for k, p in queues.items() if k.startswith(prefix)), None)
+            if props is not None:
+                reuse[prefix] = int(props.get("KmsDataKeyReusePeriodSeconds", 300))
+        return cls(
+            memory_mb=memory,
+            architecture=architecture,
+            batch_size=int(inspector.get("BatchSize", 100)),
+            batching_window_seconds=int(inspector.get("MaximumBatchingWindowInSeconds", 1)),
+            data_key_reuse_seconds=reuse,
+            secrets=len(of("AWS::SecretsManager::Secret")),
+            kms_keys=len(of("AWS::KMS::Key")),
+            alarms=len(of("AWS::CloudWatch::Alarm")),
+            dashboards=len(of("AWS::CloudWatch::Dashboard")),
+            event_sources=len(mappings),
+            tracing=tracing,
+            event_bus=bool(of("AWS::Events::EventBus")) or _env_has(functions, "EVENT_BUS_NAME"),
+        )
+
+
+@dataclass
+class Estimate:
+    workload: Workload
+    durations: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(DURATION_MS))
+    components: dict[str, float] = field(default_factory=dict)
+    usage: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def messages_per_day(self) -> float:
+        return self.workload.messages_per_day
+
+    @property
+    def files_per_day(self) -> float:
+        return self.workload.files_per_day
+
+    @property
+    def monthly_usd(self) -> float:
+        return sum(self.components.values())
+
+    @property
+    def usd_per_million_messages(self) -> float:
+        messages = self.messages_per_day * DAYS_PER_MONTH
+        return self.monthly_usd / messages * 1e6 if messages else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "prices_date": PRICES_DATE,
+            "region": "us-east-1",
+            "messages_per_day": self.messages_per_day,
+            "files_per_day": self.files_per_day,
+            "monthly_usd": round(self.monthly_usd, 2),
+            "usd_per_million_messages": round(self.usd_per_million_messages, 3),
+            "components": {k: round(v, 2) for k, v in self.components.items()},
+            "usage_per_month": {k: round(v) for k, v in self.usage.items()},
+            "assumptions": {
+                "duration_ms": dict(self.durations),
+                "log_bytes": LOG_BYTES,
+                "workload": asdict(self.workload),
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Volumes:
+    """A month of the workload, in the units AWS bills."""
+
+    events: float
+    items: float
+    results: float
+    findings: float
+    presses: float
+    files: float
+    #: Per function: invocations a month and items per invocation.
+    invocations: dict[str, tuple[float, float]]
+
+    @classmethod
+    def of(cls, shape: StackShape, work: Workload) -> Volumes:
+        month = DAYS_PER_MONTH
+        events = (work.messages_per_day + work.files_per_day) * month
+        items = (work.messages_per_day + work.files_per_day * work.chunks_per_file) * month
+        # The event source fills a batch for its window, up to the batch size.
+        batch = min(shape.batch_size, max(1.0, items / SECONDS_PER_MONTH * max(1, shape.batching_window_seconds)))
+        results = items * work.finding_rate
+        presses = results * work.triage_rate
+        files = work.files_per_day * month
+        return cls(
+            events=events,
+            items=items,
+            results=results,
+            findings=results * work.findings_per_alert,
+            presses=presses,
+            files=files,
+            invocations={
+                "Ingest": (events, 1.0),
+                "Inspector": (items / batch, batch),
+                "Reporter": (results, 1.0),
+                "Interactions": (presses, 1.0),
+                "Fetcher": (files, 1.0),
+                "Joiner": (0.0, 1.0),  # a join per new public channel: next to nothing
+            },
+        )
+
+
+def estimate(shape: StackShape, work: Workload, durations: Mapping[str, tuple[float, float]] | None = None) -> Estimate:
+    """The monthly bill of ``shape`` at ``work``, component by component."""
+    volumes = Volumes.of(shape, work)
+    est = Estimate(work, {**DURATION_MS, **(durations or {})})
+    est.components["API Gateway (HTTP API)"] = volumes.events / 1e6 * PRICES["http_api_per_million"]
+    est.usage["api_requests"] = volumes.events
+    _compute(est, shape, volumes)
+    _queues_and_tables(est, shape, volumes)
+    _keys_and_secrets(est, shape, volumes)
+    _observability(est, shape, volumes, work)
+    if shape.event_bus:
+        est.components["EventBridge"] = (volumes.findings + volumes.presses) / 1e6 * PRICES["eventbridge_per_million"]
+        est.usage["bus_events"] = volumes.findings + volumes.presses
+    return est
+
+
+def _compute(est: Estimate, shape: StackShape, volumes: Volumes) -> None:
+    for name, (count, per) in volumes.invocations.items():
+        if name not in shape.memory_mb:
+            continue
+        fixed_ms, item_ms = est.durations[name]
+        gb_seconds = count * (fixed_ms + item_ms * per) / 1000 * shape.memory_mb[name] / 1024
+        rate = PRICES["lambda_gb_second_arm64" if shape.architecture[name] == "arm64" else "lambda_gb_second_x86_64"]
+        requests = count / 1e6 * PRICES["lambda_request_per_million"]
+        est.components[f"Lambda {name} ({shape.memory_mb[name]} MB)"] = requests + gb_seconds * rate
+        est.usage[f"{name.lower()}_invocations"] = count
+    if shape.tracing:
+        # Lambda samples the first request each second and 5% of the rest.
+        traced = sum(min(n, SECONDS_PER_MONTH + 0.05 * n) for n, _ in volumes.invocations.values())
+        est.components["X-Ray"] = traced / 1e6 * PRICES["xray_trace_per_million"]
+
+
+def _queues_and_tables(est: Estimate, shape: StackShape, volumes: Volumes) -> None:
+    # SQS: sends; each event source's receive and batch deletes, the reporter's top-up; idle long polls.
+    sqs = volumes.items + volumes.results + volumes.files
+    sqs += sum(
+        count * (1 + math.ceil(per / 10))
+        for name, (count, per) in volumes.invocations.items()
+        if name in ("Inspector", "Reporter", "Fetcher")
+    )
+    sqs += volumes.results
+    sqs += shape.event_sources * IDLE_POLLS_PER_QUEUE_MONTH
+    est.components["SQS"] = sqs / 1e6 * PRICES["sqs_per_million"]
+    est.usage["sqs_requests"] = sqs
+    # DynamoDB: ingest dedup (Powertools idempotency: a conditional put and an update per event);
+    # per alert: alert dedup (2), event-bus dedup (2), audit (1); per press: audit + allowlist;
+    # the inspector reads the allowlist for each item with findings (eventually consistent: 0.5).
+    writes = 2 * volumes.events + volumes.results * (5 if shape.event_bus else 3) + volumes.presses * 2
+    reads = volumes.findings * 0.5
+    audit_gb = volumes.results * 12 * 600 / 1e9  # a year of audit records, about 600 bytes each
+    est.components["DynamoDB"] = (
+        writes / 1e6 * PRICES["dynamodb_write_per_million"]
+        + reads / 1e6 * PRICES["dynamodb_read_per_million"]
+        + audit_gb * PRICES["dynamodb_gb_month"]
+    )
+    est.usage["dynamodb_writes"], est.usage["dynamodb_reads"] = writes, reads
+
+
+def _keys_and_secrets(est: Estimate, shape: StackShape, volumes: Volumes) -> None:
+    # SQS asks KMS for a data key once per reuse period per producer and consumer; a secret read decrypts.
+    secret_reads = _secret_reads(volumes.invocations, est.durations)
+    kms_requests = sum(3 * SECONDS_PER_MONTH / reuse for reuse in shape.data_key_reuse_seconds.values())
+    kms_requests += secret_reads
+    est.components["KMS"] = shape.kms_keys * PRICES["kms_key_month"] + kms_requests / 1e4 * PRICES["kms_per_10k"]
+    est.components["Secrets Manager"] = (
+        shape.secrets * PRICES["secret_month"] + secret_reads / 1e4 * PRICES["secrets_per_10k"]
+    )
+    est.usage["kms_requests"], est.usage["secret_reads"] = kms_requests, secret_reads
+
+
+def _observability(est: Estimate, shape: StackShape, volumes: Volumes, work: Workload) -> None:
+    log_bytes = volumes.events * (LOG_BYTES["access_log"] + LOG_BYTES["line"])  # ingest: "event enqueued"
+    log_bytes += sum(count for count, _ in volumes.invocations.values()) * (LOG_BYTES["platform"] + LOG_BYTES["emf"])
+    log_bytes += volumes.results * (2 * LOG_BYTES["line"] + LOG_BYTES["single_metric"] * work.findings_per_alert)
+    log_gb = log_bytes / 1e9
+    est.components["CloudWatch Logs"] = log_gb * (
+        PRICES["logs_ingest_gb"] + LOG_COMPRESSION * PRICES["logs_store_gb_month"]
+    )
+    est.components["CloudWatch metrics, alarms, dashboard"] = (
+        (len(STEADY_METRICS) + work.active_detectors) * PRICES["custom_metric_month"]
+        + shape.alarms * PRICES["alarm_month"]
+        + shape.dashboards * PRICES["dashboard_month"]
+    )
+    est.usage["log_gb"] = log_gb
+
+
+def _secret_reads(
+    invocations: Mapping[str, tuple[float, float]], durations: Mapping[str, tuple[float, float]]
+) -> float:
+    """A warm container re-reads each secret at most once a minute, and only when it is invoked."""
+    secrets_per_function = {"Ingest": 1, "Reporter": 1, "Interactions": 2, "Fetcher": 1, "Inspector": 0, "Joiner": 1}
+    minutes = SECONDS_PER_MONTH / 60
+    reads = 0.0
+    for name, (count, _) in invocations.items():
+        containers = max(1.0, count / SECONDS_PER_MONTH * durations[name][0] / 1000 * 2)
+        reads += secrets_per_function[name] * min(count, minutes * containers)
+    return reads
+
+
+def _env_has(functions: Mapping[str, Any], name: str) -> bool:
+    return any(name in f.get("Environment", {}).get("Variables", {}) for f in functions.values())
+
+
+# -- the command -------------------------------------------------------------------------------------
+
+
+def register(commands: Any) -> None:
+    cost = commands.add_parser("cost", help="monthly cost of the synthesized stack at a given volume")
+    cost.add_argument("--messages-per-day", type=float, default=1_000_000, metavar="N")
+    cost.add_argument("--files-per-day", type=float, default=0, metavar="N")
+    cost.add_argument(
+        "--finding-rate",
+        type=float,
+        default=Workload.finding_rate,
+        help="share of messages with a finding (default 0.005)",
+    )
+    cost.add_argument("--template", metavar="FILE", help="a synthesized template (default: synthesize this app)")
+    cost.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="cdk context for the synthesis, as for cdk synth",
+    )
+    cost.add_argument(
+        "--measured",
+        action="store_true",
+        help="use the deployed stack's average durations (AWS/Lambda Duration) instead of the table",
+    )
+    cost.add_argument("--hours", type=float, default=24, help="with --measured: over the last N hours (default 24)")
+    cost.add_argument("--json", action="store_true")
+    add_stack_arguments(cost)
+    cost.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.messages_per_day <= 0 or args.files_per_day < 0 or not 0 <= args.finding_rate <= 1:
+        raise UsageError("volumes must be positive and --finding-rate between 0 and 1")
+    template = _load_template(args.template) if args.template else synthesize(_context(args.context))
+    work = Workload(args.messages_per_day, args.files_per_day, finding_rate=args.finding_rate)
+    durations = measured_durations(StackTarget.from_args(args), args.hours) if args.measured else None
+    result = estimate(StackShape.from_template(template), work, durations)
+    if args.json:
+        json.dump(result.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(render(result))
+    return EXIT_CLEAN
+
+
+def render(result: Estimate) -> str:
+    lines = [
+        f"slack-dlp at {result.messages_per_day:,.0f} messages and {result.files_per_day:,.0f} files a day "
+        f"(us-east-1 list prices of {PRICES_DATE}, no free tier)",
+        "",
+        "| Component | USD / month |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {name} | {usd:,.2f} |" for name, usd in sorted(result.components.items(), key=lambda kv: -kv[1])]
+    lines += [
+        f"| **Total** | **{result.monthly_usd:,.2f}** |",
+        "",
+        f"USD per million messages: {result.usd_per_million_messages:.2f}",
+    ]
+    return "\n".join(lines)
+
+
+def measured_durations(stack: StackTarget, hours: float, max_samples: int = 10_000) -> dict[str, tuple[float, float]]:
+    """Average milliseconds per invocation of each of the stack's functions, from the REPORT lines
+    Lambda writes to each function's log group (the same on AWS and in MiniStack); the measured
+    average already includes the items each invocation handled."""
+    import re
+    import time
+
+    cloudformation, lambdas, logs = (stack.client(s) for s in ("cloudformation", "lambda", "logs"))
+    functions = {}
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack.stack_name):
+        for resource in page.get("StackResourceSummaries", []):
+            if resource["ResourceType"] == "AWS::Lambda::Function":
+                functions[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
+    start = int((time.time() - hours * 3600) * 1000)
+    measured: dict[str, tuple[float, float]] = {}
+    for name in DURATION_MS:
+        prefix = LOGICAL_ID_PREFIX.get(name, name)
+        physical = next((p for logical, p in functions.items() if logical.startswith(prefix)), None)
+        if physical is None:
+            continue
+        config = lambdas.get_function_configuration(FunctionName=physical)
+        group = (config.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{physical}"
+        durations: list[float] = []
+        kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start, "filterPattern": '"REPORT RequestId"'}
+        while len(durations) < max_samples:
+            response = logs.filter_log_events(**kwargs)
+            for event in response.get("events", []):
+                match = re.search(r"\tDuration: ([0-9.]+) ms", event.get("message", ""))
+                if match:
+                    durations.append(float(match.group(1)))
+            if not response.get("nextToken"):
+                break
+            kwargs["nextToken"] = response["nextToken"]
+        if durations:
+            measured[name] = (sum(durations) / len(durations), 0.0)
+    if not measured:
+        raise UsageError(f"no REPORT lines of stack {stack.stack_name!r} in the last {hours:g} hours")
+    return measured
+
+
+def _context(pairs: list[str]) -> dict[str, str]:
+    context = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--context takes KEY=VALUE, not {pair!r}")
+        context[key] = value
+    return context
+
+
+def _load_template(path: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except ValueError:
+        raise UsageError(f"{path} is not a JSON template") from None
+    if not isinstance(data, dict) or "Resources" not in data:
+        raise UsageError(f"{path} is not a CloudFormation template")
+    return data
+
+
+def synthesize(context: Mapping[str, str]) -> dict[str, Any]:
+    """This checkout's CDK app, synthesized in-process (Node, no AWS credentials)."""
+    import os
+
+    repo = Path(__file__).resolve().parents[3]
+    if not (repo / "app.py").exists():
+        raise UsageError("no app.py next to the tools: pass --template cdk.out/SlackDlp.template.json")
+    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+    for path in (repo, repo / "functions"):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+    import importlib
+
+    from aws_cdk import assertions
+
+    app = importlib.import_module("app").build_app(context=dict(context))
+    stack_name = context.get("stack_name", "SlackDlp")
+    return dict(assertions.Template.from_stack(app.node.find_child(stack_name)).to_json())

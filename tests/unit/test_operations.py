@@ -15,7 +15,7 @@ from slack_dlp.queues import PublishError
 from slack_dlp.report import Reporter
 from slack_dlp.slack.actions import MAX_BUTTON_VALUE, NotifyError, TriageTarget
 from slack_dlp.triage import TriagePolicy
-from slack_dlp.wiring import build_dlp_client
+from slack_dlp.wiring.inspector import build_dlp_client
 from tests.factories import canary_secrets
 from tests.fakes import FakeClock, InMemoryDeduplicator, InMemoryEventPublisher, RecordingNotifier
 

@@ -8,11 +8,11 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run test test-unit test-integration test-infra test-e2e test-quality lint typecheck synth bench-engine bench-export bench bench-files chaos clean
+.PHONY: setup run test test-unit test-integration test-infra test-e2e test-quality lint typecheck synth bench-engine bench-export bench bench-files chaos bench-coldstart clean
 
 setup: $(VENV)/.setup-done node_modules/.setup-done
 
-$(VENV)/.setup-done: requirements.txt functions/requirements.txt pyproject.toml
+$(VENV)/.setup-done: requirements.txt $(wildcard functions/requirements/*.txt) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
@@ -61,6 +61,10 @@ bench-files: setup
 ## chaos: the fault matrix (DLP, Slack, DynamoDB faults, poison records) with lost/duplicated counts
 chaos: setup
 	$(PY) -m slack_dlp_tools.chaos
+
+## bench-coldstart: per function, the cold import from its asset and the first request in the local stack
+bench-coldstart: setup
+	$(PY) -m slack_dlp_tools.bench_coldstart
 
 lint: setup
 	$(VENV)/bin/ruff check .

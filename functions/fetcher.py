@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from slack_dlp.config import Resources, Settings
 from slack_dlp.model import FileRef
 from slack_dlp.observability import logger, metrics, traced
-from slack_dlp.wiring import build_fetcher
+from slack_dlp.wiring.fetcher import build_fetcher
 
 fetcher = build_fetcher(Settings.from_env(), Resources.from_env())
 processor = BatchProcessor(event_type=EventType.SQS)

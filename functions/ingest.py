@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from slack_dlp.config import Resources, Settings
 from slack_dlp.http import HttpRequest, HttpResponse
 from slack_dlp.observability import logger, metrics, traced
-from slack_dlp.wiring import build_ingest
+from slack_dlp.wiring.ingest import build_ingest
 
 settings = Settings.from_env()
 service = build_ingest(settings, Resources.from_env())

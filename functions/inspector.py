@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from slack_dlp import aws
 from slack_dlp.config import Resources, Settings
 from slack_dlp.observability import logger, metrics, traced
 from slack_dlp.queues import RedeliveryDelayer
-from slack_dlp.wiring import build_inspector
+from slack_dlp.wiring.inspector import build_inspector
 
 inspector = build_inspector(Settings.from_env(), Resources.from_env())
 processor = BatchProcessor(event_type=EventType.SQS)
-redelivery = RedeliveryDelayer(boto3.client("sqs"))
+redelivery = RedeliveryDelayer(aws.client("sqs"))
 
 
 @traced

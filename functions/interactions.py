@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from slack_dlp.config import Resources, Settings
 from slack_dlp.http import HttpRequest, HttpResponse
 from slack_dlp.observability import logger, metrics, traced
-from slack_dlp.wiring import build_triage
+from slack_dlp.wiring.interactions import build_triage
 
 service = build_triage(Settings.from_env(), Resources.from_env())
 app = APIGatewayHttpResolver()

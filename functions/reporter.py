@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from slack_dlp import aws
 from slack_dlp.config import Resources, Settings
 from slack_dlp.observability import logger, metrics, traced
 from slack_dlp.queues import QueueTopUp, RedeliveryDelayer
+from slack_dlp.slack.actions import NotifyError
 from slack_dlp.slack.alerts import MAX_DIGEST_RESULTS
-from slack_dlp.slack.notifier import NotifyError
-from slack_dlp.wiring import build_reporter
+from slack_dlp.wiring.reporter import build_reporter
 
 resources = Resources.from_env()
 reporter = build_reporter(Settings.from_env(), resources)
 processor = BatchProcessor(event_type=EventType.SQS)
-sqs = boto3.client("sqs")
+sqs = aws.client("sqs")
 redelivery = RedeliveryDelayer(sqs)
 top_up = QueueTopUp(sqs, resources.results_queue_url)
 

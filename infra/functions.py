@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -10,7 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.bundling import BundleTarget
+from infra.bundling import REQUIREMENTS_DIR, BundleTarget
 
 #: Lambda's newest Python; the asset's wheels are built for the same version.
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -20,6 +22,29 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 PIP_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 #: What a deployment's asset is built for (the local emulator's is ``BundleTarget.host()``).
 LAMBDA_TARGET = BundleTarget(PYTHON_VERSION, PIP_PLATFORMS)
+
+
+@dataclass(frozen=True)
+class FunctionGroup:
+    """Functions that share one asset: the whole source tree, and the packages their imports need
+    (requirement files under ``functions/requirements/``). A function imports nothing outside its
+    group's packages; ``tests/unit/test_import_boundaries.py`` checks what each handler pulls in."""
+
+    name: str
+    requirements: tuple[str, ...]
+
+    @property
+    def requirement_files(self) -> tuple[Path, ...]:
+        return tuple(REQUIREMENTS_DIR / name for name in self.requirements)
+
+
+#: ingest, interactions, reporter: Powertools and slack_sdk, nothing that extracts files or detects.
+CORE = FunctionGroup("core", ("core.txt",))
+#: The inspector: + RE2 for the engine, google-auth for dlp_provider=google.
+DETECT = FunctionGroup("detect", ("core.txt", "detect.txt"))
+#: The fetcher: + pypdf, python-docx, openpyxl.
+FILES = FunctionGroup("files", ("core.txt", "files.txt"))
+FUNCTION_GROUPS = (CORE, DETECT, FILES)
 
 
 class PipelineFunction(Construct):
@@ -37,6 +62,7 @@ class PipelineFunction(Construct):
         timeout: Duration,
         memory_size: int = 512,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        snapstart: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         #: Powertools' service name: the ``service`` dimension of this function's metrics.
@@ -67,7 +93,16 @@ class PipelineFunction(Construct):
             memory_size=memory_size,
             log_group=self.log_group,
             environment={"POWERTOOLS_SERVICE_NAME": self.service_name, **environment},
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snapstart else None,
+            # A deploy publishes a new version; the one it replaces is deleted, and its cached snapshot
+            # (charged while the version exists) with it.
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY) if snapstart else None,
         )
+        #: What callers invoke: with SnapStart an alias of the newest published version (SnapStart
+        #: applies to published versions only), else the function itself ($LATEST).
+        self.entry: lambda_.IFunction = self.function
+        if snapstart:
+            self.entry = lambda_.Alias(self, "Live", alias_name="live", version=self.function.current_version)
 
     @property
     def timeout(self) -> Duration:

@@ -29,7 +29,7 @@ from infra.api import SlackApi
 from infra.backfill import HistoryBackfill
 from infra.bundling import REPO_ROOT, BundleTarget, LocalPythonBundling
 from infra.coverage import ChannelJoiner, events_rate_limited_alarm
-from infra.functions import LAMBDA_TARGET, RUNTIME, PipelineFunction
+from infra.functions import CORE, DETECT, FILES, LAMBDA_TARGET, RUNTIME, FunctionGroup, PipelineFunction
 from infra.monitoring import FindingsBus, Monitoring, custom_metric, enable_tracing
 from infra.nag import acknowledge
 from infra.queues import QueueWithDlq
@@ -49,12 +49,13 @@ REPORTER_BATCH_SIZE = 10
 
 
 def lambda_code(
+    group: FunctionGroup,
     functions_dir: Path = FUNCTIONS_DIR,
     *,
     for_local_emulator: bool = False,
     extra_files: Mapping[str, Path] | None = None,
 ) -> lambda_.Code:
-    """The one asset all functions share: the handlers, the core package and its dependencies.
+    """The asset of one function group: the handlers, the core package and the group's dependencies.
 
     MiniStack runs functions with the host's Python, so a local deployment carries wheels for the
     host's interpreter and platform instead of Lambda's (compiled extensions differ). The asset's
@@ -62,7 +63,7 @@ def lambda_code(
     """
     bundler = LocalPythonBundling(
         functions_dir,
-        functions_dir / "requirements.txt",
+        group.requirement_files,
         target=BundleTarget.host() if for_local_emulator else LAMBDA_TARGET,
         extra_files=extra_files,
     )
@@ -206,16 +207,22 @@ class SlackDlpStack(Stack):
             triage_table=triage_table.table_name,
             files_queue_url=files.queue.queue_url,
         )
-        code = lambda_code(for_local_emulator=for_local_emulator, extra_files=rule_files)
+        code = {
+            CORE: lambda_code(CORE, for_local_emulator=for_local_emulator),
+            # Custom rules are read by the inspector only: a rules change redeploys nothing else.
+            DETECT: lambda_code(DETECT, for_local_emulator=for_local_emulator, extra_files=rule_files),
+            FILES: lambda_code(FILES, for_local_emulator=for_local_emulator),
+        }
 
         ingest = PipelineFunction(
             self,
             "Ingest",
-            code=code,
+            code=code[CORE],
             handler="ingest.handler",
             description="slack-dlp: verifies Slack events, drops retries, enqueues messages",
             timeout=Duration.seconds(10),
             memory_size=512,
+            snapstart=settings.snapstart,
             environment=_environment(
                 settings,
                 resources,
@@ -243,7 +250,7 @@ class SlackDlpStack(Stack):
         inspector = PipelineFunction(
             self,
             "Inspector",
-            code=code,
+            code=code[DETECT],
             handler="inspector.handler",
             description="slack-dlp: inspects batches of messages with the DLP provider",
             timeout=INSPECTOR_TIMEOUT,
@@ -270,7 +277,7 @@ class SlackDlpStack(Stack):
         reporter = PipelineFunction(
             self,
             "Reporter",
-            code=code,
+            code=code[CORE],
             handler="reporter.handler",
             description="slack-dlp: posts masked alerts to the alert channel",
             timeout=REPORTER_TIMEOUT,
@@ -303,11 +310,12 @@ class SlackDlpStack(Stack):
         interactions = PipelineFunction(
             self,
             "Interactions",
-            code=code,
+            code=code[CORE],
             handler="interactions.handler",
             description="slack-dlp: the alert's buttons (acknowledge, false positive)",
             timeout=Duration.seconds(10),
             memory_size=256,
+            snapstart=settings.snapstart,
             environment=_environment(settings, resources, "signing_secret_arn", "bot_token_secret_arn", "triage_table"),
         )
         secrets.signing_secret.grant_read(interactions.function)
@@ -317,14 +325,14 @@ class SlackDlpStack(Stack):
         api = SlackApi(
             self,
             "Api",
-            ingest=ingest.function,
-            interactions=interactions.function,
+            ingest=ingest.entry,
+            interactions=interactions.entry,
             rate_limit=2000,
             burst_limit=1000,
         )
 
         fetcher = self._file_fetcher(
-            code,
+            code[FILES],
             _environment(settings, resources, "inspect_queue_url", "bot_token_secret_arn", "triage_table"),
             files,
             inspect,
@@ -333,8 +341,8 @@ class SlackDlpStack(Stack):
         )
 
         # Ingest starts a backfill of each minute Slack rate-limited (app_rate_limited).
-        self.backfill = HistoryBackfill(self, "Backfill", code=code, key=key, settings=settings, resources=resources,
-                                        inspect=inspect, files=files, bot_token=secrets.bot_token,
+        self.backfill = HistoryBackfill(self, "Backfill", code=code[CORE], key=key, settings=settings,
+                                        resources=resources, inspect=inspect, files=files, bot_token=secrets.bot_token,
                                         starters=(ingest.function,))  # fmt: skip
 
         if settings.admin_user_token:
@@ -345,7 +353,8 @@ class SlackDlpStack(Stack):
         self.functions = {"ingest": ingest, "inspector": inspector, "reporter": reporter, "interactions": interactions,
                           "fetcher": fetcher, "backfill": self.backfill.reader}  # fmt: skip
         self._operations(
-            settings, self._coverage(settings, resources, code, key, secrets.bot_token, triage_table, ingest.function)
+            settings,
+            self._coverage(settings, resources, code[CORE], key, secrets.bot_token, triage_table, ingest.function),
         )
         self._outputs(api, secrets, inspect, results, triage_table)
         CfnOutput(self, "FilesQueueUrl", value=files.queue.queue_url)

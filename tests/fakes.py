@@ -10,7 +10,7 @@ from slack_dlp.dlp.base import DlpError, ItemOutcome
 from slack_dlp.ingest import DedupOutcome
 from slack_dlp.model import InspectionResult
 from slack_dlp.queues import PublishError
-from slack_dlp.slack.notifier import NotifyError
+from slack_dlp.slack.actions import NotifyError
 
 
 class InMemoryPublisher:

@@ -29,8 +29,8 @@ from typing import Any, Protocol
 from slack_dlp.dlp.ratelimit import RateLimiter
 from slack_dlp.model import SCHEMA_VERSION, FileRef, InspectionItem, MalformedMessage, _load, _str
 from slack_dlp.observability import logger, metrics
+from slack_dlp.slack.actions import NotifyError
 from slack_dlp.slack.events import Skip, normalize
-from slack_dlp.slack.notifier import NotifyError
 
 HISTORY = "conversations.history"
 REPLIES = "conversations.replies"

@@ -132,6 +132,10 @@ class Settings:
     allowlist_ttl_days: int = 0
     #: X-Ray active tracing with the Powertools Tracer (responses and payloads never captured).
     tracing: bool = False
+    #: Lambda SnapStart for the ingest and interactions functions: published versions behind an alias,
+    #: restored from a snapshot taken after init instead of importing at a cold start. Costs money while
+    #: idle (the cached snapshot), so it is off by default; see README, Cold start.
+    snapstart: bool = False
 
     def __post_init__(self) -> None:
         likelihoods = ("VERY_UNLIKELY", "UNLIKELY", "POSSIBLE", "LIKELY", "VERY_LIKELY")

@@ -21,8 +21,9 @@ from slack_dlp.ingest import Deduplicator, DedupOutcome
 from slack_dlp.model import Category, Confidence, InspectionResult, MalformedMessage, MessageKind
 from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import Publisher
+from slack_dlp.slack.actions import NotifyError
 from slack_dlp.slack.alerts import MAX_DIGEST_RESULTS
-from slack_dlp.slack.notifier import Notifier, NotifyError
+from slack_dlp.slack.notifier import Notifier
 from slack_dlp.triage import AuditLog
 
 

@@ -23,86 +23,14 @@ from slack_dlp.events_bus import EventPublisher, triage_event
 from slack_dlp.http import HttpRequest, HttpResponse
 from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import PublishError
+from slack_dlp.slack.actions import ACKNOWLEDGE, DELETE, FALSE_POSITIVE, TRIAGE_BLOCK_ID, NotifyError, TriageTarget
 from slack_dlp.slack.verify import RequestVerifier
 
-TRIAGE_BLOCK_ID = "dlp_triage"
-ACKNOWLEDGE = "dlp_acknowledge"
-FALSE_POSITIVE = "dlp_false_positive"
-DELETE = "dlp_delete"
 _VERBS = {ACKNOWLEDGE: "acknowledged", FALSE_POSITIVE: "marked as a false positive", DELETE: "deleted"}
 _AUDIT_KINDS = {ACKNOWLEDGE: "acknowledged", FALSE_POSITIVE: "false_positive", DELETE: "deleted"}
-#: Slack caps a button value at 2,000 characters; 40 fingerprints of 32 hex characters fit.
-MAX_FINGERPRINTS_PER_BUTTON = 40
-MAX_BUTTON_VALUE = 2000
-_JSON_MARKUP_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 NOT_ALLOWED = (
     "You are not allowed to triage slack-dlp alerts; ask the security team to add you. This attempt was recorded."
 )
-
-
-@dataclass(frozen=True)
-class TriageTarget:
-    """What a button acts on, carried in its value: never a value, only fingerprints."""
-
-    team_id: str
-    item_id: str
-    fingerprints: tuple[str, ...]
-    channel_id: str = ""
-    ts: str = ""
-    #: The masked previews of the fingerprints, in the same order, when they fit in the button.
-    masked: tuple[str, ...] = ()
-    #: Enterprise Grid: the organization; its security team triages every workspace's alerts.
-    enterprise_id: str = ""
-
-    @property
-    def tenant_id(self) -> str:
-        """Whose allowlist a false positive joins: the Grid organization, or the workspace."""
-        return self.enterprise_id or self.team_id
-
-    def to_value(self) -> str:
-        data: dict[str, Any] = {
-            "t": self.team_id,
-            "i": self.item_id,
-            "f": list(self.fingerprints[:MAX_FINGERPRINTS_PER_BUTTON]),
-        }
-        if self.channel_id:
-            data |= {"c": self.channel_id, "s": self.ts}
-        if self.enterprise_id:
-            data |= {"e": self.enterprise_id}
-        # Masked previews keep a few characters of a value: escape anything Slack would read as markup.
-        with_masked = json.dumps(
-            data | {"m": list(self.masked[: len(data["f"])])}, separators=(",", ":"), ensure_ascii=False
-        ).translate(_JSON_MARKUP_ESCAPES)
-        if self.masked and len(with_masked) <= MAX_BUTTON_VALUE:
-            return with_masked
-        return json.dumps(data, separators=(",", ":"))
-
-    def belongs_to(self, team_id: str, enterprise_id: str = "") -> bool:
-        """The button was pressed in the alert's own workspace, or, on Grid, in its organization."""
-        if self.enterprise_id:
-            return enterprise_id == self.enterprise_id
-        return team_id == self.team_id
-
-    @classmethod
-    def from_value(cls, value: str) -> TriageTarget:
-        data = jsonsafe.loads(value)
-        fingerprints, masked = data["f"], data.get("m", [])
-        for strings in (fingerprints, masked):
-            if not isinstance(strings, list) or not all(isinstance(f, str) for f in strings):
-                raise ValueError("fingerprints")
-        return cls(
-            team_id=str(data["t"]),
-            item_id=str(data["i"]),
-            fingerprints=tuple(fingerprints),
-            channel_id=str(data.get("c", "")),
-            ts=str(data.get("s", "")),
-            masked=tuple(masked),
-            enterprise_id=str(data.get("e", "")),
-        )
-
-    @property
-    def masked_by_fingerprint(self) -> dict[str, str]:
-        return dict(zip(self.fingerprints, self.masked, strict=False))
 
 
 @dataclass(frozen=True)
@@ -223,8 +151,6 @@ class TriagePolicy:
             return self._cached[1]
         if self._members is None:
             return frozenset()
-        from slack_dlp.slack.notifier import NotifyError
-
         try:
             members = frozenset(self._members(self._usergroup))
         except NotifyError as error:
@@ -293,8 +219,6 @@ class TriageService:
         return self._act(pressed)
 
     def _act(self, pressed: Pressed) -> HttpResponse:
-        from slack_dlp.slack.notifier import NotifyError
-
         action_id, target, actor = pressed.action_id, pressed.target, pressed.actor
         channel, message_ts, blocks = pressed.channel, pressed.message_ts, pressed.blocks
 
@@ -348,8 +272,6 @@ class TriageService:
 
     def _refuse(self, action_id: str, actor: str, target: TriageTarget, channel: str, message_ts: str) -> HttpResponse:
         """Someone outside ``triage_users``/``triage_usergroup``: nothing changes, they are told, it is audited."""
-        from slack_dlp.slack.notifier import NotifyError
-
         metrics.add_metric(name="TriageRefused", unit="Count", value=1)
         logger.warning("triage refused", extra={"item_id": target.item_id, "action": action_id, "actor": actor})
         self._audit.record(
@@ -390,8 +312,6 @@ class TriageService:
 
     def _delete(self, target: TriageTarget) -> str:
         """Empty when deleted, else why not (Slack's error code)."""
-        from slack_dlp.slack.notifier import NotifyError
-
         if self._deleter is None or not target.channel_id:
             return "no admin token configured"
         try:

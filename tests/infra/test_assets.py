@@ -1,9 +1,12 @@
-"""One asset per target: the local emulator's bundle (host Python) and Lambda's (Python 3.14 on
-arm64) never share a folder of one cdk.out, whichever is synthesized first.
+"""Assets per function group and per target.
+
+Per target: the local emulator's bundles (host Python) and Lambda's (Python 3.14 on arm64) never
+share a folder of one cdk.out, whichever is synthesized first. Per group: a function's asset
+carries the packages its group's requirement files name, and no other group's.
 
 Synthesizes the app three times into one directory, as a user's checkout sees it: ``make run``
-(emulator), ``make synth`` (Lambda), ``make run`` again; then reads the compiled extensions'
-file name tags and ELF machine field in each asset.
+(emulator), ``make synth`` (Lambda), ``make run`` again; then reads the compiled extensions' file
+name tags and ELF machine field, the packages and the byte code in each asset.
 """
 
 from __future__ import annotations
@@ -16,31 +19,39 @@ import pytest
 from aws_cdk import AssetStaging
 
 from app import build_app
-from infra.bundling import DEFAULT_CACHE, REPO_ROOT, BundleTarget
-from infra.functions import LAMBDA_TARGET
+from infra.bundling import DEFAULT_CACHE, REPO_ROOT, BundleTarget, LocalPythonBundling
+from infra.functions import DETECT, FUNCTION_GROUPS, LAMBDA_TARGET
 
 CONTEXT = {"alert_channel": "C0ALERTS"}
 #: ELF e_machine values.
 ELF_MACHINES = {62: "x86_64", 183: "aarch64"}
 HOST_SUFFIX = str(sysconfig.get_config_var("EXT_SUFFIX"))  # e.g. .cpython-311-x86_64-linux-gnu.so
 HOST_MACHINE = sysconfig.get_platform().rsplit("-", 1)[-1]  # linux-x86_64 -> x86_64
+HOST_CACHE_TAG = f"cpython-{sysconfig.get_python_version().replace('.', '')}"
 LAMBDA_SUFFIX = ".cpython-314-aarch64-linux-gnu.so"
+#: What only the inspector (detection, Google credentials) or the fetcher (file extraction) imports.
+DETECT_ONLY = {"re2", "google", "cryptography"}
+FILES_ONLY = {"pypdf", "defusedxml"}
+FUNCTIONS = ("Ingest", "Interactions", "Reporter", "Inspector", "Fetcher")
 
 
-def synth(outdir: Path, *, local: bool) -> Path:
-    """Synthesize into ``outdir`` like a separate ``cdk`` run; return the functions' asset folder."""
+def synth(outdir: Path, *, local: bool) -> dict[str, Path]:
+    """Synthesize into ``outdir`` like a separate ``cdk`` run; return each function's asset folder."""
     AssetStaging.clear_asset_hash_cache()  # each cdk command is a new process: no in-memory reuse
     build_app(context={**CONTEXT, "local_emulator": str(local).lower()}, outdir=str(outdir)).synth()
     manifest = json.loads((outdir / "SlackDlp.assets.json").read_text())
     folders = {f["source"]["path"] for f in manifest["files"].values() if f["source"].get("packaging") == "zip"}
-    assert len(folders) == 1, folders
     template = json.loads((outdir / "SlackDlp.template.json").read_text())
-    keys = {
-        r["Properties"]["Code"]["S3Key"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"
+    assets = {
+        name: outdir / ("asset." + resource["Properties"]["Code"]["S3Key"].removesuffix(".zip"))
+        for logical, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function"
+        for name in FUNCTIONS
+        if logical.startswith(name + "Function")
     }
-    folder = folders.pop()
-    assert keys == {folder.removeprefix("asset.") + ".zip"}  # the template deploys this very folder
-    return outdir / folder
+    assert set(assets) == set(FUNCTIONS)
+    assert {folder.name for folder in assets.values()} == folders  # the template deploys these very folders
+    return assets
 
 
 def extensions(asset: Path) -> dict[str, str]:
@@ -61,8 +72,12 @@ def assert_built_for(asset: Path, *, suffix: str, machine: str) -> None:
     assert tagged and all(name.endswith(suffix) for name in tagged), tagged
 
 
+def packages(asset: Path) -> set[str]:
+    return {p.name for p in asset.iterdir() if p.is_dir() and not p.name.endswith(".dist-info")}
+
+
 @pytest.fixture(scope="module")
-def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Path]]:
     outdir = tmp_path_factory.mktemp("cdk.out")
     first_local = synth(outdir, local=True)  # make run
     deploy = synth(outdir, local=False)  # Ctrl-C, make synth (cdk deploy reads the same cdk.out)
@@ -70,19 +85,55 @@ def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"first_local": first_local, "deploy": deploy, "second_local": second_local}
 
 
-def test_synth_after_a_local_run_ships_only_lambda_binaries(cdk_out: dict[str, Path]) -> None:
-    assert cdk_out["deploy"] != cdk_out["first_local"]
-    assert_built_for(cdk_out["deploy"], suffix=LAMBDA_SUFFIX, machine="aarch64")
+def test_synth_after_a_local_run_ships_only_lambda_binaries(cdk_out: dict[str, dict[str, Path]]) -> None:
+    assert not set(cdk_out["deploy"].values()) & set(cdk_out["first_local"].values())
+    assert_built_for(cdk_out["deploy"]["Inspector"], suffix=LAMBDA_SUFFIX, machine="aarch64")
+    for asset in cdk_out["deploy"].values():
+        assert set(extensions(asset).values()) <= {"aarch64"}, asset
 
 
-def test_a_local_run_after_synth_deploys_host_binaries(cdk_out: dict[str, Path]) -> None:
+def test_a_local_run_after_synth_deploys_host_binaries(cdk_out: dict[str, dict[str, Path]]) -> None:
     assert cdk_out["second_local"] == cdk_out["first_local"]  # reused: same sources, same target
-    assert_built_for(cdk_out["second_local"], suffix=HOST_SUFFIX, machine=HOST_MACHINE)
+    assert_built_for(cdk_out["second_local"]["Inspector"], suffix=HOST_SUFFIX, machine=HOST_MACHINE)
 
 
-def test_the_dependency_cache_is_keyed_by_target_too() -> None:
-    requirements = (REPO_ROOT / "functions" / "requirements.txt").read_bytes()
-    host, deploy = BundleTarget.host().dependency_key(requirements), LAMBDA_TARGET.dependency_key(requirements)
-    assert host != deploy
-    assert_built_for(DEFAULT_CACHE / deploy, suffix=LAMBDA_SUFFIX, machine="aarch64")
-    assert_built_for(DEFAULT_CACHE / host, suffix=HOST_SUFFIX, machine=HOST_MACHINE)
+def test_the_api_functions_carry_neither_detection_nor_file_extraction(cdk_out: dict[str, dict[str, Path]]) -> None:
+    for target in ("first_local", "deploy"):
+        assets = cdk_out[target]
+        # One asset per group: ingest, interactions and the reporter share the smallest.
+        assert assets["Ingest"] == assets["Interactions"] == assets["Reporter"]
+        assert len(set(assets.values())) == len(FUNCTION_GROUPS)
+        core = packages(assets["Ingest"])
+        assert {"aws_lambda_powertools", "slack_sdk", "slack_dlp"} <= core
+        assert not core & (DETECT_ONLY | FILES_ONLY), core & (DETECT_ONLY | FILES_ONLY)
+        assert packages(assets["Inspector"]) >= DETECT_ONLY
+        assert not packages(assets["Inspector"]) & FILES_ONLY
+        assert packages(assets["Fetcher"]) >= FILES_ONLY
+        assert not packages(assets["Fetcher"]) & DETECT_ONLY
+        # The source tree is whole in each: what a function may import is not decided by deleting files.
+        assert (assets["Ingest"] / "slack_dlp" / "files" / "extract.py").is_file()
+        assert not (assets["Ingest"] / "requirements").exists()
+
+
+def test_byte_code_is_compiled_for_the_target_and_never_for_another(cdk_out: dict[str, dict[str, Path]]) -> None:
+    local = cdk_out["first_local"]["Ingest"] / "slack_dlp" / "__pycache__" / f"config.{HOST_CACHE_TAG}.pyc"
+    header = local.read_bytes()[:8]
+    assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, source never checked (PEP 552)
+    deploy_byte_code = {p.name.split(".")[1] for p in cdk_out["deploy"]["Ingest"].rglob("*.pyc")}
+    # Lambda's byte code only when this machine has Python 3.14 (else none: never the host's).
+    assert deploy_byte_code == ({"cpython-314"} if LAMBDA_TARGET.interpreter() else set())
+
+
+def test_the_dependency_cache_is_keyed_by_target_and_group() -> None:
+    source = REPO_ROOT / "functions"
+    host, deploy = (LocalPythonBundling(source, DETECT.requirement_files, target=t) for t in (BundleTarget.host(),
+                                                                                              LAMBDA_TARGET))  # fmt: skip
+    requirements = host.requirements_text()
+    assert BundleTarget.host().dependency_key(requirements) != LAMBDA_TARGET.dependency_key(requirements)
+    assert_built_for(deploy.dependencies(), suffix=LAMBDA_SUFFIX, machine="aarch64")
+    assert_built_for(host.dependencies(), suffix=HOST_SUFFIX, machine=HOST_MACHINE)
+    keys = {
+        LocalPythonBundling(source, g.requirement_files, target=LAMBDA_TARGET).dependencies() for g in FUNCTION_GROUPS
+    }
+    assert len(keys) == len(FUNCTION_GROUPS)
+    assert keys <= set(DEFAULT_CACHE.iterdir())

@@ -323,3 +323,10 @@ def test_backfill_reads_one_page_at_a_time_two_at_once_and_reaches_only_its_queu
     assert "BackfillQueue" in ingest and "BackfillRuns" not in ingest
     outputs = template.to_json()["Outputs"]
     assert {"BackfillFunctionName", "BackfillTableName", "BackfillQueueUrl", "BackfillDlqUrl"} <= set(outputs)
+
+
+def test_snapstart_is_off_by_default_so_nothing_is_charged_at_idle(template: assertions.Template) -> None:
+    for function in _resources(template, "AWS::Lambda::Function").values():
+        assert "SnapStart" not in function["Properties"]
+    assert not _resources(template, "AWS::Lambda::Alias")
+    assert not _resources(template, "AWS::Lambda::Version")

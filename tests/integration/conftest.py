@@ -14,6 +14,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
+from slack_dlp import aws as slack_dlp_aws
 from slack_dlp_tools.local.slack_standin import SlackStandIn
 from tests.factories import SIGNING_SECRET
 
@@ -56,9 +57,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     parameters.clear_caches()
+    slack_dlp_aws.reset()  # each test is a new execution environment: no client or cache from another
     with mock_aws():
         yield
     parameters.clear_caches()
+    slack_dlp_aws.reset()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from slack_dlp.triage import DELETE
+from slack_dlp.slack.actions import DELETE
 from slack_dlp_tools.local.slack_standin import SlackStandIn
 from tests.factories import FakeLambdaContext, canary_secrets, inspection_item, sqs_event
 from tests.integration.conftest import ADMIN_TOKEN, FakeStack

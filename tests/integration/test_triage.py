@@ -6,7 +6,8 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from slack_dlp.triage import ACKNOWLEDGE, FALSE_POSITIVE, DynamoDbTriageStore
+from slack_dlp.slack.actions import ACKNOWLEDGE, FALSE_POSITIVE
+from slack_dlp.triage import DynamoDbTriageStore
 from slack_dlp_tools.local.slack_standin import SlackStandIn
 from tests.factories import (
     FakeLambdaContext,

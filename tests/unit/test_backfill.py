@@ -19,8 +19,8 @@ from slack_dlp.backfill import (
 )
 from slack_dlp.dlp.ratelimit import InProcessRateLimiter, Quota
 from slack_dlp.model import FileRef, InspectionItem, MalformedMessage
+from slack_dlp.slack.actions import NotifyError
 from slack_dlp.slack.events import normalize
-from slack_dlp.slack.notifier import NotifyError
 from slack_dlp_tools.local.samples import event_envelope, message_event
 from slack_dlp_tools.local.slack_standin import SeededHistory
 from tests.fakes import FakeClock, InMemoryPublisher, InMemoryRunStore

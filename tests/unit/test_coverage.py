@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from slack_dlp.model import Category, Confidence, Finding, InspectionResult, JoinRequest, MessageRef
+from slack_dlp.slack.actions import NotifyError
 from slack_dlp.slack.alerts import build_alert, build_digest
 from slack_dlp.slack.join import ChannelJoiner
-from slack_dlp.slack.notifier import NotifyError
 from slack_dlp.triage import TriageTarget
 from slack_dlp_tools.cli.coverage import CoverageScan
 from tests.fakes import FakeClock, InMemoryAuditLog

@@ -14,7 +14,7 @@ from slack_dlp.ingest import IngestService
 from slack_dlp.inspect import Inspector
 from slack_dlp.model import InspectionItem, MalformedMessage
 from slack_dlp.report import Reporter
-from slack_dlp.slack.notifier import NotifyError
+from slack_dlp.slack.actions import NotifyError
 from slack_dlp.slack.verify import SlackRequestVerifier
 from slack_dlp.triage import ACKNOWLEDGE, TriageService, TriageTarget
 from tests.factories import event_envelope, inspection_item, message_event, signed_request

@@ -13,9 +13,9 @@ from slack_dlp.events_bus import FINDING, BusEvent, EventBridgePublisher, findin
 from slack_dlp.model import InspectionResult, MessageKind, MessageRef
 from slack_dlp.queues import PublishError
 from slack_dlp.report import Reporter
-from slack_dlp.slack.notifier import NotifyError
-from slack_dlp.triage import MAX_BUTTON_VALUE, TriagePolicy, TriageTarget
-from slack_dlp.wiring import build_dlp_client
+from slack_dlp.slack.actions import MAX_BUTTON_VALUE, NotifyError, TriageTarget
+from slack_dlp.triage import TriagePolicy
+from slack_dlp.wiring.inspector import build_dlp_client
 from tests.factories import canary_secrets
 from tests.fakes import FakeClock, InMemoryDeduplicator, InMemoryEventPublisher, RecordingNotifier
 

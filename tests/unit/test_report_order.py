@@ -8,7 +8,7 @@ import pytest
 
 from slack_dlp.model import Category, Confidence, Finding, InspectionResult, MessageRef
 from slack_dlp.report import Reporter
-from slack_dlp.slack.notifier import NotifyError
+from slack_dlp.slack.actions import NotifyError
 from tests.fakes import InMemoryDeduplicator, RecordingNotifier
 
 

@@ -29,8 +29,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk.signature import Clock as SlackClock
-
 from slack_dlp.config import Settings
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
 from slack_dlp.dlp.google import GoogleDlpClient, GoogleDlpConfig, HttpResult
@@ -41,7 +39,7 @@ from slack_dlp.inspect import Inspector
 from slack_dlp.model import FileRef, InspectionResult
 from slack_dlp.observability import logger
 from slack_dlp.report import Reporter
-from slack_dlp.slack.notifier import NotifyError
+from slack_dlp.slack.actions import NotifyError
 from slack_dlp.slack.verify import SlackRequestVerifier
 from slack_dlp_tools import hostile
 from slack_dlp_tools.local.dlp_emulator import inspect_response
@@ -334,7 +332,7 @@ class Pipeline:
         create_id_table(boto3.client("dynamodb"), table)  # the idempotency table's shape: a string "id" key
         self.ingest = IngestService(
             settings=Settings(),
-            verifier=SlackRequestVerifier(lambda: SECRET, clock=_SignatureClock(clock)),
+            verifier=SlackRequestVerifier(lambda: SECRET, clock=lambda: EPOCH + clock()),
             dedup=IdempotencyDeduplicator(table, 3600, boto3_client=dynamodb),
             publisher=self.inspect_q,
             files=self.files_q,
@@ -430,16 +428,6 @@ def _outcome(pipeline: Pipeline, expected: set[str], values: list[str]) -> Outco
         outcome.notes.append("an author was told twice")
     outcome.leaked = _leaks(values, json.dumps(audit.records))
     return outcome
-
-
-class _SignatureClock(SlackClock):
-    """Slack signs at simulated time; the verifier checks against the same clock."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-
-    def now(self) -> float:
-        return EPOCH + self._clock()
 
 
 class _DeadLetters:

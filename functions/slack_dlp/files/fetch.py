@@ -18,6 +18,7 @@ from slack_dlp.files.extract import Limits, Skipped, extract, kind_of
 from slack_dlp.model import FileRef, InspectionItem, MessageKind, MessageRef
 from slack_dlp.observability import logger, metrics
 from slack_dlp.queues import Publisher
+from slack_dlp.slack.actions import NotifyError
 from slack_dlp.triage import AuditLog
 
 GONE = frozenset({"file_not_found", "file_deleted"})
@@ -52,7 +53,7 @@ class SlackFileSource:
     def info(self, file_id: str) -> dict[str, Any]:
         from slack_sdk.errors import SlackApiError, SlackClientError
 
-        from slack_dlp.slack.notifier import NotifyError, notify_error
+        from slack_dlp.slack.notifier import notify_error
 
         try:
             response = self._client().files_info(file=file_id)
@@ -122,8 +123,6 @@ class FileInspector:
         self._overlap_chars = overlap_chars
 
     def process(self, ref: FileRef) -> FileOutcome:
-        from slack_dlp.slack.notifier import NotifyError
-
         try:
             info = self._source.info(ref.file_id)
         except NotifyError as error:

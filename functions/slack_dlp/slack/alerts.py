@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
 )
 
 from slack_dlp.model import Category, Confidence, Finding, InspectionResult, MessageKind, MessageRef
+from slack_dlp.slack.actions import ACKNOWLEDGE, DELETE, FALSE_POSITIVE, TRIAGE_BLOCK_ID, TriageTarget
 
 _MAX_LISTED_FINDINGS = 10
 
@@ -66,8 +67,6 @@ def escape(text: str) -> str:
 
 
 def triage_buttons(result: InspectionResult, suffix: str = "", *, can_delete: bool = False) -> ActionsBlock:
-    from slack_dlp.triage import ACKNOWLEDGE, DELETE, FALSE_POSITIVE, TRIAGE_BLOCK_ID, TriageTarget
-
     masked = {f.fingerprint: f.masked for f in result.findings}
     fingerprints = tuple(sorted(masked))
     target = TriageTarget(

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from slack_dlp.model import JoinRequest
 from slack_dlp.observability import logger, metrics
-from slack_dlp.slack.notifier import NotifyError
+from slack_dlp.slack.actions import NotifyError
 from slack_dlp.triage import AuditLog
 
 #: Answers no retry changes: the channel is gone, archived again, or not a public channel.

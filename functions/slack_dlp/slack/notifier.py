@@ -11,6 +11,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from slack_dlp.model import InspectionResult
 from slack_dlp.observability import logger
+from slack_dlp.slack.actions import NotifyError
 from slack_dlp.slack.alerts import Alert, build_alert, build_digest, fallback_permalink
 
 #: Errors no retry will fix: the alert channel or the token must be corrected first.
@@ -49,16 +50,6 @@ class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
                 except (TypeError, ValueError, IndexError):
                     return False
         return True
-
-
-class NotifyError(Exception):
-    """An alert could not be posted. Carries Slack's error code, never the alert content."""
-
-    def __init__(self, code: str, *, fatal: bool = False, retry_after: float | None = None) -> None:
-        super().__init__(f"Slack API error: {code}")
-        self.code = code
-        self.fatal = fatal
-        self.retry_after = retry_after
 
 
 class Notifier(Protocol):

@@ -1,0 +1,323 @@
+"""``make bench-coldstart``: what a cold start costs each function, measured from what is deployed.
+
+1. Deploys the stack into MiniStack (as ``make run`` does) with a Slack stand-in.
+2. First requests, while every function is still cold: a signed event with a leak to the ingest
+   endpoint (its answer is what Slack's 3 seconds apply to) and the time until the leak's alert
+   reaches the stand-in (ingest, inspector and reporter all starting cold); once the queues are
+   empty, a second event (warm); then a button press to the interactions endpoint, cold and warm.
+3. Cold imports: each function's handler module imported from its synthesized asset (the folder
+   ``cdk deploy`` zipped) in N fresh interpreters, with the function's deployed environment and
+   only what Lambda's runtime adds on the path (boto3, botocore and their dependencies; not the
+   venv's site-packages). The time covers the module's init work too (clients, settings).
+
+The machine is shared and loaded: absolute numbers move with the load, ratios within one run do
+not. ``--baseline-asset DIR`` imports the handlers from another asset (e.g. an older one-asset
+build) in the same run, and a reference (boto3 imported, two clients built: the floor of any
+function that calls AWS) shows the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+from slack_dlp_tools.local.deployment import LocalDeployment
+from slack_dlp_tools.local.samples import event_envelope, fake_aws_access_key_id, message_event
+from slack_dlp_tools.local.signing import signed_headers
+from slack_dlp_tools.local.slack_standin import SlackStandIn
+
+#: What Lambda's Python runtime puts on the path next to the function's code (not in the asset).
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3", "snapshot_restore_py")
+#: Modules a function should not load unless it needs them: reported per function.
+HEAVY = ("slack_sdk.web", "re2", "slack_dlp.detect", "google.auth", "cryptography", "pypdf", "docx", "openpyxl", "lxml")
+TOKEN = "xoxb-bench-coldstart-standin"  # noqa: S105 - the stand-in's own token
+
+_PROBE = """
+import importlib, json, sys, time
+started = time.perf_counter()
+importlib.import_module(sys.argv[1])
+elapsed = time.perf_counter() - started
+heavy = [m for m in json.loads(sys.argv[2]) if m in sys.modules]
+print(json.dumps({"ms": elapsed * 1000, "modules": len(sys.modules), "heavy": heavy}))
+"""
+
+
+@dataclass(frozen=True)
+class DeployedFunction:
+    name: str  # Ingest, Inspector, …
+    handler_module: str
+    asset: Path
+    environment: Mapping[str, str]
+
+
+@dataclass
+class ImportResult:
+    runs_ms: list[float] = field(default_factory=list)
+    modules: int = 0
+    heavy: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs_ms) if self.runs_ms else float("nan")
+
+
+def runtime_path(into: Path) -> Path:
+    """A folder holding what Lambda's runtime provides, linked from this interpreter's packages."""
+    for name in RUNTIME_PROVIDED:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        (into / source.name).symlink_to(source)
+    return into
+
+
+def cold_import(module: str, code: Path, runtime: Path, environment: Mapping[str, str], runs: int) -> ImportResult:
+    """Import ``module`` from ``code`` in ``runs`` fresh interpreters (``-S``: no site-packages)."""
+    result = ImportResult()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        **environment,
+        "PYTHONPATH": os.pathsep.join((str(code), str(runtime))),
+        "PYTHONDONTWRITEBYTECODE": "1",  # measure the asset as shipped, never a cache written by a run
+    }
+    for _ in range(runs):
+        done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
+            [sys.executable, "-S", "-c", _PROBE, module, json.dumps(HEAVY)],
+            capture_output=True, text=True, env=env, check=False, timeout=120,
+        )  # fmt: skip
+        if done.returncode != 0:
+            result.error = (done.stderr.strip().splitlines() or ["failed"])[-1][:160]
+            return result
+        probe = json.loads(done.stdout.strip().splitlines()[-1])
+        result.runs_ms.append(float(probe["ms"]))
+        result.modules, result.heavy = int(probe["modules"]), list(probe["heavy"])
+    return result
+
+
+def reference(statement: str, runtime: Path, environment: Mapping[str, str], runs: int) -> float:
+    """Median time of ``statement`` in fresh interpreters, under the same load."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        **environment,
+        "PYTHONPATH": str(runtime),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    probe = f"import time; t = time.perf_counter(); {statement}; print((time.perf_counter() - t) * 1000)"
+    times = []
+    for _ in range(runs):
+        done = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True, env=env, check=True)  # noqa: S603
+        times.append(float(done.stdout))
+    return statistics.median(times)
+
+
+def deployed_functions(deployment: LocalDeployment, cdk_out: Path) -> list[DeployedFunction]:
+    """Each function's handler, asset folder (from the template) and environment (from the emulator)."""
+    template = json.loads((cdk_out / f"{deployment.stack_name}.template.json").read_text())
+    physical: dict[str, str] = {}
+    pages = deployment.client("cloudformation").get_paginator("list_stack_resources")
+    for page in pages.paginate(StackName=deployment.stack_name):
+        for resource in page.get("StackResourceSummaries", []):
+            physical[resource["LogicalResourceId"]] = resource.get("PhysicalResourceId", "")
+    lambda_client = deployment.client("lambda")
+    found = []
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Lambda::Function" or logical not in physical:
+            continue
+        properties = resource["Properties"]
+        key = str(properties["Code"]["S3Key"])
+        configuration = lambda_client.get_function_configuration(FunctionName=physical[logical])
+        found.append(
+            DeployedFunction(
+                name=str(resource.get("Metadata", {}).get("aws:cdk:path", logical)).split("/")[1],
+                handler_module=str(properties["Handler"]).rsplit(".", 1)[0],
+                asset=cdk_out / f"asset.{key.removesuffix('.zip')}",
+                environment=dict(configuration.get("Environment", {}).get("Variables", {})),
+            )
+        )
+    return sorted(found, key=lambda f: f.name)
+
+
+def wait_for_published_versions(deployment: LocalDeployment, timeout: float = 300) -> None:
+    """With SnapStart, AWS's deploy ends once each version's snapshot is taken; MiniStack publishes
+    at once and initializes in the background (State Pending): wait for that, as a deploy would."""
+    lambda_client = deployment.client("lambda")
+    deadline = time.monotonic() + timeout
+    for function in lambda_client.list_functions()["Functions"]:
+        for alias in lambda_client.list_aliases(FunctionName=function["FunctionName"])["Aliases"]:
+            while time.monotonic() < deadline:
+                state = lambda_client.get_function_configuration(
+                    FunctionName=function["FunctionName"], Qualifier=alias["Name"]
+                ).get("State")
+                if state != "Pending":
+                    break
+                time.sleep(0.5)
+
+
+def timed(call: Callable[[], tuple[int, str]]) -> tuple[int, float]:
+    started = time.perf_counter()
+    status, _ = call()
+    return status, (time.perf_counter() - started) * 1000
+
+
+def settle(deployment: LocalDeployment, timeout: float = 60) -> None:
+    """Wait until every queue is empty, so no other function is starting or running."""
+    deadline = time.monotonic() + timeout
+    while sum(deployment.queue_depths().values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)
+
+
+def first_requests(deployment: LocalDeployment, standin: SlackStandIn, secret: str) -> dict[str, float]:
+    """Cold, then warm: the ingest endpoint, the time to the first alert, the interactions endpoint."""
+    import random
+
+    measured: dict[str, float] = {}
+    leak = fake_aws_access_key_id(random.Random(12))  # noqa: S311 - look-alike test data
+
+    def post_leak() -> tuple[int, str]:
+        body = json.dumps(event_envelope(message_event(f"key {leak}", channel="C0BENCH"))).encode()
+        return deployment.post_event(body, signed_headers(secret, body))
+
+    started = time.perf_counter()
+    status, measured["ingest cold"] = timed(post_leak)
+    if status != 200:
+        raise RuntimeError(f"ingest answered HTTP {status}")
+    deadline = time.monotonic() + 120
+    while not standin.alerts() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    measured["first alert"] = (time.perf_counter() - started) * 1000 if standin.alerts() else float("nan")
+    settle(deployment)  # the first alert's reporter finished: nothing else starts while we measure
+    _, measured["ingest warm"] = timed(post_leak)
+    settle(deployment)
+
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0LOCAL"},
+        "user": {"id": "U0SECOPS"},
+        "container": {"channel_id": "C0ALERTS", "message_ts": "1700000000.000001"},
+        "message": {"blocks": []},
+        "actions": [{"action_id": "dlp_acknowledge", "value": json.dumps({"t": "T0LOCAL", "i": "bench", "f": []})}],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+
+    def press() -> tuple[int, str]:
+        headers = signed_headers(secret, body, content_type="application/x-www-form-urlencoded")
+        return deployment.post_event(body, headers, url=deployment.interactions_url)
+
+    status, measured["interactions cold"] = timed(press)
+    if status != 200:
+        raise RuntimeError(f"interactions answered HTTP {status}")
+    _, measured["interactions warm"] = timed(press)
+    return measured
+
+
+def _mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+
+
+def render(
+    functions: list[DeployedFunction],
+    imports: Mapping[str, ImportResult],
+    baseline: Mapping[str, ImportResult],
+    requests: Mapping[str, float],
+    references: Mapping[str, float],
+    runs: int,
+) -> str:
+    load = os.getloadavg()[0]
+    lines = [
+        f"Cold start on this machine ({os.cpu_count()} cores, load average {load:.1f}); "
+        f"import = median of {runs} fresh interpreters (min–max)",
+        "",
+        "| function | asset MB | modules | cold import ms | heavy modules loaded | first request ms (warm) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for function in functions:
+        result = imports[function.name]
+        key = function.name.lower()
+        first = f"{requests[key + ' cold']:.0f} ({requests[key + ' warm']:.0f})" if key + " cold" in requests else "–"
+        cold = (
+            f"{result.median:.0f} ({min(result.runs_ms):.0f}–{max(result.runs_ms):.0f})"
+            if result.runs_ms
+            else f"failed: {result.error}"
+        )
+        if function.name in baseline and baseline[function.name].runs_ms:
+            cold += f" · one asset: {baseline[function.name].median:.0f}"
+        heavy = ", ".join(result.heavy) or "none"
+        lines.append(f"| {function.name} | {_mb(function.asset):.1f} | {result.modules} | {cold} | {heavy} | {first} |")
+    lines += [
+        "",
+        f"First alert after the first event (ingest, inspector, reporter all cold): {requests['first alert']:.0f} ms",
+        "Reference under the same load: " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in references.items()),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench-coldstart", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="fresh interpreters per function")
+    parser.add_argument("--baseline-asset", type=Path, help="also import every handler from this asset folder")
+    parser.add_argument("--context", action="append", default=[], metavar="KEY=VALUE", help="cdk context")
+    args = parser.parse_args(argv)
+
+    repo_root = Path.cwd()
+    state = Path(tempfile.mkdtemp(prefix="bench-coldstart-", dir=repo_root / ".local" if (repo_root / ".local").is_dir()
+                                  else None))  # fmt: skip
+    secret = secrets.token_hex(16)
+    with SlackStandIn(token=TOKEN) as standin:
+        deployment = LocalDeployment(
+            repo_root=repo_root,
+            state_dir=state,
+            signing_secret=secret,
+            bot_token=TOKEN,
+            slack_api_url=standin.api_url,
+            alert_channel="C0ALERTS",
+            cdk_out=state / "cdk.out",
+            extra_context=dict(item.split("=", 1) for item in args.context),
+            log=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+        with deployment:
+            wait_for_published_versions(deployment)
+            time.sleep(5)  # the deployment's own processes (cdk, node) finish first
+            requests = first_requests(deployment, standin, secret)
+            functions = deployed_functions(deployment, state / "cdk.out")
+            aws = {k: v for k, v in deployment.aws_env().items() if k.startswith("AWS_")}
+            with tempfile.TemporaryDirectory() as folder:
+                runtime = runtime_path(Path(folder))
+                imports = {
+                    f.name: cold_import(f.handler_module, f.asset, runtime, {**f.environment, **aws}, args.runs)
+                    for f in functions
+                }
+                baseline: dict[str, ImportResult] = {}
+                if args.baseline_asset:
+                    baseline = {
+                        f.name: cold_import(
+                            f.handler_module, args.baseline_asset, runtime, {**f.environment, **aws}, args.runs
+                        )
+                        for f in functions
+                    }
+                references = {
+                    "import boto3 + 2 clients": reference(
+                        "import boto3; boto3.client('sqs'); boto3.client('dynamodb')", runtime, aws, args.runs
+                    ),
+                }
+    print(render(functions, imports, baseline, requests, references, args.runs))
+    return 0 if all(r.runs_ms for r in imports.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -93,15 +93,28 @@ def parse_part(container: Container, name: str, target: Any) -> None:
         raise Refused("corrupt", f"{type(error).__name__} in {name}") from None
 
 
-class _WordText(_Lines):
+class _TableLines(_Lines):
+    """Lines of a document with tables: text inside a cell goes to that cell, not to a line of its own."""
+
+    def __init__(self, chars: int) -> None:
+        super().__init__(chars)
+        self._rows: list[list[str]] = []
+        self._cells: list[list[str]] = []
+
+    def _line(self, text: str) -> None:
+        if self._cells:
+            self._cells[-1].append(text)
+        else:
+            self.emit(text)
+
+
+class _WordText(_TableLines):
     """Paragraphs in order; a table row becomes one line of cells joined by " | "."""
 
     def __init__(self, chars: int) -> None:
         super().__init__(chars)
         self._run: list[str] = []
         self._in_text = False
-        self._rows: list[list[str]] = []
-        self._cells: list[list[str]] = []
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         if tag in (W + "t", W + "delText"):  # deleted text of tracked changes leaks too
@@ -127,12 +140,6 @@ class _WordText(_Lines):
                 self._rows[-1].append(cell)
         elif tag == W + "tr" and self._rows:
             self._line(" | ".join(self._rows.pop()))
-
-    def _line(self, text: str) -> None:
-        if self._cells:
-            self._cells[-1].append(text)
-        else:
-            self.emit(text)
 
     def data(self, text: str) -> None:
         if self._in_text:
@@ -344,15 +351,13 @@ def pptx(container: Container, sink: Sink, prefix: str) -> None:
             return
 
 
-class _OdfText(_Lines):
+class _OdfText(_TableLines):
     """OpenDocument text: paragraphs and headings; table rows as cells joined by " | "."""
 
     def __init__(self, chars: int) -> None:
         super().__init__(chars)
         self._run: list[str] = []
         self._depth = 0
-        self._rows: list[list[str]] = []
-        self._cells: list[list[str]] = []
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         if tag in (TEXT + "p", TEXT + "h"):
@@ -380,12 +385,6 @@ class _OdfText(_Lines):
             line = " | ".join(self._rows.pop()).rstrip(" |")
             if line:
                 self._line(line)
-
-    def _line(self, text: str) -> None:
-        if self._cells:
-            self._cells[-1].append(text)
-        else:
-            self.emit(text)
 
     def data(self, text: str) -> None:
         if self._depth:

@@ -25,9 +25,7 @@ def read_page(record: SQSRecord) -> None:
     try:
         service.handle(record.body)
     except NotifyError as error:
-        if error.retry_after:
-            # Slack said when to come back: the task stays invisible that long.
-            redelivery.delay(record.event_source_arn, record.receipt_handle, error.retry_after)
+        redelivery.honour_retry_after(record, error)
         raise
 
 

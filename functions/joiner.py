@@ -25,9 +25,7 @@ def join(record: SQSRecord) -> None:
     try:
         joiner.process(JoinRequest.from_json(record.body))
     except NotifyError as error:
-        if error.retry_after:
-            # Slack said when to come back (conversations.join is Tier 3): SQS redelivers no sooner.
-            redelivery.delay(record.event_source_arn, record.receipt_handle, error.retry_after)
+        redelivery.honour_retry_after(record, error)
         raise
 
 

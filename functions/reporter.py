@@ -12,7 +12,6 @@ from slack_dlp import aws
 from slack_dlp.config import Resources, Settings
 from slack_dlp.observability import logger, metrics, traced
 from slack_dlp.queues import QueueTopUp, RedeliveryDelayer
-from slack_dlp.slack.actions import NotifyError
 from slack_dlp.slack.alerts import MAX_DIGEST_RESULTS
 from slack_dlp.wiring.reporter import build_reporter
 
@@ -42,9 +41,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         error = outcomes.get(record.message_id)
         if error is None:
             return
-        if isinstance(error, NotifyError) and error.retry_after:
-            # Slack said when to come back: SQS redelivers no sooner.
-            redelivery.delay(record.event_source_arn, record.receipt_handle, error.retry_after)
+        redelivery.honour_retry_after(record, error)
         raise error
 
     return dict(process_partial_response(event=event, record_handler=complete, processor=processor, context=context))

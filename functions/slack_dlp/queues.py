@@ -5,7 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from slack_dlp.slack.actions import NotifyError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 class PublishError(Exception):
@@ -89,6 +94,11 @@ class RedeliveryDelayer:
         except (ClientError, BotoCoreError):
             return False  # the message still comes back, after the queue's visibility timeout
         return True
+
+    def honour_retry_after(self, record: SQSRecord, error: BaseException) -> None:
+        """Slack said when to come back (a ``NotifyError`` with Retry-After): SQS redelivers no sooner."""
+        if isinstance(error, NotifyError) and error.retry_after:
+            self.delay(record.event_source_arn, record.receipt_handle, error.retry_after)
 
     def _queue_url(self, arn: str) -> str:
         if arn not in self._urls:

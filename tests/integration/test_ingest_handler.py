@@ -196,3 +196,15 @@ def test_concurrent_retries_are_enqueued_once(
     # THEN both are acknowledged and the message is enqueued once
     assert (first["statusCode"], retry_statuses) == (200, [200])
     assert len(stack.drain(stack.inspect_queue_url)) == 1
+
+
+def test_a_rate_limited_minute_is_audited_once_through_the_deferred_audit(load_handler: Any, stack: FakeStack) -> None:
+    # GIVEN ingest, whose audit trail and DynamoDB client are built by their first use
+    ingest = load_handler("ingest")
+    envelope = {"type": "app_rate_limited", "team_id": "T0BUSY", "minute_rate_limited": 1518467820}
+    # WHEN Slack reports the same rate-limited minute twice
+    statuses = [_invoke(ingest, envelope)["statusCode"] for _ in range(2)]
+    # THEN both are acknowledged and the audit trail holds the minute once
+    assert statuses == [200, 200]
+    items = boto3.client("dynamodb").scan(TableName=stack.triage_table)["Items"]
+    assert [item["kind"]["S"] for item in items] == ["events_rate_limited"]

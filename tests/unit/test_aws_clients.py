@@ -22,7 +22,7 @@ class FakeClient:
     def close(self) -> None:
         self.closed += 1
 
-    def get_secret_value(self, SecretId: str) -> dict[str, Any]:  # noqa: N803 - botocore's name
+    def get_secret_value(self, SecretId: str) -> dict[str, Any]:
         self.reads.append(SecretId)
         return {"SecretString": f"value {len(self.reads)}"}
 

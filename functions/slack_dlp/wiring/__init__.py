@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from slack_dlp import aws
 from slack_dlp.config import Resources, Settings
-from slack_dlp.events_bus import EventBridgePublisher
 from slack_dlp.observability import logger
 from slack_dlp.slack.verify import SlackRequestVerifier
-from slack_dlp.triage import DynamoDbTriageStore
 
 if TYPE_CHECKING:
+    from slack_dlp.events_bus import EventBridgePublisher
     from slack_dlp.slack.notifier import SlackNotifier
+    from slack_dlp.triage import DynamoDbTriageStore
 
 #: Secrets are re-read at most this often, so a value set after deploy is picked up quickly.
 SECRET_MAX_AGE_SECONDS = 60
@@ -104,6 +104,9 @@ def signing_verifier(arn: str) -> SlackRequestVerifier:
 
 
 def triage_store(settings: Settings, resources: Resources, dynamodb: Any = None) -> DynamoDbTriageStore:
+    """The allowlist and audit trail (``dynamodb``: a client to use instead of the shared one)."""
+    from slack_dlp.triage import DynamoDbTriageStore
+
     return DynamoDbTriageStore(
         aws.client("dynamodb") if dynamodb is None else dynamodb,
         resources.triage_table,
@@ -116,6 +119,8 @@ def event_publisher(resources: Resources) -> EventBridgePublisher | None:
     """Findings and triage actions to the event bus, when the stack names one."""
     if not resources.event_bus_name:
         return None
+    from slack_dlp.events_bus import EventBridgePublisher
+
     return EventBridgePublisher(aws.client("events"), resources.event_bus_name)
 
 

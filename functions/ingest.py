@@ -10,6 +10,7 @@ INIT_STARTED = time.time()
 
 from typing import Any  # noqa: E402 - after the clock, so that the init is counted from the start
 
+from slack_dlp import aws  # noqa: E402
 from slack_dlp.config import Resources, Settings  # noqa: E402
 from slack_dlp.http import HttpResponse, from_http_api, to_http_api  # noqa: E402
 from slack_dlp.observability import logger, metrics, traced  # noqa: E402
@@ -21,6 +22,8 @@ settings = Settings.from_env()
 service = build_ingest(settings, Resources.from_env())
 #: The first request of this execution environment is timed from the init's start, later ones from their own.
 _pending_init = {"started": INIT_STARTED}
+# With SnapStart the init ran when the version was published: a restored environment starts now.
+aws.on_restore(lambda: _pending_init.update(started=time.time()))
 
 
 @traced

@@ -163,28 +163,20 @@ class IngestService:
         # The key is the message (not only the event id): Slack's retries of one event and the
         # message + app_mention events of one message share it.
         key = item.id
-        if retry_num or self._slow(request):
-            # Slack delivers this again (or already did): claim the marker first, enqueue only if ours.
-            result = self._once(key, lambda: self._publish(item), log)
-            if result is None:
-                metrics.add_metric(name="EnqueueFailures", unit="Count", value=1)
-                return HttpResponse.error(503, "could not enqueue the event; retry later")
-            if result is DedupOutcome.DUPLICATE:
-                metrics.add_metric(name="EventsDeduplicated", unit="Count", value=1)
-                logger.info("duplicate delivery dropped", extra=log)
-                return HttpResponse.json(200, ok=True)
-            logger.debug("event enqueued", extra=log)
-            return HttpResponse.json(200, ok=True)
-        try:
-            self._publish(item)
-        except PublishError as error:
-            logger.error("enqueue failed; Slack will retry", extra={**log, "error": str(error)})
+        # Slack delivers this again (or already did) when it retries, or when it will get the answer late:
+        # then the marker is claimed first and the item enqueued only if this delivery wrote it.
+        claim_first = bool(retry_num) or self._slow(request)
+        result = self._once(key, lambda: self._publish(item), log, claim=claim_first)
+        if result is None:
             metrics.add_metric(name="EnqueueFailures", unit="Count", value=1)
             return HttpResponse.error(503, "could not enqueue the event; retry later")
+        if result is DedupOutcome.DUPLICATE:
+            metrics.add_metric(name="EventsDeduplicated", unit="Count", value=1)
+            logger.info("duplicate delivery dropped", extra=log)
+            return HttpResponse.json(200, ok=True)
         logger.debug("event enqueued", extra=log)
-        if self._slow(request):
-            # Answered late enough that Slack may retry it: the marker drops that retry.
-            self._claim(key, log)
+        if not claim_first and self._slow(request):
+            self._claim(key, log)  # answered late enough that Slack may retry: the marker drops that retry
         return HttpResponse.json(200, ok=True)
 
     def _slow(self, request: HttpRequest) -> bool:
@@ -207,14 +199,16 @@ class IngestService:
             logger.error("dedup marker not deleted after a failure", extra={**log, "error": type(error).__name__})
             metrics.add_metric(name="DedupFailures", unit="Count", value=1)
 
-    def _once(self, key: str, publish: Callable[[], None], log: dict[str, Any]) -> DedupOutcome | None:
+    def _once(
+        self, key: str, publish: Callable[[], None], log: dict[str, Any], *, claim: bool = True
+    ) -> DedupOutcome | None:
         """``publish`` once per key; None when it could not be enqueued (Slack retries on the 503,
-        and the marker is deleted so that the retry gets through).
+        and the marker is deleted so that the retry gets through). Without ``claim``, publish only.
 
         When the dedup store itself fails (DynamoDB throttled or down), the message is enqueued
         anyway: Slack gives up after three retries, so refusing would lose it, while a duplicate is
         caught further on by the alert's own idempotency key."""
-        claimed = self._claim(key, log)
+        claimed = self._claim(key, log) if claim else None
         if claimed is False:
             return DedupOutcome.DUPLICATE
         try:

@@ -208,3 +208,20 @@ def test_a_rate_limited_minute_is_audited_once_through_the_deferred_audit(load_h
     assert statuses == [200, 200]
     items = boto3.client("dynamodb").scan(TableName=stack.triage_table)["Items"]
     assert [item["kind"]["S"] for item in items] == ["events_rate_limited"]
+
+
+def test_after_a_snapstart_restore_the_first_request_is_timed_from_the_restore(
+    load_handler: Any, stack: FakeStack
+) -> None:
+    # GIVEN an environment initialized (snapshotted) an hour ago, then restored
+    from slack_dlp import aws
+
+    ingest = load_handler("ingest")
+    ingest._pending_init["started"] = time.time() - 3600
+    aws.refresh_after_restore()
+    body, headers = signed_request(event_envelope(message_event("restored")))
+    event = http_api_event(body, headers)
+    del event["requestContext"]["timeEpoch"]
+    # WHEN its first request arrives without a receipt time, THEN it is not taken for a slow one
+    assert ingest.handler(event, FakeLambdaContext())["statusCode"] == 200
+    assert _markers() == []

@@ -58,6 +58,8 @@ class DedupOutcome(StrEnum):
 
 
 class Deduplicator(Protocol):
+    """The reporter's run-once store (an alert, then each later step, once per key)."""
+
     def run_once(self, key: str, action: Callable[[], None]) -> DedupOutcome:
         """Run ``action`` unless ``key`` was seen; a failed action leaves the key unseen."""
         ...

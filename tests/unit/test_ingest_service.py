@@ -408,3 +408,24 @@ def test_channel_and_rate_limited_envelopes_of_a_shape_slack_never_sends_are_400
 ) -> None:
     assert covering.handle_event_request(_request(*signed_request(envelope))).status == 400
     assert joins.bodies == [] and audit.records == []
+
+
+def test_a_marker_that_cannot_be_deleted_after_a_failed_enqueue_is_counted_and_logged(
+    markers: InMemoryMarkers, logs: io.StringIO
+) -> None:
+    # GIVEN SQS failing, and DynamoDB failing right after the claim (the delete)
+    metrics.clear_metrics()
+    envelope = event_envelope(message_event("double fault"))
+
+    def failing_release(key: str) -> None:
+        raise OSError("DynamoDB unavailable")
+
+    markers.release = failing_release  # type: ignore[method-assign]
+    down = IngestService(settings=Settings(), verifier=SlackRequestVerifier(lambda: SIGNING_SECRET), dedup=markers,
+                         publisher=InMemoryPublisher(fail_with="SQS down"), clock=lambda: NOW)  # fmt: skip
+    # WHEN a retry claims the marker and cannot be enqueued
+    assert down.handle_event_request(_retry(envelope)).status == 503
+    # THEN the stuck marker (Slack's next retries of it would be dropped) is counted and logged by item id
+    assert metrics.metric_set["DedupFailures"]["Value"] == [1.0]
+    assert "dedup marker not deleted after a failure" in logs.getvalue()
+    assert "double fault" not in logs.getvalue()

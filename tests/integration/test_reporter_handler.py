@@ -188,3 +188,29 @@ def test_the_same_result_twice_in_one_batch_is_one_section(
         "batchItemFailures": []
     }
     assert len(slack.alerts()) == 1 and slack.alerted_items() == 2
+
+
+def test_topped_up_messages_whose_receipt_handles_expired_do_not_fail_the_batch(
+    load_handler: Any, stack: FakeStack, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN results waiting on the queue, and SQS refusing the deletes of what the top-up took
+    # (their visibility ran out while the digest was posted: another consumer received them)
+    reporter = load_handler("reporter")
+    sqs = boto3.client("sqs")
+    for i in range(3):
+        sqs.send_message(QueueUrl=stack.results_queue_url, MessageBody=_result(f"C0X{i}").to_json())
+    refused = {"Code": "ReceiptHandleIsInvalid", "SenderFault": True, "Message": "expired"}
+    monkeypatch.setattr(
+        reporter.top_up._client,
+        "delete_message_batch",
+        lambda **kw: {"Successful": [], "Failed": [{"Id": e["Id"], **refused} for e in kw["Entries"]]},
+    )
+    # WHEN the reporter runs on one handed-over record and tops up with the three
+    outcome = reporter.handler(sqs_event([_result("C0HANDED").to_json()]), FakeLambdaContext())
+    # THEN the invocation succeeds with one digest of the four
+    assert outcome == {"batchItemFailures": []}
+    assert slack.alerted_items() == 4
+    # ... and when SQS delivers them again, nothing is posted twice
+    again = [_result(f"C0X{i}").to_json() for i in range(3)]
+    assert reporter.handler(sqs_event(again), FakeLambdaContext()) == {"batchItemFailures": []}
+    assert slack.alerted_items() == 4

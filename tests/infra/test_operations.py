@@ -258,6 +258,7 @@ def test_cost_is_computed_from_the_synthesized_template(
     assert len(shape.memory_mb) == len(functions)
     assert shape.alarms == len(_resources(template, "AWS::CloudWatch::Alarm")) and shape.dashboards == 1
     assert shape.event_bus and not shape.tracing and shape.batch_size == 100
+    assert shape.notify_author and not shape.platform_logs and shape.access_log_bytes > 0
     # AND the command prints the monthly figure per component and per million messages
     path = tmp_path / "SlackDlp.template.json"
     path.write_text(json.dumps(data))

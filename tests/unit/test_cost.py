@@ -3,6 +3,7 @@ and the model's arithmetic."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -173,3 +174,15 @@ def test_file_metrics_are_billed_only_while_files_are_shared() -> None:
     without = estimate(shape, Workload(messages_per_day=1_000_000))
     with_files = estimate(shape, Workload(messages_per_day=1_000_000, files_per_day=1_000))
     assert with_files.usage["custom_metrics"] - without.usage["custom_metrics"] == len(FILE_METRICS)
+
+
+def test_each_alert_costs_the_reporters_idempotency_alert_log_and_audit_writes() -> None:
+    # GIVEN a stack with the event bus and author notices (the defaults), and one without either
+    shape = dataclasses.replace(StackShape.from_template({"Resources": {}}), event_bus=True, notify_author=True)
+    plain = dataclasses.replace(shape, event_bus=False, notify_author=False)
+    work = Workload(messages_per_day=1_000_000, finding_rate=0.01, triage_rate=0)
+    results = 1_000_000 * DAYS_PER_MONTH * 0.01
+    dedup = 1_000_000 * DAYS_PER_MONTH * 0.01
+    # THEN an alert writes the post's record (2), two alert-log marks, each step's record (2) and the audit
+    assert estimate(shape, work).usage["dynamodb_writes"] == pytest.approx(dedup + results * (2 + 2 + 2 * 3 + 1))
+    assert estimate(plain, work).usage["dynamodb_writes"] == pytest.approx(dedup + results * (2 + 2 + 2 * 1 + 1))

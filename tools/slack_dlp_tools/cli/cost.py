@@ -157,6 +157,8 @@ class StackShape:
     platform_logs: frozenset[str] = frozenset()
     #: Bytes of one access-log line of the API (0: no access log).
     access_log_bytes: int = 0
+    #: The reporter tells a message's author (``notify_author``): one more step per alert.
+    notify_author: bool = True
 
     @classmethod
     def from_template(cls, template: Mapping[str, Any]) -> StackShape:
@@ -198,6 +200,7 @@ class StackShape:
             tracing=tracing,
             event_bus=bool(of("AWS::Events::EventBus")) or _env_has(functions, "EVENT_BUS_NAME"),
             platform_logs=frozenset(platform_logs),
+            notify_author=_env_value(functions, "SLACK_DLP_NOTIFY_AUTHOR", "True").lower() == "true",
             access_log_bytes=max((access_log_bytes(p) for p in of("AWS::ApiGatewayV2::Stage").values()), default=0),
         )
 
@@ -345,11 +348,16 @@ def _queues_and_tables(est: Estimate, shape: StackShape, volumes: Volumes) -> No
     est.components["SQS"] = sqs / 1e6 * PRICES["sqs_per_million"]
     est.usage["sqs_requests"] = sqs
     # DynamoDB: ingest dedup (a write for the events it records, DEDUP_WRITE_SHARE);
-    # per alert: alert dedup (2), event-bus dedup (2), audit (1); per press: audit + allowlist;
-    # the inspector reads the allowlist for each item with findings (eventually consistent: 0.5).
+    # per alert, in the reporter: the post's idempotency record (claim and complete: 2), the alert log's
+    # marks (posted, then followed up: 2), each later step's idempotency record (2 each: the audit, the
+    # author's notice, the event-bus publication) and the audit record itself (1); per press: audit +
+    # allowlist. Reads: the alert log's lookup per result (strongly consistent: 1), and the inspector's
+    # allowlist read for each item with findings (eventually consistent: 0.5).
+    steps = 1 + shape.notify_author + shape.event_bus
+    per_result = 2 + 2 + 2 * steps + 1
     dedup_writes = volumes.events * DEDUP_WRITE_SHARE * DEDUP_WRITES_PER_RECORD
-    writes = dedup_writes + volumes.results * (5 if shape.event_bus else 3) + volumes.presses * 2
-    reads = volumes.findings * 0.5
+    writes = dedup_writes + volumes.results * per_result + volumes.presses * 2
+    reads = volumes.results + volumes.findings * 0.5
     audit_gb = volumes.results * 12 * 600 / 1e9  # a year of audit records, about 600 bytes each
     est.components["DynamoDB"] = (
         writes / 1e6 * PRICES["dynamodb_write_per_million"]
@@ -419,6 +427,15 @@ def _secret_reads(
         containers = max(1.0, count / SECONDS_PER_MONTH * durations[name][0] / 1000 * 2)
         reads += secrets_per_function[name] * min(count, minutes * containers)
     return reads
+
+
+def _env_value(functions: Mapping[str, Any], name: str, default: str) -> str:
+    """A variable's value in the first function environment that has it."""
+    for function in functions.values():
+        value = function.get("Environment", {}).get("Variables", {}).get(name)
+        if isinstance(value, str):
+            return value
+    return default
 
 
 def _env_has(functions: Mapping[str, Any], name: str) -> bool:

@@ -22,7 +22,9 @@ from typing import Any
 from slack_dlp_tools.cli.common import EXIT_CLEAN, StackTarget, UsageError, add_stack_arguments
 
 PRICES_DATE = "2026-11-01"
-#: us-east-1 list prices (USD), first tier, no free tier.
+#: us-east-1 list prices (USD) from each service's pricing page (aws.amazon.com/<service>/pricing/), first
+#: tier, no free tier. SQS counts a request per 64 KB of payload (a Slack message is one); DynamoDB on-demand
+#: bills a write request unit per 1 KB item written and a read unit per 4 KB read strongly (half eventually).
 PRICES = {
     "http_api_per_million": 1.00,
     "lambda_request_per_million": 0.20,
@@ -44,6 +46,7 @@ PRICES = {
     "eventbridge_per_million": 1.00,
     "xray_trace_per_million": 5.00,
 }
+#: AWS prices a month as 730 hours.
 DAYS_PER_MONTH = 730 / 24
 SECONDS_PER_MONTH = 730 * 3600
 

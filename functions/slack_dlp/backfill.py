@@ -617,6 +617,20 @@ class DynamoDbRunStore:
             started=float(run["started"]["N"]), channels=channels, requests_per_minute=int(run["rpm"]["N"]),
         )  # fmt: skip
 
+    def run_ids(self) -> list[str]:
+        """Every run the table still holds (runs expire ``ttl_days`` after their last page), oldest first.
+        A scan: only run items carry ``started``, but channel and page items are read too (the
+        table is small; for ``slack-dlp status``, not for a function's hot path)."""
+        runs: list[tuple[float, str]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "attribute_exists(started)",
+            "ProjectionExpression": "id, started",
+        }
+        for page in self._client.get_paginator("scan").paginate(**kwargs):
+            runs += [(float(i["started"]["N"]), i["id"]["S"].removeprefix("run#")) for i in page.get("Items", [])]
+        return [run_id for _, run_id in sorted(runs)]
+
     @staticmethod
     def _channel_key(run_id: str, channel_id: str) -> str:
         return f"run#{run_id}#c#{channel_id}"

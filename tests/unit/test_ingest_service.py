@@ -429,3 +429,13 @@ def test_a_marker_that_cannot_be_deleted_after_a_failed_enqueue_is_counted_and_l
     assert metrics.metric_set["DedupFailures"]["Value"] == [1.0]
     assert "dedup marker not deleted after a failure" in logs.getvalue()
     assert "double fault" not in logs.getvalue()
+
+
+def test_the_smoke_tests_own_message_is_logged_when_enqueued_so_its_report_shows_the_stage(
+    service: IngestService, logs: io.StringIO
+) -> None:
+    from slack_dlp.model import SMOKE_TEST_EVENT_PREFIX
+
+    smoke = event_envelope(message_event("smoke"), event_id=SMOKE_TEST_EVENT_PREFIX + "abc")
+    assert service.handle_event_request(_request(*signed_request(smoke))).status == 200
+    assert [json.loads(line)["message"] for line in logs.getvalue().splitlines()] == ["event enqueued"]

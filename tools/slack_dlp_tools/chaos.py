@@ -327,7 +327,8 @@ class Pipeline:
     def __init__(self, scenario: Scenario, clock: Clock, files: dict[str, tuple[str, bytes]]) -> None:
         import boto3
 
-        from slack_dlp.dedup import DynamoDbMarkers, DynamoDbReportedLog, IdempotencyDeduplicator
+        from slack_dlp.alert_log import DynamoDbAlertLog
+        from slack_dlp.dedup import DynamoDbMarkers, IdempotencyDeduplicator
 
         self.scenario, self.clock = scenario, clock
         self.inspect_q, self.results_q, self.files_q = (SimQueue(n, clock) for n in ("inspect", "results", "files"))
@@ -353,8 +354,8 @@ class Pipeline:
         self.reporter = Reporter(
             self.slack,
             dedup=IdempotencyDeduplicator(table, 3600, boto3_client=dynamodb),
-            # as the reporter's wiring has it: a result whose copy was reported in another group is skipped
-            reported=DynamoDbReportedLog(dynamodb, table, 3600, clock=lambda: EPOCH + clock()),
+            # as the reporter's wiring has it: a result whose copy was alerted in another group is not posted again
+            alerted=DynamoDbAlertLog(dynamodb, table, 3600, clock=lambda: EPOCH + clock()),
             dead_letters=_DeadLetters(self.results_q),
             author_notice="slack-dlp found {kinds}",
             audit=self.audit,

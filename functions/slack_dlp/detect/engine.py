@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from slack_dlp.detect.allowlist import is_benign
@@ -149,6 +150,7 @@ class DetectionEngine:
         # Order decides overlaps: specific detectors first (in the given order), generic ones last.
         self._detectors = tuple(sorted((d for d in detectors if self._policy.runs(d)), key=lambda d: d.generic))
         self._prefilter = Prefilter(self._detectors)
+        self._rejected: list[set[str]] = [set() for _ in self._detectors]
         self._fingerprint = fingerprinter
         self._reported = [c for c in Confidence if c.at_least(self._policy.min_confidence)]
         #: Overlap ``scan_large`` keeps between pieces: longer than any bounded match.
@@ -194,10 +196,7 @@ class DetectionEngine:
             return []
         names = list(paths) if paths is not None else [""] * len(texts)
         found = self._hits(texts, names)
-        return [
-            self._confirm(text, hits, path=name) if hits else []
-            for text, hits, name in zip(texts, found, names, strict=True)
-        ]
+        return self._confirm_many(texts, found, names)
 
     def _hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
         """Candidate values per text (overlaps not yet resolved, values not yet checked)."""
@@ -289,68 +288,102 @@ class DetectionEngine:
     def _confirm(self, text: str, candidates: list[_Hit], shift: int = 0, path: str = "") -> list[Finding]:
         """Resolve overlaps (specific before generic), apply confidence and the policy; ``shift`` moves
         the offsets (a piece of a larger text)."""
-        taken_starts: list[int] = []
-        taken_ends: list[int] = []
-        findings: list[Finding] = []
-        seen: set[tuple[int, int, int]] = set()
-        policy = self._policy
-        # Specific detectors (earlier in the catalog) win a span over generic ones.
-        ordered = candidates if len(candidates) == 1 else sorted(candidates, key=lambda c: (c[0], c[1]))
-        for rank, start, end, match_start, match_end, detector in ordered:
-            if (rank, start, end) in seen:
-                continue
-            seen.add((rank, start, end))
-            at = bisect_right(taken_starts, start)
-            if (at and taken_ends[at - 1] > start) or (at < len(taken_starts) and taken_starts[at] < end):
-                continue  # overlaps a value already taken
-            value = text[start:end]
-            if detector.plain:  # only a validator and the benign checks: the common case, inlined
-                if (detector.validator is not None and not detector.validator(value)) or is_benign(value):
-                    continue
-            elif not self._is_real(detector, value, text, 0, len(text), (match_start, match_end), path):
-                continue
-            confidence = detector.adjusted_confidence(text, start, end)
-            if confidence not in self._reported:  # identity on three members: cheaper than at_least
-                continue
-            fingerprint = self._fingerprint(value)
-            if (policy.allow_fingerprints or policy.allow_patterns) and policy.allows_value(value, fingerprint):
-                continue
-            taken_starts.insert(at, start)
-            taken_ends.insert(at, end)
-            findings.append(
-                Finding(
-                    detector=detector.id,
-                    category=detector.category,
-                    start=start + shift,
-                    end=end + shift,
-                    confidence=confidence,
-                    masked=mask(value),
-                    fingerprint=fingerprint,
-                    description=detector.description,
-                )
-            )
-        findings.sort(key=lambda f: f.start)
-        return findings
+        return self._confirm_many([text], [candidates], [path], shift)[0]
 
-    @staticmethod
-    def _is_real(
-        detector: Detector, value: str, text: str, base: int, text_end: int, match_span: tuple[int, int], path: str
-    ) -> bool:
-        """Cheapest checks first: entropy, the validator, allowlists, then the benign-value checks."""
-        if detector.min_entropy is not None:
-            entropy = shannon_entropy(value)
-            if entropy < detector.min_entropy or (detector.entropy_exclusive and entropy <= detector.min_entropy):
-                return False
-        if detector.validator is not None and not detector.validator(value):
+    def _confirm_many(
+        self, texts: Sequence[str], found: list[list[_Hit]], names: Sequence[str], shift: int = 0
+    ) -> list[list[Finding]]:
+        """``_confirm`` for every text of a batch in one loop (most texts of a batch have no candidate)."""
+        policy = self._policy
+        filters_values = bool(policy.allow_fingerprints or policy.allow_patterns)
+        reported = self._reported
+        rejected = self._rejected
+        out: list[list[Finding]] = []
+        for text, candidates, path in zip(texts, found, names, strict=True):
+            if not candidates:
+                out.append([])
+                continue
+            taken_starts: list[int] = []
+            taken_ends: list[int] = []
+            findings: list[Finding] = []
+            previous: tuple[int, int, int] | None = None
+            # Specific detectors (earlier in the catalog) win a span over generic ones.
+            if len(candidates) > 1:
+                candidates.sort(key=_RANK_START_END)
+            for rank, start, end, match_start, match_end, detector in candidates:
+                if previous == (rank, start, end):
+                    continue  # the same value found twice (a locator hit holding more than one match)
+                previous = (rank, start, end)
+                at = bisect_right(taken_starts, start)
+                if (at and taken_ends[at - 1] > start) or (at < len(taken_starts) and taken_starts[at] < end):
+                    continue  # overlaps a value already taken
+                value = text[start:end]
+                if value in rejected[rank] or not self._is_real(rank, detector, value):
+                    continue
+                if detector.allowlists and _allowlisted(detector, value, text, (match_start, match_end), path):
+                    continue
+                confidence = detector.adjusted_confidence(text, start, end)
+                if confidence not in reported:  # identity on three members: cheaper than at_least
+                    continue
+                fingerprint = self._fingerprint(value)
+                if filters_values and policy.allows_value(value, fingerprint):
+                    continue
+                taken_starts.insert(at, start)
+                taken_ends.insert(at, end)
+                findings.append(
+                    Finding(
+                        detector=detector.id,
+                        category=detector.category,
+                        start=start + shift,
+                        end=end + shift,
+                        confidence=confidence,
+                        masked=mask(value),
+                        fingerprint=fingerprint,
+                        description=detector.description,
+                    )
+                )
+            if len(findings) > 1:
+                findings.sort(key=_START)
+            out.append(findings)
+        return out
+
+    def _is_real(self, rank: int, detector: Detector, value: str) -> bool:
+        """The checks that depend on the value alone; a value that fails them is remembered."""
+        if _value_is_real(detector, value):
+            return True
+        known = self._rejected[rank]
+        if len(known) >= _REJECTED_PER_DETECTOR:
+            known.clear()
+        known.add(value)
+        return False
+
+
+def _value_is_real(detector: Detector, value: str) -> bool:
+    """The checks that depend on the value alone, cheapest first: entropy, the validator, the
+    rule's allow patterns, then the benign-value checks (examples, placeholders, references)."""
+    if detector.min_entropy is not None:
+        entropy = shannon_entropy(value)
+        if entropy < detector.min_entropy or (detector.entropy_exclusive and entropy <= detector.min_entropy):
             return False
-        if detector.allowlists:
-            match_start, match_end = match_span
-            match = text[match_start:match_end]
-            line_start = max(base, text.rfind("\n", base, match_start) + 1)
-            line_end = text.find("\n", match_end, text_end)
-            line = text[line_start : text_end if line_end < 0 else line_end]
-            if any(a.allows(value, match, line, path) for a in detector.allowlists):
-                return False
-        if any(p.search(value) for p in detector.compiled_allow):
-            return False
-        return not is_benign(value)
+    if detector.validator is not None and not detector.validator(value):
+        return False
+    if detector.compiled_allow and any(p.search(value) for p in detector.compiled_allow):
+        return False
+    return not is_benign(value)
+
+
+def _allowlisted(detector: Detector, value: str, text: str, match_span: tuple[int, int], path: str) -> bool:
+    """A rule's allowlists (gitleaks' semantics) on the value, its whole match and its line."""
+    match_start, match_end = match_span
+    match = text[match_start:match_end]
+    line_start = text.rfind("\n", 0, match_start) + 1
+    line_end = text.find("\n", match_end)
+    line = text[line_start : len(text) if line_end < 0 else line_end]
+    return any(a.allows(value, match, line, path) for a in detector.allowlists)
+
+
+_RANK_START_END = itemgetter(0, 1, 2)
+_START = attrgetter("start")
+#: Values a detector rejected on their own (placeholders, references, failed checksums) are remembered,
+#: so a value repeated across messages costs one lookup; at this many the memory starts over.
+_REJECTED_PER_DETECTOR = 4096

@@ -91,21 +91,23 @@ LARGE_CHUNK_CHARS = 1 << 20
 
 @dataclass(frozen=True)
 class _Batch:
-    """Texts joined by newlines (str and Latin-1 bytes), where each starts and ends, which texts a
-    detector applies to (None: all), and the candidates found so far per text."""
+    """Texts joined by newlines (str and Latin-1 bytes), where each starts and ends, and the
+    candidates found so far per text."""
 
     joined: str
     data: bytes
     starts: list[int]
     ends: list[int]
-    applies: list[bool] | None
     found: list[list[_Hit]]
 
-    def located(self, prefilter: Prefilter, locator: Any) -> Iterator[tuple[int, list[Any]]]:
-        """Locator hits (text index, spans) in the texts the detector applies to."""
-        for index, spans in prefilter.locate(locator, self.data, self.starts, self.ends):
-            if self.applies is None or self.applies[index]:
-                yield index, spans
+    def located(
+        self, prefilter: Prefilter, locator: Any, applies: list[bool] | None
+    ) -> Iterator[tuple[int, list[Any]]]:
+        """Locator hits (text index, spans) in the texts the detector applies to (None: all)."""
+        located = prefilter.locate(locator, self.data, self.starts, self.ends)
+        if applies is None:
+            return located
+        return ((index, spans) for index, spans in located if applies[index])
 
 
 def _append(
@@ -222,9 +224,10 @@ class DetectionEngine:
     def _located_hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
         joined = "\n".join(texts)
         data = as_latin1(joined)
-        starts = [0, *(end + i for i, end in enumerate(accumulate(map(len, texts[:-1])), start=1))]
-        ends = [start + len(text) for start, text in zip(starts, texts, strict=True)]
+        ends = [end + i for i, end in enumerate(accumulate(map(len, texts)))]
+        starts = [0, *[end + 1 for end in ends[:-1]]]
         found: list[list[_Hit]] = [[] for _ in texts]
+        batch = _Batch(joined, data, starts, ends, found)
         prefilter = self._prefilter
         for rank in prefilter.candidates(data):
             detector = self._detectors[rank]
@@ -239,18 +242,21 @@ class DetectionEngine:
                     if (applies is None or applies[index]) and _has_keyword(detector, texts[index]):
                         self._exact_in(rank, detector, joined, start, ends[index], start, found[index])
             elif prefilter.exact[rank]:
-                self._exact_hits(rank, detector, locator, _Batch(joined, data, starts, ends, applies, found))
+                self._exact_hits(rank, detector, locator, batch, applies)
             else:
-                self._windowed_hits(rank, detector, locator, _Batch(joined, data, starts, ends, applies, found))
+                self._windowed_hits(rank, detector, locator, batch, applies)
         return found
 
-    def _exact_hits(self, rank: int, detector: Detector, locator: Any, batch: _Batch) -> None:
+    def _exact_hits(
+        self, rank: int, detector: Detector, locator: Any, batch: _Batch, applies: list[bool] | None
+    ) -> None:
         """The locator is the exact pattern: its hits are the matches."""
         joined, starts, ends, found = batch.joined, batch.starts, batch.ends, batch.found
         gated: dict[int, bool] = {}  # text index -> holds one of the rule's keywords
-        for index, spans in batch.located(self._prefilter, locator):
+        keyword_gated = detector.keyword_gated
+        for index, spans in batch.located(self._prefilter, locator, applies):
             end = ends[index]
-            if detector.keyword_gated:
+            if keyword_gated:
                 if index not in gated:
                     gated[index] = _has_keyword(detector, joined[starts[index] : end])
                 if not gated[index]:
@@ -261,14 +267,16 @@ class DetectionEngine:
                 found[index], rank, detector, starts[index], (value_start, min(value_end, end)), (first, min(last, end))
             )
 
-    def _windowed_hits(self, rank: int, detector: Detector, locator: Any, batch: _Batch) -> None:
+    def _windowed_hits(
+        self, rank: int, detector: Detector, locator: Any, batch: _Batch, applies: list[bool] | None
+    ) -> None:
         """The exact (Python) pattern is tried where each locator hit starts (anchored: no scanning);
         only when a look-around rejects that start does it search the hit's window."""
         joined, starts, ends, found = batch.joined, batch.starts, batch.ends, batch.found
         reach = self._prefilter.reach[rank]
         compiled = detector.compiled
         covered = -1  # joined offset up to which this detector's matches are taken
-        for index, spans in batch.located(self._prefilter, locator):
+        for index, spans in batch.located(self._prefilter, locator, applies):
             first, last = spans[0]
             if first < covered:
                 continue

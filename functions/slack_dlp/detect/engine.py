@@ -101,10 +101,10 @@ class _Batch:
     found: list[list[_Hit]]
 
     def located(
-        self, prefilter: Prefilter, locator: Any, applies: list[bool] | None
+        self, prefilter: Prefilter, rank: int, locator: Any, applies: list[bool] | None
     ) -> Iterator[tuple[int, list[Any]]]:
         """Locator hits (text index, spans) in the texts the detector applies to (None: all)."""
-        located = prefilter.locate(locator, self.data, self.starts, self.ends)
+        located = prefilter.locate(locator, self.data, self.starts, self.ends, prefilter.word_prefix[rank])
         if applies is None:
             return located
         return ((index, spans) for index, spans in located if applies[index])
@@ -254,7 +254,7 @@ class DetectionEngine:
         joined, starts, ends, found = batch.joined, batch.starts, batch.ends, batch.found
         gated: dict[int, bool] = {}  # text index -> holds one of the rule's keywords
         keyword_gated = detector.keyword_gated
-        for index, spans in batch.located(self._prefilter, locator, applies):
+        for index, spans in batch.located(self._prefilter, rank, locator, applies):
             end = ends[index]
             if keyword_gated:
                 if index not in gated:
@@ -276,7 +276,7 @@ class DetectionEngine:
         reach = self._prefilter.reach[rank]
         compiled = detector.compiled
         covered = -1  # joined offset up to which this detector's matches are taken
-        for index, spans in batch.located(self._prefilter, locator, applies):
+        for index, spans in batch.located(self._prefilter, rank, locator, applies):
             first, last = spans[0]
             if first < covered:
                 continue

@@ -624,9 +624,7 @@ FINANCIAL_DATA: tuple[Detector, ...] = (
         "payment-card",
         FINANCIAL,
         "Payment card number",
-        # Every issuer's numbers start with 2-6 (see validators.card_issuer): other digit runs are
-        # no candidates at all (timestamps, most order numbers).
-        r"(?<![A-Za-z0-9.-])[2-6](?:[ -]?\d){12,18}(?![A-Za-z0-9-]|\.\d)",
+        r"(?<![A-Za-z0-9.-])(?:\d[ -]?){12,18}\d(?![A-Za-z0-9-]|\.\d)",
         (),
         v.payment_card,
         MEDIUM,
@@ -634,7 +632,7 @@ FINANCIAL_DATA: tuple[Detector, ...] = (
             "card", "visa", "mastercard", "amex", "credit", "debit", "cvv", "cvc", "exp", "payment", "billing"
         ),
         context_down=_kw("order", "invoice", "tracking", "ticket", "build", "version", "phone", "account id"),
-        trigger=r"[2-6](?:[ -]?\d){12}",  # any grouping: 4-4-4-4, Amex 4-6-5, Diners 4-6-4
+        trigger=r"\d(?:[ -]?\d){12}",  # any grouping: 4-4-4-4, Amex 4-6-5, Diners 4-6-4
     ),
     Detector(
         "us-bank-routing-number",

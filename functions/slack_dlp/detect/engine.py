@@ -107,6 +107,17 @@ class _Batch:
     starts: list[int]
     ends: list[int]
     found: list[list[_Hit]]
+    #: Text index -> the text lowercased, for keyword checks (once per text, not once per rule).
+    lowered: dict[int, str] = field(default_factory=dict)
+
+    def has_keyword(self, detector: Detector, index: int) -> bool:
+        """``_has_keyword`` for text ``index``."""
+        if not detector.keyword_gated:
+            return True
+        lowered = self.lowered.get(index)
+        if lowered is None:
+            lowered = self.lowered[index] = self.joined[self.starts[index] : self.ends[index]].lower()
+        return any(keyword in lowered for keyword in detector.keywords)
 
     def located(
         self, prefilter: Prefilter, rank: int, locator: Any, applies: list[bool] | None
@@ -247,7 +258,7 @@ class DetectionEngine:
             locator = prefilter.locator(rank)
             if locator is None:  # no RE2 form: the exact pattern over each text
                 for index, start in enumerate(starts):
-                    if (applies is None or applies[index]) and _has_keyword(detector, texts[index]):
+                    if (applies is None or applies[index]) and batch.has_keyword(detector, index):
                         self._exact_in(rank, detector, joined, start, ends[index], start, found[index])
             elif prefilter.exact[rank]:
                 self._exact_hits(rank, detector, locator, batch, applies)
@@ -259,14 +270,14 @@ class DetectionEngine:
         self, rank: int, detector: Detector, locator: Any, batch: _Batch, applies: list[bool] | None
     ) -> None:
         """The locator is the exact pattern: its hits are the matches."""
-        joined, starts, ends, found = batch.joined, batch.starts, batch.ends, batch.found
+        starts, ends, found = batch.starts, batch.ends, batch.found
         gated: dict[int, bool] = {}  # text index -> holds one of the rule's keywords
         keyword_gated = detector.keyword_gated
         for index, spans in batch.located(self._prefilter, rank, locator, applies):
             end = ends[index]
             if keyword_gated:
                 if index not in gated:
-                    gated[index] = _has_keyword(detector, joined[starts[index] : end])
+                    gated[index] = batch.has_keyword(detector, index)
                 if not gated[index]:
                     continue
             first, last = spans[0]

@@ -7,6 +7,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import accumulate
 from operator import attrgetter, itemgetter
 from typing import Any
@@ -174,12 +175,15 @@ class DetectionEngine:
         self._rejected: list[set[str]] = [set() for _ in self._detectors]
         self._fingerprint = fingerprinter
         self._reported = [c for c in Confidence if c.at_least(self._policy.min_confidence)]
-        #: Overlap ``scan_large`` keeps between pieces: longer than any bounded match.
-        self.overlap = min(max([*self._prefilter.reach, 256]) * 2, 64 * 1024)
 
     @property
     def detectors(self) -> tuple[Detector, ...]:
         return self._detectors
+
+    @cached_property
+    def overlap(self) -> int:
+        """Overlap ``scan_large`` keeps between pieces: longer than any bounded match."""
+        return min(max(self._prefilter.max_reach(), 256) * 2, 64 * 1024)
 
     def scan(self, text: str, path: str = "") -> list[Finding]:
         """Findings in ``text``, non-overlapping, ordered by position. ``path``: the file it came from."""
@@ -292,7 +296,7 @@ class DetectionEngine:
         """The exact (Python) pattern is tried where each locator hit starts (anchored: no scanning);
         only when a look-around rejects that start does it search the hit's window."""
         joined, starts, ends, found = batch.joined, batch.starts, batch.ends, batch.found
-        reach = self._prefilter.reach[rank]
+        reach = self._prefilter.reach(rank)
         compiled = detector.compiled
         covered = -1  # joined offset up to which this detector's matches are taken
         for index, spans in batch.located(self._prefilter, rank, locator, applies):

@@ -134,7 +134,7 @@ class Prefilter:
         self._locators: dict[int, Any] = {}
         #: Detectors whose locator is their exact pattern (user RE2 rules, patterns without look-arounds).
         self.exact: list[bool] = [d.engine == "re2" or relax_for_re2(d.pattern) == d.pattern for d in detectors]
-        self.reach = [pattern_reach(d) for d in self._detectors]
+        self._reach: list[int | None] = [None] * len(self._detectors)
         #: Per detector: N when its pattern opens with ``[\w.-]{0,N}?`` (most gitleaks rules), which its
         #: locator leaves out (a DFA that tracks N possible starts is several times slower); ``locate``
         #: puts the run of word characters before each hit back.
@@ -171,6 +171,17 @@ class Prefilter:
             if members:
                 rset.Compile()
                 self._sets.append((rset, members))
+
+    def reach(self, index: int) -> int:
+        """``pattern_reach`` of detector ``index``, worked out when first needed (parsing a pattern
+        costs more than compiling it: a process that never needs one does not pay for 222 rules)."""
+        reach = self._reach[index]
+        if reach is None:
+            reach = self._reach[index] = pattern_reach(self._detectors[index])
+        return reach
+
+    def max_reach(self) -> int:
+        return max((self.reach(index) for index in range(len(self._detectors))), default=0)
 
     @property
     def uses_re2(self) -> bool:

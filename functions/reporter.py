@@ -34,8 +34,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     outcomes = reporter.report_batch(
         [(r.get("messageId", ""), r.get("body", "")) for r in records] + [(m.message_id, m.body) for m in extra]
     )
-    top_up.done([m for m in extra if outcomes.get(m.message_id) is None])
-    top_up.release([m for m in extra if outcomes.get(m.message_id) is not None])
+    refused = top_up.done([m for m in extra if outcomes.get(m.message_id) is None])
+    refused += top_up.release([m for m in extra if outcomes.get(m.message_id) is not None])
+    if refused:
+        logger.warning("topped-up messages not settled; SQS delivers them again", extra={"count": refused})
 
     def complete(record: SQSRecord) -> None:
         error = outcomes.get(record.message_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import jsii
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
@@ -15,6 +17,18 @@ from infra.nag import acknowledge
 
 EVENTS_PATH = "/slack/events"
 INTERACTIONS_PATH = "/slack/interactions"
+#: One line per request, kept for security teams (who called, when, what it got) and lean: it is paid
+#: per byte for every Slack event. Short keys; the epoch instead of a formatted time; the route
+#: instead of method, path and protocol; the integration's error only when there is one ("-").
+ACCESS_LOG_FORMAT = {
+    "id": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "t": "$context.requestTimeEpoch",
+    "route": "$context.routeKey",
+    "status": "$context.status",
+    "ms": "$context.responseLatency",
+    "err": "$context.integrationErrorMessage",
+}
 
 
 class SlackApi(Construct):
@@ -47,17 +61,7 @@ class SlackApi(Construct):
             throttle=apigwv2.ThrottleSettings(rate_limit=rate_limit, burst_limit=burst_limit),
             access_log_settings=_AccessLogs(
                 apigwv2.LogGroupLogDestination(access_logs),
-                apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=False,
-                ),
+                apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":"))),
             ),
         )
         routes = self.http_api.add_routes(

@@ -26,6 +26,7 @@ from infra.nag import acknowledge
 from infra.queues import QueueWithDlq
 from slack_dlp.config import Settings
 from slack_dlp.observability import NAMESPACE, SERVICE
+from slack_dlp.wiring import COLD_START_MESSAGE
 
 ONE_MINUTE, FIVE_MINUTES = Duration.minutes(1), Duration.minutes(5)
 #: An inspect queue whose oldest message waits longer than this is not keeping up.
@@ -171,7 +172,18 @@ class Monitoring(Construct):
         rows: list[Sequence[cloudwatch.IWidget]] = [
             [cloudwatch.TextWidget(markdown=f"# slack-dlp `{self.dashboard_name}`", width=24, height=1)],
             [
-                _counts("Slack events", "EventsEnqueued", "EventsSkipped", "EventsDeduplicated", "EventsRateLimited"),
+                _graph(
+                    "Slack events",
+                    [
+                        # Free AWS metrics for the happy path (ingest emits no metric per enqueued event):
+                        # requests to the API (events and button presses), and sends to the inspect queue.
+                        http_api.metric_count(period=FIVE_MINUTES, statistic="Sum", label="received (requests)"),
+                        queues["inspect"].queue.metric_number_of_messages_sent(
+                            period=FIVE_MINUTES, statistic="Sum", label="enqueued (inspect queue)"
+                        ),
+                        *(custom_metric(name) for name in ("EventsSkipped", "EventsDeduplicated", "EventsRateLimited")),
+                    ],
+                ),
                 _graph(
                     "Rejected (4xx) and failed (5xx)",
                     [
@@ -257,10 +269,11 @@ class Monitoring(Construct):
                 ),
                 _graph("Backfill", [_search("{SlackDlp,service} Backfill", "backfill")]),
                 _logs(
+                    # Lambda's REPORT lines (and their init duration) are not written (system logs at WARN):
+                    # each execution environment logs one line when it starts.
                     "Cold starts",
                     list(logs.values()),
-                    'filter @type = "REPORT" | stats count(@initDuration) as cold_starts, '
-                    "pct(@initDuration, 99) as init_p99_ms by @log",
+                    f'filter message = "{COLD_START_MESSAGE}" | stats count(*) as cold_starts by @log',
                 ),
             ],
             [

@@ -177,17 +177,6 @@ class InMemoryRunStore:
         return replace(run, channels=tuple(self.channels.get((run_id, c.channel_id), c) for c in run.channels))
 
 
-class InMemoryReportedLog:
-    def __init__(self) -> None:
-        self.keys: set[str] = set()
-
-    def reported(self, keys: Sequence[str]) -> set[str]:
-        return self.keys & set(keys)
-
-    def mark(self, keys: Sequence[str]) -> None:
-        self.keys |= set(keys)
-
-
 class InMemoryAuditLog:
     """The audit trail as a list of (kind, fields); ``fail_with`` makes ``record`` raise it."""
 

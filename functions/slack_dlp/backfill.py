@@ -9,6 +9,11 @@ for the next page, and records the page in the run's state with one transaction:
 marker (so a redelivered task is skipped) and the channel's counters: pages recorded, and tasks
 opened. A channel is done when every task opened for it is recorded (1 + opened - pages = 0).
 
+History lists a thread only by its parent, so a reply posted in the window to an older thread would
+be missed: with a window start, each channel's first page also opens a *thread scan* of the days
+before the window (``thread_lookback_seconds``), which enqueues nothing to inspect, only a replies
+task (limited to the window) for each parent whose ``latest_reply`` falls in it.
+
 A backfilled message keeps the identity a live event gives it (workspace, channel, ts), so the
 alert for it is the one the live path would post: a second run, or a run over messages already
 seen live, posts nothing new.
@@ -63,7 +68,9 @@ def lost_window_command(team_id: str, minute_rate_limited: int) -> str:
 
 @dataclass(frozen=True)
 class PageTask:
-    """One page to read: of a channel's history, or of one thread's replies when ``thread_ts`` is set."""
+    """One page to read: of a channel's history, or of one thread's replies when ``thread_ts`` is set.
+    A thread scan (``scan_from`` set) reads history from ``scan_from`` up to ``oldest`` for parents
+    of threads with replies in the window, and nothing else."""
 
     run_id: str
     team_id: str
@@ -73,6 +80,7 @@ class PageTask:
     cursor: str = ""
     thread_ts: str = ""
     page_size: int = DEFAULT_PAGE_SIZE
+    scan_from: str = ""
 
     @property
     def method(self) -> str:
@@ -81,7 +89,15 @@ class PageTask:
     @property
     def task_id(self) -> str:
         raw = f"{self.channel_id}|{self.thread_ts}|{self.cursor}"
+        if self.scan_from:
+            raw += f"|scan:{self.scan_from}"
         return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+    def bounds(self) -> dict[str, str]:
+        """``oldest``/``latest`` of the Slack call: the window, or for a thread scan the days before it."""
+        bounds = {"oldest": self.scan_from, "latest": self.oldest} if self.scan_from else {
+            "oldest": self.oldest, "latest": self.latest}  # fmt: skip
+        return {k: v for k, v in bounds.items() if v}
 
     def to_json(self) -> str:
         return json.dumps({"v": SCHEMA_VERSION, **asdict(self)})
@@ -102,6 +118,7 @@ class PageTask:
             cursor=_str(data, "cursor"),
             thread_ts=_str(data, "thread_ts"),
             page_size=max(1, min(MAX_PAGE_SIZE, page_size)),
+            scan_from=_str(data, "scan_from"),
         )
 
 
@@ -259,6 +276,7 @@ class BackfillService:
         files: BatchPublisher | None = None,
         bot_user_ids: frozenset[str] = frozenset(),
         requests_per_minute: int = 50,
+        thread_lookback_seconds: float = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._history = history
@@ -268,6 +286,7 @@ class BackfillService:
         self._files = files
         self._bot_user_ids = bot_user_ids
         self._rpm = requests_per_minute
+        self._thread_lookback = thread_lookback_seconds
         self._clock = clock
 
     # -- commands (a direct invocation: the CLI, an app_rate_limited record) -------------------------
@@ -354,10 +373,18 @@ class BackfillService:
             logger.warning("backfill of a channel stopped", extra={**log, "slack_error": error.code})
             self._store.complete(task, PageCounts(error=error.code), "")
             return PageCounts(error=error.code)
-        items, file_refs, threads = self._split(task, page.messages)
-        next_tasks = [replace(task, cursor="", thread_ts=ts) for ts in threads]
+        if task.scan_from:
+            items: list[InspectionItem] = []
+            file_refs: list[FileRef] = []
+            threads = _threads_replied_since(page.messages, task.oldest)
+        else:
+            items, file_refs, threads = self._split(task, page.messages)
+        next_tasks = [replace(task, cursor="", thread_ts=ts, scan_from="") for ts in threads]
         if page.next_cursor:
             next_tasks.append(replace(task, cursor=page.next_cursor))
+        if self._opens_thread_scan(task):
+            scan_from = f"{float(task.oldest) - self._thread_lookback:.6f}"
+            next_tasks.append(replace(task, scan_from=scan_from, page_size=MAX_PAGE_SIZE))
         self._inspect.publish_many([item.to_json() for item in items])
         if self._files is not None and file_refs:
             self._files.publish_many([ref.to_json() for ref in file_refs])
@@ -376,6 +403,11 @@ class BackfillService:
         metrics.add_metric(name="BackfillMessagesEnqueued", unit="Count", value=len(items))
         logger.info("backfill page read", extra={**log, "messages": counts.messages, "enqueued": counts.enqueued})
         return counts
+
+    def _opens_thread_scan(self, task: PageTask) -> bool:
+        """A channel's first history page of a window with a start opens the scan for older threads."""
+        first_page = not (task.cursor or task.thread_ts or task.scan_from)
+        return first_page and bool(task.oldest) and self._thread_lookback > 0
 
     def _split(
         self, task: PageTask, messages: Iterable[Mapping[str, Any]]
@@ -423,6 +455,20 @@ def _member_page(client: Any, *, cursor: str) -> Any:
     )
 
 
+def _threads_replied_since(messages: Iterable[Mapping[str, Any]], oldest: str) -> list[str]:
+    """Parents (older than the window) whose latest reply is in it: their replies are read."""
+    threads = []
+    for message in messages:
+        if isinstance(message, Mapping) and _is_thread_parent(message):
+            try:
+                replied_in_window = float(message.get("latest_reply") or 0) >= float(oldest)
+            except (TypeError, ValueError):
+                replied_in_window = True  # unreadable: reading the thread costs a call, missing it a leak
+            if replied_in_window:
+                threads.append(str(message["ts"]))
+    return threads
+
+
 def _is_thread_parent(message: Mapping[str, Any]) -> bool:
     # A parent carries thread_ts == ts; reply_count 0 means every reply was deleted.
     ts = message.get("ts")
@@ -441,8 +487,7 @@ class SlackHistory:
         self._limiter = limiter
 
     def page(self, task: PageTask) -> Page:
-        window = {k: v for k, v in (("oldest", task.oldest), ("latest", task.latest)) if v}
-        arguments: dict[str, Any] = {"channel": task.channel_id, "limit": task.page_size, **window}
+        arguments: dict[str, Any] = {"channel": task.channel_id, "limit": task.page_size, **task.bounds()}
         if task.cursor:
             arguments["cursor"] = task.cursor
         if task.thread_ts:
@@ -571,6 +616,20 @@ class DynamoDbRunStore:
             run_id=run_id, team_id=run["team_id"]["S"], oldest=run["oldest"]["S"], latest=run["latest"]["S"],
             started=float(run["started"]["N"]), channels=channels, requests_per_minute=int(run["rpm"]["N"]),
         )  # fmt: skip
+
+    def run_ids(self) -> list[str]:
+        """Every run the table still holds (runs expire ``ttl_days`` after their last page), oldest first.
+        A scan: only run items carry ``started``, but channel and page items are read too (the
+        table is small; for ``slack-dlp status``, not for a function's hot path)."""
+        runs: list[tuple[float, str]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "attribute_exists(started)",
+            "ProjectionExpression": "id, started",
+        }
+        for page in self._client.get_paginator("scan").paginate(**kwargs):
+            runs += [(float(i["started"]["N"]), i["id"]["S"].removeprefix("run#")) for i in page.get("Items", [])]
+        return [run_id for _, run_id in sorted(runs)]
 
     @staticmethod
     def _channel_key(run_id: str, channel_id: str) -> str:

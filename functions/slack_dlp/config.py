@@ -109,6 +109,9 @@ class Settings:
     #: Slack's quota for conversations.history and conversations.replies, each, per workspace
     #: (Tier 3: about 50 a minute for an internal app); backfill paces its calls to it.
     backfill_requests_per_minute: int = 50
+    #: Days before a backfill window in which thread parents are looked for: a reply posted in the
+    #: window to an older thread is read from it (history lists threads only by their parent). 0: off.
+    backfill_thread_lookback_days: int = 3
     #: Days the audit trail (alerts and the actions taken on them) is kept.
     audit_retention_days: int = 365
     #: Join every new or unarchived public channel (conversations.join, scope channels:join).
@@ -168,6 +171,7 @@ class Settings:
             (1 <= self.max_file_mb <= 1024, "max_file_mb must be between 1 and 1024"),
             (0 < self.file_chunk_overlap < self.file_chunk_chars, "file_chunk_overlap must be below file_chunk_chars"),
             (1 <= self.backfill_requests_per_minute <= 1000, "backfill_requests_per_minute must be between 1 and 1000"),
+            (0 <= self.backfill_thread_lookback_days <= 365, "backfill_thread_lookback_days must be between 0 and 365"),
             (self.min_confidence in ("low", "medium", "high"), "min_confidence must be low, medium or high"),
             (self.allowlist_ttl_days >= 0, "allowlist_ttl_days must be >= 0 (0: no expiry)"),
             (

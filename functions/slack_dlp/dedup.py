@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -69,42 +68,3 @@ class IdempotencyDeduplicator:
             self._pending.pop(key, None)
         value = response.get("value") if isinstance(response, dict) else None
         return DedupOutcome.DONE if ran else DedupOutcome.DUPLICATE, value if isinstance(value, str) else ""
-
-
-class DynamoDbReportedLog:
-    """Which results were fully reported (alert posted, every later step done), whatever group they
-    were posted in: one BatchGetItem per group to check, one BatchWriteItem to record. Items
-    ``reported#<alert key>`` live in the dedup table and expire with its TTL attribute."""
-
-    def __init__(self, client: Any, table_name: str, ttl_seconds: int, clock: Callable[[], float] = time.time) -> None:
-        self._client = client
-        self._table = table_name
-        self._ttl = ttl_seconds
-        self._clock = clock
-
-    def reported(self, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        unique = sorted(set(keys))
-        for first in range(0, len(unique), 100):
-            request: dict[str, Any] = {self._table: {"Keys": [{"id": {"S": f"reported#{k}"}} for k in
-                                                               unique[first : first + 100]],
-                                                     "ProjectionExpression": "id, expiration"}}  # fmt: skip
-            while request:
-                response = self._client.batch_get_item(RequestItems=request)
-                now = self._clock()
-                for item in response.get("Responses", {}).get(self._table, []):
-                    if float(item.get("expiration", {}).get("N", "inf")) > now:  # TTL deletes late
-                        found.add(item["id"]["S"].removeprefix("reported#"))
-                request = response.get("UnprocessedKeys") or {}
-        return found
-
-    def mark(self, keys: Sequence[str]) -> None:
-        expiration = {"N": str(int(self._clock()) + self._ttl)}
-        unique = sorted(set(keys))
-        for first in range(0, len(unique), 25):
-            request: dict[str, Any] = {self._table: [
-                {"PutRequest": {"Item": {"id": {"S": f"reported#{k}"}, "expiration": expiration}}}
-                for k in unique[first : first + 25]
-            ]}  # fmt: skip
-            while request:
-                request = self._client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}

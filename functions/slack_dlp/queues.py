@@ -139,12 +139,26 @@ class QueueTopUp:
             return []  # topping up is an optimisation; the batch goes ahead as it is
         return [QueuedMessage(m["MessageId"], m["Body"], m["ReceiptHandle"]) for m in response.get("Messages", [])]
 
-    def done(self, messages: list[QueuedMessage]) -> None:
-        for message in messages:
-            self._client.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message.receipt_handle)
+    def done(self, messages: list[QueuedMessage]) -> int:
+        """Delete what was handled; returns how many deletes SQS refused. A refused delete (the
+        receipt handle expired: the message came back to another consumer) only means SQS delivers
+        it again, and the alert's idempotency key keeps that delivery from posting twice."""
+        return self._each_ten(messages, self._client.delete_message_batch, {})
 
-    def release(self, messages: list[QueuedMessage]) -> None:
-        for message in messages:
-            self._client.change_message_visibility(
-                QueueUrl=self._queue_url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=0
-            )
+    def release(self, messages: list[QueuedMessage]) -> int:
+        """Make what was not handled visible again now; returns how many SQS refused (those come
+        back after the visibility timeout instead)."""
+        return self._each_ten(messages, self._client.change_message_visibility_batch, {"VisibilityTimeout": 0})
+
+    def _each_ten(self, messages: list[QueuedMessage], call: Any, extra: dict[str, Any]) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        refused = 0
+        for first in range(0, len(messages), 10):
+            batch = messages[first : first + 10]
+            entries = [{"Id": str(i), "ReceiptHandle": m.receipt_handle, **extra} for i, m in enumerate(batch)]
+            try:
+                refused += len(call(QueueUrl=self._queue_url, Entries=entries).get("Failed") or [])
+            except (ClientError, BotoCoreError):
+                refused += len(batch)
+        return refused

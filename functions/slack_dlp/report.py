@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Protocol
 
+from slack_dlp.alert_log import AlertLog, AlertRecord
 from slack_dlp.events_bus import EventPublisher, finding_events
 from slack_dlp.ingest import Deduplicator, DedupOutcome
 from slack_dlp.model import Category, Confidence, InspectionResult, MalformedMessage, MessageKind
@@ -29,16 +29,6 @@ from slack_dlp.triage import AuditLog
 
 class AlertInProgress(Exception):
     """Another container is posting this very alert now; retry later in case it fails."""
-
-
-class ReportedLog(Protocol):
-    """Results fully reported (posted, every later step done), whichever group they were in."""
-
-    def reported(self, keys: Sequence[str]) -> set[str]:
-        """The keys among ``keys`` recorded as reported."""
-        ...
-
-    def mark(self, keys: Sequence[str]) -> None: ...
 
 
 class _NoDedup:
@@ -103,7 +93,7 @@ class Reporter:
         notifier: Notifier,
         *,
         dedup: Deduplicator | None = None,
-        reported: ReportedLog | None = None,
+        alerted: AlertLog | None = None,
         dead_letters: Publisher | None = None,
         author_notice: str | None = None,
         audit: AuditLog | None = None,
@@ -115,7 +105,7 @@ class Reporter:
         self._notifier = notifier
         self._audit = audit
         self._dedup: Deduplicator = dedup or _NoDedup()
-        self._reported = reported
+        self._alerted = alerted
         self._dead_letters = dead_letters
         self._author_notice = author_notice
         self._reported_config_errors: set[str] = set()
@@ -144,29 +134,37 @@ class Reporter:
     def _report_group(self, group: list[tuple[str, str, InspectionResult]]) -> dict[str, Exception | None]:
         """One Slack post for the group, exactly once; its outcome is every record's outcome.
 
-        A result alerted before (alone, or in another digest: the same message inspected live and by
-        a backfill, or twice by two backfills) is dropped first, so grouping never decides twice."""
-        done = self._already_reported([alert_key(result) for _, _, result in group])
+        A result posted before (alone, or in another digest: a redelivery after a failed later
+        step, the same message inspected live and by a backfill) is not posted again, so grouping
+        never decides twice; if its later steps were not all done, they run now, for it alone."""
+        alerted = self._alert_records([alert_key(result) for _, _, result in group])
         first: dict[str, str] = {}  # alert key -> the record that carries it (a result twice in one batch)
-        fresh = []
-        for entry in group:
-            key = alert_key(entry[2])
-            if key not in first and key not in done:
-                fresh.append(entry)
-            first.setdefault(key, entry[0])
+        fresh: list[tuple[str, str, InspectionResult]] = []
+        unfinished: list[tuple[str, str, InspectionResult, str]] = []
+        for message_id, body, result in group:
+            key = alert_key(result)
+            if key not in first:
+                record = alerted.get(key)
+                if record is None:
+                    fresh.append((message_id, body, result))
+                elif not record.followed_up:
+                    unfinished.append((message_id, body, result, record.alert_ts))
+            first.setdefault(key, message_id)
         if len(fresh) < len(group):
             metrics.add_metric(name="AlertsDeduplicated", unit="Count", value=len(group) - len(fresh))
-        posted = self._post_group(fresh) if fresh else {}
-        # A copy shares the outcome of the record it duplicates; an alert posted before is done.
-        return {message_id: posted.get(first[alert_key(result)]) for message_id, _, result in group}
+        outcomes = self._post_group(fresh) if fresh else {}
+        for message_id, body, result, alert_ts in unfinished:
+            outcomes.update(self._finish([(message_id, body, result)], [result], alert_ts))
+        # A copy shares the outcome of the record it duplicates; an alert fully reported before is done.
+        return {message_id: outcomes.get(first[alert_key(result)]) for message_id, _, result in group}
 
-    def _already_reported(self, keys: list[str]) -> set[str]:
-        if self._reported is None:
-            return set()
+    def _alert_records(self, keys: list[str]) -> dict[str, AlertRecord]:
+        if self._alerted is None:
+            return {}
         try:
-            return self._reported.reported(keys)
+            return self._alerted.lookup(keys)
         except Exception:  # the store is unreachable: the group's own key still keeps a redelivery from posting
-            return set()
+            return {}
 
     def _post_group(self, group: list[tuple[str, str, InspectionResult]]) -> dict[str, Exception | None]:
         results = [result for _, _, result in group]
@@ -186,25 +184,31 @@ class Reporter:
         if outcome is DedupOutcome.DUPLICATE:
             metrics.add_metric(name="AlertsDeduplicated", unit="Count", value=1)
             logger.info("alert already posted", extra={"items": [r.id for r in results]})
+        self._mark(results, alert_ts, followed_up=False)
+        return self._finish(group, results, alert_ts)
+
+    def _finish(
+        self, group: list[tuple[str, str, InspectionResult]], results: list[InspectionResult], alert_ts: str
+    ) -> dict[str, Exception | None]:
+        """The steps after the post, each once; then the results are done whatever group comes next."""
         try:
-            self._follow_up(key, merge_file_results(results), alert_ts)
+            self._follow_up(merge_file_results(results), alert_ts)
         except Exception as error:  # the audit write or the notice: retried alone, never the alert
             logger.warning("alert posted, a later step failed; will retry it", extra={
                 "items": [r.id for r in results], "error": type(error).__name__})  # fmt: skip
             metrics.add_metric(name="AlertFollowUpFailures", unit="Count", value=1)
             return {message_id: error for message_id, _, _ in group}
-        self._mark_reported(results)
+        self._mark(results, alert_ts, followed_up=True)
         return {message_id: None for message_id, _, _ in group}
 
-    def _mark_reported(self, results: list[InspectionResult]) -> None:
-        """A later group holding one of these again (another digest) skips it. Best effort: the
-        record is done whatever this costs; without the mark only a regrouping can repeat it."""
-        if self._reported is None:
+    def _mark(self, results: list[InspectionResult], alert_ts: str, *, followed_up: bool) -> None:
+        """Best effort: without the mark only a regrouping of a redelivery can post a result twice."""
+        if self._alerted is None:
             return
         try:
-            self._reported.mark([alert_key(result) for result in results])
+            self._alerted.mark([alert_key(result) for result in results], alert_ts, followed_up=followed_up)
         except Exception as error:
-            logger.info("reported mark not written", extra={"error": type(error).__name__})
+            logger.info("alert mark not written", extra={"error": type(error).__name__})
 
     def _post_failed(
         self, group: list[tuple[str, str, InspectionResult]], results: list[InspectionResult], error: NotifyError
@@ -222,12 +226,12 @@ class Reporter:
             return {message_id: unparked for message_id, _, _ in group}
         return {message_id: None for message_id, _, _ in group}
 
-    def _follow_up(self, key: str, results: list[InspectionResult], alert_ts: str) -> None:
-        """After the post, each later step runs once under its own idempotency key: when one fails,
-        SQS delivers the record again, the alert is a duplicate (not posted again), and only the
-        steps not yet done run."""
+    def _follow_up(self, results: list[InspectionResult], alert_ts: str) -> None:
+        """After the post, each later step runs once per result under its own idempotency key: when
+        one fails, SQS delivers the record again, the alert is not posted again (whatever group the
+        record lands in), and only the steps not yet done run."""
         for result in results:
-            step = f"{key}#{alert_key(result)}"
+            step = f"step#{alert_key(result)}"
             if self._audit is not None:
                 self._dedup.run_once(step + "#audit", partial(self._record_alert, result, alert_ts))
             if self._author_notice:

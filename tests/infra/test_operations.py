@@ -19,6 +19,7 @@ OPTIONS = {
     "event_bus_name": "security-findings",
     "dlp_provider": "google",
     "dlp_project": "acme-dlp",
+    "log_level": "WARNING",
 }
 
 
@@ -75,12 +76,73 @@ def test_dashboard_is_named_by_the_stack_and_shows_every_function_and_queue(temp
         "5xx",
         "Throttles",
         "p99",
-        "@initDuration",
+        "cold start",
+        "NumberOfMessagesSent",
         "Backfill",
         "DLP quota",
     ):
         assert shown in body, shown
     assert "DashboardUrl" in template.find_outputs("*")
+
+
+def test_events_received_and_enqueued_are_free_aws_metrics_and_nothing_reads_events_enqueued(
+    template: assertions.Template,
+) -> None:
+    # GIVEN the dashboard and the alarms (ingest emits no metric for an event it enqueues)
+    [dashboard] = _resources(template, "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    alarms = json.dumps(_resources(template, "AWS::CloudWatch::Alarm"))
+    # THEN events received are the API's request count and enqueued the inspect queue's sends
+    assert '\\"AWS/ApiGateway\\",\\"Count\\"' in body
+    assert '\\"AWS/SQS\\",\\"NumberOfMessagesSent\\"' in body
+    # AND no widget or alarm depends on the custom metric
+    assert "EventsEnqueued" not in body and "EventsEnqueued" not in alarms
+
+
+def test_functions_write_json_logs_without_lambdas_platform_lines(
+    template: assertions.Template, with_options: assertions.Template
+) -> None:
+    # GIVEN every function of the default stack, and of one with log_level=WARNING
+    for t, application_level in ((template, "INFO"), (with_options, "INFO")):
+        for logical_id, function in _resources(t, "AWS::Lambda::Function").items():
+            # THEN Lambda writes no START/END/REPORT lines (system logs at WARN), and keeps INFO application
+            # lines: Powertools' metric documents carry no level and count as INFO
+            assert function["Properties"]["LoggingConfig"] == {
+                "LogFormat": "JSON",
+                "SystemLogLevel": "WARN",
+                "ApplicationLogLevel": application_level,
+                "LogGroup": function["Properties"]["LoggingConfig"]["LogGroup"],
+            }, logical_id
+
+
+def test_application_log_level_follows_the_setting_but_never_drops_metrics() -> None:
+    from aws_cdk import aws_lambda as lambda_
+
+    from infra.functions import application_log_level
+
+    assert application_log_level("DEBUG") == lambda_.ApplicationLogLevel.DEBUG
+    for level in ("INFO", "WARNING", "ERROR", "CRITICAL"):
+        assert application_log_level(level) == lambda_.ApplicationLogLevel.INFO
+
+
+def test_access_log_is_kept_and_lean_and_queues_reuse_data_keys_for_a_day(template: assertions.Template) -> None:
+    from slack_dlp_tools.cli.cost import access_log_bytes
+
+    [stage] = _resources(template, "AWS::ApiGatewayV2::Stage").values()
+    log_format = json.loads(stage["Properties"]["AccessLogSettings"]["Format"])
+    # THEN each request is logged with who, when, which route, the status and an integration error
+    assert set(log_format.values()) >= {
+        "$context.requestId",
+        "$context.identity.sourceIp",
+        "$context.requestTimeEpoch",
+        "$context.routeKey",
+        "$context.status",
+        "$context.integrationErrorMessage",
+    }
+    # AND a line stays small (it is paid for every Slack event)
+    assert access_log_bytes(stage["Properties"]) <= 200
+    for logical_id, queue in _resources(template, "AWS::SQS::Queue").items():
+        assert queue["Properties"]["KmsDataKeyReusePeriodSeconds"] == 86400, logical_id
 
 
 def test_every_alarm_notifies_the_topic_when_it_fires_and_when_it_clears(template: assertions.Template) -> None:
@@ -196,6 +258,7 @@ def test_cost_is_computed_from_the_synthesized_template(
     assert len(shape.memory_mb) == len(functions)
     assert shape.alarms == len(_resources(template, "AWS::CloudWatch::Alarm")) and shape.dashboards == 1
     assert shape.event_bus and not shape.tracing and shape.batch_size == 100
+    assert shape.notify_author and not shape.platform_logs and shape.access_log_bytes > 0
     # AND the command prints the monthly figure per component and per million messages
     path = tmp_path / "SlackDlp.template.json"
     path.write_text(json.dumps(data))

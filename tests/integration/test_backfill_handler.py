@@ -143,3 +143,30 @@ def test_the_stand_in_takes_history_over_http_and_serves_it_like_slack(slack: Sl
     assert [m["text"] for m in thread["messages"]] == ["release thread", "a reply"]
     assert call("/api/conversations.history?channel=C0HIST1&cursor=%%%")["error"] == "invalid_cursor"
     assert call("/api/conversations.history?channel=C0NOPE")["error"] == "channel_not_found"
+
+
+def test_status_lists_the_runs_still_reading_and_not_the_finished_ones(
+    backfill: Any, stack: FakeStack, slack: SlackStandIn
+) -> None:
+    from slack_dlp_tools.cli.common import StackTarget
+    from slack_dlp_tools.cli.status import collect, render
+
+    # GIVEN a finished run, and a run started after it whose pages are still queued
+    slack.seed_history(_history())
+    finished = backfill.handler({"action": "start", "channels": ["C0HIST2"]}, FakeLambdaContext())
+    _drain(backfill, backfill.service._tasks._queue_url)
+    running = backfill.handler({"action": "start", "channels": ["C0HIST1", "C0HIST2"]}, FakeLambdaContext())
+    # WHEN the stack's status is collected (as `slack-dlp status --json` prints it) and rendered
+    target = StackTarget("SlackDlp", _outputs={"TriageTableName": stack.triage_table, "BackfillTableName": "backfill"})
+    report = collect(target)
+    # THEN only the running run is listed, with its progress
+    [listed] = report["backfills"]
+    assert listed["run_id"] == running["run_id"] != finished["run_id"]
+    assert (listed["done"], listed["channels"], listed["channels_done"], listed["team_id"]) == (False, 2, 0, "T0LOCAL")
+    text = render(report)
+    assert "Backfills running: 1" in text and f"{running['run_id']} (team T0LOCAL): [" in text
+    assert "0/2 channels" in text and finished["run_id"] not in text
+    # AND once it is read to the end, none is
+    _drain(backfill, backfill.service._tasks._queue_url)
+    assert collect(target)["backfills"] == []
+    assert "Backfills running: none" in render(collect(target))

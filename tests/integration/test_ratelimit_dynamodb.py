@@ -54,8 +54,9 @@ def _worker(endpoint: str, dlp_endpoint: str, quota: int, count: int, results: A
     from slack_dlp.detect.engine import Fingerprinter
     from slack_dlp.dlp.google import GoogleDlpClient, GoogleDlpConfig
 
-    # A wide margin: this machine also runs MiniStack, the emulator and six processes on two cores.
-    limiter = DynamoDbRateLimiter(aws_client("dynamodb", endpoint), "limits", Quota(quota, margin_seconds=0.15))
+    # A wide margin: this machine also runs MiniStack, the emulator and six processes on two cores, and
+    # a process descheduled between reserving its slot and sending must not land in the next second.
+    limiter = DynamoDbRateLimiter(aws_client("dynamodb", endpoint), "limits", Quota(quota, margin_seconds=0.4))
     client = GoogleDlpClient(
         GoogleDlpConfig(project="acme", endpoint=dlp_endpoint),
         fingerprinter=Fingerprinter(b"process-test-fingerprint-key-000"),

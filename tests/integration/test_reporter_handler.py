@@ -188,3 +188,50 @@ def test_the_same_result_twice_in_one_batch_is_one_section(
         "batchItemFailures": []
     }
     assert len(slack.alerts()) == 1 and slack.alerted_items() == 2
+
+
+def test_topped_up_messages_whose_receipt_handles_expired_do_not_fail_the_batch(
+    load_handler: Any, stack: FakeStack, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN results waiting on the queue, and SQS refusing the deletes of what the top-up took
+    # (their visibility ran out while the digest was posted: another consumer received them)
+    reporter = load_handler("reporter")
+    sqs = boto3.client("sqs")
+    for i in range(3):
+        sqs.send_message(QueueUrl=stack.results_queue_url, MessageBody=_result(f"C0X{i}").to_json())
+    refused = {"Code": "ReceiptHandleIsInvalid", "SenderFault": True, "Message": "expired"}
+    monkeypatch.setattr(
+        reporter.top_up._client,
+        "delete_message_batch",
+        lambda **kw: {"Successful": [], "Failed": [{"Id": e["Id"], **refused} for e in kw["Entries"]]},
+    )
+    # WHEN the reporter runs on one handed-over record and tops up with the three
+    outcome = reporter.handler(sqs_event([_result("C0HANDED").to_json()]), FakeLambdaContext())
+    # THEN the invocation succeeds with one digest of the four
+    assert outcome == {"batchItemFailures": []}
+    assert slack.alerted_items() == 4
+    # ... and when SQS delivers them again, nothing is posted twice
+    again = [_result(f"C0X{i}").to_json() for i in range(3)]
+    assert reporter.handler(sqs_event(again), FakeLambdaContext()) == {"batchItemFailures": []}
+    assert slack.alerted_items() == 4
+
+
+def test_a_digest_whose_later_step_failed_is_not_posted_again_when_its_results_come_back_regrouped(
+    load_handler: Any, stack: FakeStack, slack: SlackStandIn
+) -> None:
+    # GIVEN three results posted as one digest, and Slack rate-limiting the author notice for 30 s
+    reporter = load_handler("reporter")
+    first = [_result(channel=f"C0R{i}").to_json() for i in range(3)]
+    slack.add_fault(Fault(method="chat.postEphemeral", error="ratelimited", count=1, retry_after=30))
+    with pytest.raises(BatchProcessingError):  # every record fails: SQS delivers them again
+        reporter.handler(sqs_event(first), FakeLambdaContext())
+    assert slack.alerted_items() == 3
+    # WHEN SQS delivers them again in other groups, one beside a result never alerted before
+    again = [first[2], first[0], _result(channel="C0FRESH").to_json()]
+    assert reporter.handler(sqs_event(again), FakeLambdaContext()) == {"batchItemFailures": []}
+    assert reporter.handler(sqs_event([first[1]]), FakeLambdaContext()) == {"batchItemFailures": []}
+    # THEN only the new result is posted, and every author is notified once the limit has passed
+    assert slack.alerted_items() == 4
+    assert "C0FRESH" in json.dumps(slack.alerts()[-1]["args"])
+    notified = sorted(c["args"]["channel"] for c in slack.calls_of("chat.postEphemeral") if c.get("ok", True))
+    assert {"C0R0", "C0R1", "C0R2", "C0FRESH"} <= set(notified)

@@ -42,8 +42,8 @@ class SeededSlack:
         if self.fail_next is not None:
             error, self.fail_next = self.fail_next, None
             raise error
-        args = {"channel": task.channel_id, "limit": task.page_size, "cursor": task.cursor, "oldest": task.oldest,
-                "latest": task.latest, "ts": task.thread_ts}  # fmt: skip
+        args = {"channel": task.channel_id, "limit": task.page_size, "cursor": task.cursor, "ts": task.thread_ts,
+                **task.bounds()}  # fmt: skip
         answer = self.seeded.thread(args) if task.thread_ts else self.seeded.history(args)
         if not answer["ok"]:
             raise NotifyError(answer["error"])
@@ -369,3 +369,48 @@ def test_an_app_rate_limited_envelope_queues_one_backfill_of_its_minute() -> Non
     h.service.handle(backfill.bodies[0])
     h.drain()
     assert h.store.status(f"lost-{TEAM}-1700000040").done and "reply two" in h.texts()
+
+
+def test_a_reply_in_the_window_to_an_older_thread_is_read_and_nothing_older_is_inspected() -> None:
+    # GIVEN a thread started two days before the window, with one reply before it and one in it,
+    # and a thread a week old whose replies are all old
+    day = 86_400
+    window_start = 1_700_000_000
+    old_parent = msg(window_start - 2 * day, "how do I reach the staging db?")
+    stale_parent = msg(window_start - 7 * day, "ancient thread")
+    spec = {
+        "channels": [{"id": "C1", "name": "general"}],
+        "messages": {"C1": [old_parent, stale_parent, msg(window_start + 10, "in the window")]},
+        "replies": {
+            "C1": {
+                old_parent["ts"]: [old_parent, msg(window_start - day, "earlier reply", thread_ts=old_parent["ts"]),
+                                   msg(window_start + 20, "password=Hunter2Staging!", thread_ts=old_parent["ts"])],
+                stale_parent["ts"]: [stale_parent, msg(window_start - 6 * day, "old", thread_ts=stale_parent["ts"])],
+            }
+        },
+    }  # fmt: skip
+    h = Harness(spec)
+    h.service = BackfillService(h.slack, h.store, tasks=h.tasks, inspect=h.inspect, files=h.files,
+                                clock=FakeClock(), thread_lookback_seconds=3 * day)  # fmt: skip
+    # WHEN the window is backfilled
+    run = h.service.start(RunRequest(oldest=str(window_start), latest=str(window_start + 60), channels=("C1",)))
+    h.drain()
+    # THEN the reply in the window is inspected, and nothing from before the window is
+    assert sorted(h.texts()) == ["in the window", "password=Hunter2Staging!"]
+    # AND the scan asked Slack only for the days before the window, the stale thread was not opened
+    scans = [t for t in h.slack.calls if t.scan_from]
+    assert [t.bounds() for t in scans] == [{"oldest": f"{window_start - 3 * day:.6f}", "latest": str(window_start)}]
+    assert [t.thread_ts for t in h.slack.calls if t.thread_ts] == [old_parent["ts"]]
+    # AND the run completes
+    status = h.store.status(run.run_id)
+    assert status is not None and status.done
+
+
+def test_without_a_window_start_or_with_lookback_off_no_thread_scan_is_made() -> None:
+    for request, lookback in ((RunRequest(channels=("C1",)), 86_400.0), (RunRequest(oldest="1", channels=("C1",)), 0)):
+        h = Harness()
+        h.service = BackfillService(h.slack, h.store, tasks=h.tasks, inspect=h.inspect, files=h.files,
+                                    clock=FakeClock(), thread_lookback_seconds=lookback)  # fmt: skip
+        h.service.start(request)
+        h.drain()
+        assert not [t for t in h.slack.calls if t.scan_from]

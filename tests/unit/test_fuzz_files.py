@@ -31,10 +31,12 @@ LIMITS = Limits(max_archive_bytes=2 * 1024 * 1024, max_seconds=5)
 
 
 def _check(name: str, data: bytes) -> None:
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     result = extract(name, data, limits=LIMITS)
     assert isinstance(result, Extracted | Skipped)
-    assert time.monotonic() - started < 6
+    # The 5 s budget holds in CPU time; wall time only loosely, on a machine other work shares.
+    assert time.process_time() - cpu_started < 6
+    assert time.monotonic() - started < 30
 
 
 @FUZZ

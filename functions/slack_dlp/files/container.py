@@ -18,6 +18,7 @@ import signal
 import threading
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from typing import IO
 
 #: Bytes read from a member per step: the unit at which limits and the clock are checked.
 STREAM_CHUNK = 64 * 1024
+#: What zipfile raises on a damaged archive or member (a corrupt deflate stream is a zlib.error).
+UNREADABLE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, OSError, ValueError,
+              RuntimeError, EOFError)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,7 @@ class Container:
         try:
             self._zip = zipfile.ZipFile(io.BytesIO(data))
             infos = self._zip.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as error:
+        except UNREADABLE as error:
             raise Refused("corrupt", f"not a readable zip container ({type(error).__name__})") from None
         self.members = {info.filename: info for info in infos if not info.is_dir()}
         if len(infos) > limits.max_archive_members:
@@ -164,7 +168,7 @@ class Container:
             raise Refused("encrypted", "password-protected archive member")
         try:
             handle = self._zip.open(info)
-        except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError, RuntimeError, EOFError) as error:
+        except UNREADABLE as error:
             raise Refused("corrupt", f"unreadable member ({type(error).__name__})") from None
         stream = _GuardedStream(handle, info, self._guard)
         try:
@@ -202,7 +206,7 @@ class _GuardedStream(io.RawIOBase):
         limits = self._guard.limits
         try:
             data = self._handle.read(STREAM_CHUNK if size is None or size < 0 else min(size, STREAM_CHUNK))
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:
+        except UNREADABLE as error:
             raise Refused("corrupt", f"unreadable member ({type(error).__name__})") from None
         self._produced += len(data)
         self._guard.spend(len(data))

@@ -31,10 +31,16 @@ def configure_logging(settings: Settings) -> None:
     logger.setLevel(settings.log_level.upper())
 
 
+#: Logged once per execution environment: the dashboard counts cold starts with it (Lambda's REPORT
+#: lines, which carry the init duration, are not written: system logs are at WARN).
+COLD_START_MESSAGE = "cold start"
+
+
 def prepare(settings: Settings) -> None:
     """Once per execution environment, before its service is built: the log level; with SnapStart,
     what the snapshot froze (connections, cached secrets) is refreshed after every restore."""
     configure_logging(settings)
+    logger.info(COLD_START_MESSAGE)
     if settings.snapstart:
         aws.register_snapstart_hooks()
 

@@ -30,4 +30,5 @@ def build_backfill(settings: Settings, resources: Resources) -> BackfillService:
         if settings.inspect_files and resources.files_queue_url
         else None,
         requests_per_minute=settings.backfill_requests_per_minute,
+        thread_lookback_seconds=settings.backfill_thread_lookback_days * 86400,
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from slack_dlp import aws
+from slack_dlp.alert_log import DynamoDbAlertLog
 from slack_dlp.config import Resources, Settings
-from slack_dlp.dedup import DynamoDbReportedLog, IdempotencyDeduplicator
+from slack_dlp.dedup import IdempotencyDeduplicator
 from slack_dlp.model import Category, Confidence
 from slack_dlp.queues import SqsPublisher
 from slack_dlp.report import AutoDelete, Reporter
@@ -21,7 +22,7 @@ def build_reporter(settings: Settings, resources: Resources) -> Reporter:
     return Reporter(
         notifier,
         dedup=IdempotencyDeduplicator(resources.dedup_table, ALERT_DEDUP_SECONDS, aws.client("dynamodb")),
-        reported=DynamoDbReportedLog(aws.client("dynamodb"), resources.dedup_table, ALERT_DEDUP_SECONDS),
+        alerted=DynamoDbAlertLog(aws.client("dynamodb"), resources.dedup_table, ALERT_DEDUP_SECONDS),
         dead_letters=SqsPublisher(aws.client("sqs"), resources.results_dlq_url),
         author_notice=settings.author_notice if settings.notify_author else None,
         audit=triage_store(settings, resources),

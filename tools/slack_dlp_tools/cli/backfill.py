@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from slack_dlp_tools.cli.common import (
     EXIT_CLEAN,
@@ -17,6 +17,9 @@ from slack_dlp_tools.cli.common import (
     add_stack_arguments,
     parse_duration,
 )
+
+if TYPE_CHECKING:
+    from slack_dlp.backfill import DynamoDbRunStore
 
 
 def register(commands: Any) -> None:
@@ -112,17 +115,32 @@ def follow(
         sleep(interval)
 
 
-def status_reader(stack: StackTarget, run_id: str) -> Callable[[], dict[str, Any] | None]:
-    """Reads a run's state from the stack's backfill table (no function invocation needed)."""
+def _run_store(stack: StackTarget) -> DynamoDbRunStore:
     from slack_dlp.backfill import DynamoDbRunStore
 
-    store = DynamoDbRunStore(stack.client("dynamodb"), stack.output("BackfillTableName"))
+    return DynamoDbRunStore(stack.client("dynamodb"), stack.output("BackfillTableName"))
+
+
+def status_reader(stack: StackTarget, run_id: str) -> Callable[[], dict[str, Any] | None]:
+    """Reads a run's state from the stack's backfill table (no function invocation needed)."""
+    store = _run_store(stack)
 
     def status() -> dict[str, Any] | None:
         state = store.status(run_id)
         return None if state is None else state.summary()
 
     return status
+
+
+def running(stack: StackTarget) -> list[dict[str, Any]]:
+    """The summary of each run the stack's backfill table holds that has channels left, oldest first."""
+    store = _run_store(stack)
+    summaries = []
+    for run_id in store.run_ids():
+        state = store.status(run_id)
+        if state is not None and not state.done:
+            summaries.append(state.summary())
+    return summaries
 
 
 def run(args: argparse.Namespace) -> int:

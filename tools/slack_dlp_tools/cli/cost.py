@@ -1,9 +1,10 @@
 """``slack-dlp cost``: what the synthesized stack costs a month at a given volume, per component.
 
-Everything the template states is read from it: each function's memory and architecture, the
-queues' KMS data-key reuse, the number of secrets, keys, alarms and dashboards, whether tracing is
-on. Everything else is a stated assumption below: durations measured per invocation, log bytes per
-invocation, the share of messages with findings. Prices are us-east-1 list prices on the date of
+Everything the template states is read from it: each function's memory, architecture and system log
+level, the API's access-log format, the queues' KMS data-key reuse, the number of secrets, keys,
+alarms and dashboards, whether tracing is on. Everything else is a stated assumption below:
+durations per invocation, log lines per invocation, the share of messages with findings, the share
+of Slack events ingest records for deduplication. Prices are us-east-1 list prices on the date of
 ``PRICES_DATE``, without free tiers; data transfer is left out (Slack's requests come in free).
 """
 
@@ -21,7 +22,9 @@ from typing import Any
 from slack_dlp_tools.cli.common import EXIT_CLEAN, StackTarget, UsageError, add_stack_arguments
 
 PRICES_DATE = "2026-11-01"
-#: us-east-1 list prices (USD), first tier, no free tier.
+#: us-east-1 list prices (USD) from each service's pricing page (aws.amazon.com/<service>/pricing/), first
+#: tier, no free tier. SQS counts a request per 64 KB of payload (a Slack message is one); DynamoDB on-demand
+#: bills a write request unit per 1 KB item written and a read unit per 4 KB read strongly (half eventually).
 PRICES = {
     "http_api_per_million": 1.00,
     "lambda_request_per_million": 0.20,
@@ -43,17 +46,20 @@ PRICES = {
     "eventbridge_per_million": 1.00,
     "xray_trace_per_million": 5.00,
 }
+#: AWS prices a month as 730 hours.
 DAYS_PER_MONTH = 730 / 24
 SECONDS_PER_MONTH = 730 * 3600
 
 #: Milliseconds per invocation on Lambda (arm64): a fixed part and a part per item (built-in engine).
-#: What each invocation waits for, at single-digit-millisecond AWS calls in-region: ingest two DynamoDB
-#: writes and an SQS send; the inspector one SQS send per result (detection: 0.2-0.3 ms per 100
-#: messages, `make bench-engine`); the reporter a 1 s long poll topping up a small batch plus three
-#: Slack calls. MiniStack on a shared 2-core machine measures far more (`--measured`, README: Cost):
-#: an emulator's upper bound, not Lambda's; run `--measured` against your own stack.
+#: What each invocation waits for, at single-digit-millisecond AWS calls in-region: ingest one SQS send
+#: (verifying the signature and parsing the envelope take well under a millisecond; a fast first
+#: delivery writes nothing to DynamoDB, see ``DEDUP_WRITE_SHARE``); the inspector one SQS send per
+#: result (detection: 0.2-0.3 ms per 100 messages, `make bench-engine`); the reporter a 1 s long poll
+#: topping up a small batch plus three Slack calls. MiniStack on a shared 2-core machine measures far
+#: more (`--measured`, README: Cost): an emulator's upper bound, not Lambda's; run `--measured` against
+#: your own stack.
 DURATION_MS = {
-    "Ingest": (25.0, 0.0),
+    "Ingest": (12.0, 0.0),
     "Inspector": (40.0, 1.0),
     "Reporter": (1300.0, 50.0),
     "Interactions": (300.0, 0.0),
@@ -63,17 +69,28 @@ DURATION_MS = {
 }
 #: Where a function's logical id does not start with its name (a construct nests it).
 LOGICAL_ID_PREFIX = {"Joiner": "ChannelJoiner", "Backfill": "BackfillReader"}
-#: Log bytes per invocation (START/END/REPORT, Powertools JSON lines, one EMF metrics document) and per
-#: item logged; the HTTP API adds one access-log line per request. Sizes of the lines in the e2e run.
-LOG_BYTES = {"platform": 360, "line": 480, "emf": 420, "access_log": 330, "single_metric": 380}
-#: Metrics emitted in normal operation (a custom metric is billed by the hour it is published, so the
-#: error counters cost next to nothing), plus FindingsByDetector per active detector.
+#: Bytes of one log line: Lambda's START/END/REPORT lines of an invocation together (written only when
+#: the function's system log level is INFO or DEBUG; the stack sets WARN), a Powertools JSON line, one
+#: Powertools EMF metrics document, one single-metric document (FindingsByDetector). Sizes of the lines
+#: in the e2e run. The access log's line is sized from the template's format (``access_log_bytes``).
+LOG_BYTES = {"platform": 360, "line": 480, "emf": 420, "single_metric": 380}
+#: CloudWatch Logs counts 26 bytes per log event on top of its message (as PutLogEvents' size does).
+LOG_EVENT_OVERHEAD_BYTES = 26
+#: Ingest on its happy path (a message verified and enqueued) logs no line and emits no metric
+#: document: only rejections, skips, deduplicated retries and failures do, which this model leaves
+#: out. Functions that consume a queue emit one metrics document per invocation.
+SILENT_HAPPY_PATH = frozenset({"Ingest"})
+#: Ingest records a Slack event for deduplication (one DynamoDB write) only when its first delivery
+#: is slow or Slack retries it; a fast first delivery writes nothing. Modelled as 1% of events.
+DEDUP_WRITE_SHARE = 0.01
+DEDUP_WRITES_PER_RECORD = 1
+#: Custom metrics published in normal operation (a custom metric is billed by the hour it is published,
+#: so error counters cost next to nothing), plus FindingsByDetector per active detector. Events
+#: received and enqueued are the free AWS/ApiGateway Count and AWS/SQS NumberOfMessagesSent.
 STEADY_METRICS = (
-    "EventsEnqueued",
     "EventsSkipped",
     "EventsDeduplicated",
     "RequestsRejected",
-    "FilesEnqueued",
     "ItemsInspected",
     "ItemsWithFindings",
     "Findings",
@@ -83,9 +100,27 @@ STEADY_METRICS = (
     "AlertsDeduplicated",
     "FindingEventsPublished",
     "AlertsTriaged",
-    "FileChunksEnqueued",
-    "FilesSkipped",
 )
+#: Published only while files are shared.
+FILE_METRICS = ("FilesEnqueued", "FileChunksEnqueued", "FilesSkipped")
+#: What the access log's variables typically expand to (a Slack request over IPv4); others: 10 bytes.
+ACCESS_LOG_VALUES = {
+    "$context.requestId": "Pq8z2jWDIAMEbQ=",
+    "$context.extendedRequestId": "Pq8z2jWDIAMEbQ=",
+    "$context.identity.sourceIp": "203.0.113.101",
+    "$context.requestTimeEpoch": "1796042316",
+    "$context.requestTime": "29/Nov/2026:12:38:36 +0000",
+    "$context.routeKey": "POST /slack/events",
+    "$context.httpMethod": "POST",
+    "$context.path": "/slack/events",
+    "$context.resourcePath": "-",
+    "$context.protocol": "HTTP/1.1",
+    "$context.status": "200",
+    "$context.responseLength": "2",
+    "$context.responseLatency": "14",
+    "$context.integrationLatency": "12",
+    "$context.integrationErrorMessage": "-",
+}
 #: SQS pollers of an event source long-poll even when idle: about five, 20 s each.
 IDLE_POLLS_PER_QUEUE_MONTH = 5 * 3 * 60 * 730
 #: Compressed size of stored logs relative to ingested (CloudWatch bills storage compressed).
@@ -121,6 +156,12 @@ class StackShape:
     event_sources: int
     tracing: bool
     event_bus: bool
+    #: Functions whose START/END/REPORT lines are written (system log level INFO or DEBUG, or text logs).
+    platform_logs: frozenset[str] = frozenset()
+    #: Bytes of one access-log line of the API (0: no access log).
+    access_log_bytes: int = 0
+    #: The reporter tells a message's author (``notify_author``): one more step per alert.
+    notify_author: bool = True
 
     @classmethod
     def from_template(cls, template: Mapping[str, Any]) -> StackShape:
@@ -130,13 +171,16 @@ class StackShape:
             return {k: r.get("Properties", {}) for k, r in resources.items() if r.get("Type") == kind}
 
         functions = of("AWS::Lambda::Function")
-        memory, architecture, tracing = {}, {}, False
+        memory, architecture, tracing, platform_logs = {}, {}, False, set()
         for name in DURATION_MS:
             found = [p for k, p in functions.items() if k.startswith(LOGICAL_ID_PREFIX.get(name, name))]
             if found:
                 memory[name] = int(found[0].get("MemorySize", 128))
                 architecture[name] = (found[0].get("Architectures") or ["x86_64"])[0]
                 tracing |= found[0].get("TracingConfig", {}).get("Mode") == "Active"
+                logging = found[0].get("LoggingConfig") or {}
+                if logging.get("LogFormat") != "JSON" or logging.get("SystemLogLevel", "INFO") in ("INFO", "DEBUG"):
+                    platform_logs.add(name)
         mappings = of("AWS::Lambda::EventSourceMapping")
         inspector: dict[str, Any] = max(mappings.values(), key=lambda m: int(m.get("BatchSize", 10)), default={})
         queues = {k: p for k, p in of("AWS::SQS::Queue").items() if "RedrivePolicy" in p}
@@ -158,7 +202,21 @@ class StackShape:
             event_sources=len(mappings),
             tracing=tracing,
             event_bus=bool(of("AWS::Events::EventBus")) or _env_has(functions, "EVENT_BUS_NAME"),
+            platform_logs=frozenset(platform_logs),
+            notify_author=_env_value(functions, "SLACK_DLP_NOTIFY_AUTHOR", "True").lower() == "true",
+            access_log_bytes=max((access_log_bytes(p) for p in of("AWS::ApiGatewayV2::Stage").values()), default=0),
         )
+
+
+def access_log_bytes(stage: Mapping[str, Any]) -> int:
+    """The size of one access-log line of an API stage: its format with typical values."""
+    import re
+
+    log_format = (stage.get("AccessLogSettings") or {}).get("Format")
+    if not isinstance(log_format, str):
+        return 0
+    line = re.sub(r"\$context\.[A-Za-z.]+", lambda m: ACCESS_LOG_VALUES.get(m.group(0), "x" * 10), log_format)
+    return len(line.encode()) + LOG_EVENT_OVERHEAD_BYTES
 
 
 @dataclass
@@ -198,6 +256,7 @@ class Estimate:
             "assumptions": {
                 "duration_ms": dict(self.durations),
                 "log_bytes": LOG_BYTES,
+                "dedup_write_share": DEDUP_WRITE_SHARE,
                 "workload": asdict(self.workload),
             },
         }
@@ -278,10 +337,12 @@ def _compute(est: Estimate, shape: StackShape, volumes: Volumes) -> None:
 
 
 def _queues_and_tables(est: Estimate, shape: StackShape, volumes: Volumes) -> None:
-    # SQS: sends; each event source's receive and batch deletes, the reporter's top-up; idle long polls.
+    # SQS: sends; each event source's receives and batch deletes (at most ten messages a call each way),
+    # the reporter's top-up; idle long polls. A receive is counted full (ten messages); at low rates a long
+    # poll returns as soon as one message is there, so receives can be more.
     sqs = volumes.items + volumes.results + volumes.files
     sqs += sum(
-        count * (1 + math.ceil(per / 10))
+        count * 2 * math.ceil(per / 10)
         for name, (count, per) in volumes.invocations.items()
         if name in ("Inspector", "Reporter", "Fetcher")
     )
@@ -289,11 +350,17 @@ def _queues_and_tables(est: Estimate, shape: StackShape, volumes: Volumes) -> No
     sqs += shape.event_sources * IDLE_POLLS_PER_QUEUE_MONTH
     est.components["SQS"] = sqs / 1e6 * PRICES["sqs_per_million"]
     est.usage["sqs_requests"] = sqs
-    # DynamoDB: ingest dedup (Powertools idempotency: a conditional put and an update per event);
-    # per alert: alert dedup (2), event-bus dedup (2), audit (1); per press: audit + allowlist;
-    # the inspector reads the allowlist for each item with findings (eventually consistent: 0.5).
-    writes = 2 * volumes.events + volumes.results * (5 if shape.event_bus else 3) + volumes.presses * 2
-    reads = volumes.findings * 0.5
+    # DynamoDB: ingest dedup (a write for the events it records, DEDUP_WRITE_SHARE);
+    # per alert, in the reporter: the post's idempotency record (claim and complete: 2), the alert log's
+    # marks (posted, then followed up: 2), each later step's idempotency record (2 each: the audit, the
+    # author's notice, the event-bus publication) and the audit record itself (1); per press: audit +
+    # allowlist. Reads: the alert log's lookup per result (strongly consistent: 1), and the inspector's
+    # allowlist read for each item with findings (eventually consistent: 0.5).
+    steps = 1 + shape.notify_author + shape.event_bus
+    per_result = 2 + 2 + 2 * steps + 1
+    dedup_writes = volumes.events * DEDUP_WRITE_SHARE * DEDUP_WRITES_PER_RECORD
+    writes = dedup_writes + volumes.results * per_result + volumes.presses * 2
+    reads = volumes.results + volumes.findings * 0.5
     audit_gb = volumes.results * 12 * 600 / 1e9  # a year of audit records, about 600 bytes each
     est.components["DynamoDB"] = (
         writes / 1e6 * PRICES["dynamodb_write_per_million"]
@@ -301,6 +368,7 @@ def _queues_and_tables(est: Estimate, shape: StackShape, volumes: Volumes) -> No
         + audit_gb * PRICES["dynamodb_gb_month"]
     )
     est.usage["dynamodb_writes"], est.usage["dynamodb_reads"] = writes, reads
+    est.usage["dedup_writes"] = dedup_writes
 
 
 def _keys_and_secrets(est: Estimate, shape: StackShape, volumes: Volumes) -> None:
@@ -316,19 +384,31 @@ def _keys_and_secrets(est: Estimate, shape: StackShape, volumes: Volumes) -> Non
 
 
 def _observability(est: Estimate, shape: StackShape, volumes: Volumes, work: Workload) -> None:
-    log_bytes = volumes.events * (LOG_BYTES["access_log"] + LOG_BYTES["line"])  # ingest: "event enqueued"
-    log_bytes += sum(count for count, _ in volumes.invocations.values()) * (LOG_BYTES["platform"] + LOG_BYTES["emf"])
-    log_bytes += volumes.results * (2 * LOG_BYTES["line"] + LOG_BYTES["single_metric"] * work.findings_per_alert)
+    overhead = LOG_EVENT_OVERHEAD_BYTES
+    log_bytes = volumes.events * shape.access_log_bytes  # one access-log line per request
+    for name, (count, _) in volumes.invocations.items():
+        if name not in shape.memory_mb:  # not in this stack
+            continue
+        if name in shape.platform_logs:
+            log_bytes += count * (LOG_BYTES["platform"] + 3 * overhead)
+        if name not in SILENT_HAPPY_PATH:
+            log_bytes += count * (LOG_BYTES["emf"] + overhead)
+    # per item with findings: the inspector's and the reporter's line, a FindingsByDetector document each
+    log_bytes += volumes.results * (
+        2 * (LOG_BYTES["line"] + overhead) + (LOG_BYTES["single_metric"] + overhead) * work.findings_per_alert
+    )
     log_gb = log_bytes / 1e9
     est.components["CloudWatch Logs"] = log_gb * (
         PRICES["logs_ingest_gb"] + LOG_COMPRESSION * PRICES["logs_store_gb_month"]
     )
+    metrics = len(STEADY_METRICS) + work.active_detectors + (len(FILE_METRICS) if volumes.files else 0)
     est.components["CloudWatch metrics, alarms, dashboard"] = (
-        (len(STEADY_METRICS) + work.active_detectors) * PRICES["custom_metric_month"]
+        metrics * PRICES["custom_metric_month"]
         + shape.alarms * PRICES["alarm_month"]
         + shape.dashboards * PRICES["dashboard_month"]
     )
     est.usage["log_gb"] = log_gb
+    est.usage["custom_metrics"] = metrics
 
 
 def _secret_reads(
@@ -350,6 +430,15 @@ def _secret_reads(
         containers = max(1.0, count / SECONDS_PER_MONTH * durations[name][0] / 1000 * 2)
         reads += secrets_per_function[name] * min(count, minutes * containers)
     return reads
+
+
+def _env_value(functions: Mapping[str, Any], name: str, default: str) -> str:
+    """A variable's value in the first function environment that has it."""
+    for function in functions.values():
+        value = function.get("Environment", {}).get("Variables", {}).get(name)
+        if isinstance(value, str):
+            return value
+    return default
 
 
 def _env_has(functions: Mapping[str, Any], name: str) -> bool:
@@ -381,7 +470,7 @@ def register(commands: Any) -> None:
     cost.add_argument(
         "--measured",
         action="store_true",
-        help="use the deployed stack's average durations (AWS/Lambda Duration) instead of the table",
+        help="use the deployed stack's average durations (REPORT lines, else AWS/Lambda Duration) instead of the table",
     )
     cost.add_argument("--hours", type=float, default=24, help="with --measured: over the last N hours (default 24)")
     cost.add_argument("--json", action="store_true")
@@ -422,19 +511,19 @@ def render(result: Estimate) -> str:
 
 
 def measured_durations(stack: StackTarget, hours: float, max_samples: int = 10_000) -> dict[str, tuple[float, float]]:
-    """Average milliseconds per invocation of each of the stack's functions, from the REPORT lines
-    Lambda writes to each function's log group (the same on AWS and in MiniStack); the measured
-    average already includes the items each invocation handled."""
-    import re
+    """Average milliseconds per invocation of each of the stack's functions over the last ``hours``; the
+    measured average already includes the items each invocation handled. From the REPORT lines in the
+    function's log group where Lambda writes them (system logs at INFO; MiniStack always does), else
+    from CloudWatch's ``AWS/Lambda`` ``Duration`` (the stack sets system logs to WARN: no REPORT lines)."""
     import time
 
-    cloudformation, lambdas, logs = (stack.client(s) for s in ("cloudformation", "lambda", "logs"))
+    cloudformation, lambdas = stack.client("cloudformation"), stack.client("lambda")
     functions = {}
     for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack.stack_name):
         for resource in page.get("StackResourceSummaries", []):
             if resource["ResourceType"] == "AWS::Lambda::Function":
                 functions[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
-    start = int((time.time() - hours * 3600) * 1000)
+    end = time.time()
     measured: dict[str, tuple[float, float]] = {}
     for name in DURATION_MS:
         prefix = LOGICAL_ID_PREFIX.get(name, name)
@@ -443,22 +532,58 @@ def measured_durations(stack: StackTarget, hours: float, max_samples: int = 10_0
             continue
         config = lambdas.get_function_configuration(FunctionName=physical)
         group = (config.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{physical}"
-        durations: list[float] = []
-        kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start, "filterPattern": '"REPORT RequestId"'}
-        while len(durations) < max_samples:
-            response = logs.filter_log_events(**kwargs)
-            for event in response.get("events", []):
-                match = re.search(r"\tDuration: ([0-9.]+) ms", event.get("message", ""))
-                if match:
-                    durations.append(float(match.group(1)))
-            if not response.get("nextToken"):
-                break
-            kwargs["nextToken"] = response["nextToken"]
-        if durations:
-            measured[name] = (sum(durations) / len(durations), 0.0)
+        average = _report_lines_average(stack.client("logs"), group, end - hours * 3600, max_samples)
+        if average is None:
+            average = _duration_metric_average(stack.client("cloudwatch"), physical, end, hours)
+        if average is not None:
+            measured[name] = (average, 0.0)
     if not measured:
-        raise UsageError(f"no REPORT lines of stack {stack.stack_name!r} in the last {hours:g} hours")
+        raise UsageError(
+            f"no REPORT lines and no AWS/Lambda Duration of stack {stack.stack_name!r} in the last {hours:g} hours"
+        )
     return measured
+
+
+def _report_lines_average(logs: Any, group: str, start: float, max_samples: int) -> float | None:
+    import re
+
+    durations: list[float] = []
+    kwargs: dict[str, Any] = {
+        "logGroupName": group,
+        "startTime": int(start * 1000),
+        "filterPattern": '"REPORT RequestId"',
+    }
+    while len(durations) < max_samples:
+        response = logs.filter_log_events(**kwargs)
+        for event in response.get("events", []):
+            match = re.search(r"\tDuration: ([0-9.]+) ms", event.get("message", ""))
+            if match:
+                durations.append(float(match.group(1)))
+        if not response.get("nextToken"):
+            break
+        kwargs["nextToken"] = response["nextToken"]
+    return sum(durations) / len(durations) if durations else None
+
+
+def _duration_metric_average(cloudwatch: Any, function_name: str, end: float, hours: float) -> float | None:
+    """The average of ``AWS/Lambda`` ``Duration`` over the window: hourly averages weighted by their
+    invocations (SampleCount), so a busy hour counts for what it was."""
+    from datetime import UTC, datetime
+
+    period = 3600 if hours >= 1 else 60
+    points = cloudwatch.get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName="Duration",
+        Dimensions=[{"Name": "FunctionName", "Value": function_name}],
+        StartTime=datetime.fromtimestamp(end - hours * 3600, UTC),
+        EndTime=datetime.fromtimestamp(end, UTC),
+        Period=period,
+        Statistics=["Average", "SampleCount"],
+    ).get("Datapoints", [])
+    invocations = sum(float(p.get("SampleCount", 0)) for p in points)
+    if not invocations:
+        return None
+    return sum(float(p["Average"]) * float(p["SampleCount"]) for p in points if p.get("SampleCount")) / invocations
 
 
 def _context(pairs: list[str]) -> dict[str, str]:

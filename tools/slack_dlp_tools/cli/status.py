@@ -1,4 +1,4 @@
-"""``slack-dlp status``: is the deployed pipeline healthy? Queues, alarms, recent alerts."""
+"""``slack-dlp status``: is the deployed pipeline healthy? Queues, alarms, recent alerts, running backfills."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from slack_dlp_tools.cli import backfill
 from slack_dlp_tools.cli.common import EXIT_CLEAN, EXIT_FOUND, StackTarget, add_stack_arguments
 from slack_dlp_tools.cli.redrive import QUEUES
 
@@ -17,7 +18,9 @@ LAST_ALERT_LOOKBACK_DAYS = 7
 
 
 def register(commands: Any) -> None:
-    status = commands.add_parser("status", help="queues and DLQs, alarms firing, recent alerts (exit 1 if unhealthy)")
+    status = commands.add_parser(
+        "status", help="queues and DLQs, alarms firing, recent alerts, running backfills (exit 1 if unhealthy)"
+    )
     status.add_argument("--json", action="store_true")
     add_stack_arguments(status)
     status.set_defaults(func=run)
@@ -57,6 +60,8 @@ def collect(stack: StackTarget) -> dict[str, Any]:
         "queues": queues,
         "alarms": _alarms(cloudwatch, stack.stack_name),
         **_activity(stack),
+        # A stack deployed before backfills has no table to read.
+        "backfills": backfill.running(stack) if "BackfillTableName" in stack.outputs else [],
     }
 
 
@@ -150,6 +155,10 @@ def render(report: dict[str, Any]) -> str:
         f"Last 24 h: {day['alerts']} alerts, {day['findings']} findings, {day['triaged']} triaged, "
         f"{day['triage_refused']} refused, {day['files_skipped']} files not inspected"
     )
+    lines.append(f"Backfills running: {len(report['backfills']) or 'none'}")
+    lines += [
+        f"  {run['run_id']} (team {run['team_id']}): {backfill.progress_line(run)}" for run in report["backfills"]
+    ]
     if any(q["dlq_waiting"] for q in report["queues"]):
         lines.append("Messages wait in a DLQ: fix the cause, then `slack-dlp redrive --queue NAME`.")
     return "\n".join(lines)

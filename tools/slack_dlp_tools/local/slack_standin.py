@@ -61,7 +61,16 @@ class SeededHistory:
             return refused
         window = _in_window(args)
         messages = sorted((m for m in self.messages.get(channel, []) if window(m)), key=_ts, reverse=True)
-        return _paged(messages, args)
+        return _paged([self._with_thread_summary(channel, m) for m in messages], args)
+
+    def _with_thread_summary(self, channel: str, message: dict[str, Any]) -> dict[str, Any]:
+        """A parent as history lists it: with its reply count and the ts of its latest reply."""
+        thread = self.replies.get(channel, {}).get(str(message.get("ts")))
+        replies = [m for m in thread or [] if m.get("ts") != message.get("ts")]
+        if not replies:
+            return message
+        latest = max(replies, key=_ts)["ts"]
+        return {**message, "thread_ts": message["ts"], "reply_count": len(replies), "latest_reply": latest}
 
     def thread(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, thread_ts = str(args.get("channel", "")), str(args.get("ts", ""))

@@ -160,7 +160,9 @@ def _re2_or(patterns: tuple[str, ...], *, literal: bool = False) -> Any:
     from slack_dlp.detect.fastre2 import Re2Pattern
 
     if literal:
-        source = "(?i)(?:" + "|".join(re.escape(p) for p in patterns) + ")"
+        # Sorted, so RE2 factors shared prefixes into a trie: unsorted, its DFA grows a state per
+        # word combination and a fresh value cost 25-160 µs against 3 µs (1,446 upstream stopwords).
+        source = "(?i)(?:" + "|".join(re.escape(p) for p in sorted(patterns)) + ")"
     else:
         source = "|".join(f"(?:{p})" for p in patterns)
     try:

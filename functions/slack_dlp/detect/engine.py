@@ -340,10 +340,10 @@ class DetectionEngine:
             previous: tuple[int, int, int] | None = None
             # Specific detectors (earlier in the catalog) win a span over generic ones.
             if len(candidates) > 1:
-                candidates.sort(key=_RANK_START_END)
+                candidates.sort(key=_RANK_START)
             for rank, start, end, match_start, match_end, detector in candidates:
                 if previous == (rank, start, end):
-                    continue  # the same value found twice (a locator hit holding more than one match)
+                    continue  # the same value found twice (a duplicate elsewhere gets the same verdict)
                 previous = (rank, start, end)
                 at = bisect_right(taken_starts, start)
                 if (at and taken_ends[at - 1] > start) or (at < len(taken_starts) and taken_starts[at] < end):
@@ -413,7 +413,7 @@ def _allowlisted(detector: Detector, value: str, text: str, match_span: tuple[in
     return any(a.allows(value, match, line, path) for a in detector.allowlists)
 
 
-_RANK_START_END = itemgetter(0, 1, 2)
+_RANK_START = itemgetter(0, 1)  # a stable sort: ties stay in the order they were found
 _START = attrgetter("start")
 #: Values a detector rejected on their own (placeholders, references, failed checksums) are remembered,
 #: so a value repeated across messages costs one lookup; at this many the memory starts over.

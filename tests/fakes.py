@@ -91,12 +91,12 @@ class FakeDlpClient:
         self.fail_request: DlpError | None = None
         self.fail_texts: set[str] = set()
 
-    def inspect(self, texts: Sequence[str]) -> list[ItemOutcome]:
+    def inspect(self, texts: Sequence[str], paths: Sequence[str] | None = None) -> list[ItemOutcome]:
         self.requests.append(len(texts))
         if self.fail_request is not None:
             raise self.fail_request
         outcomes: list[ItemOutcome] = (
-            self._inner.inspect(texts) if self._inner is not None else [[] for _ in texts]  # type: ignore[attr-defined]
+            self._inner.inspect(texts, paths) if self._inner is not None else [[] for _ in texts]  # type: ignore[attr-defined]
         )
         return [DlpError("item failed") if t in self.fail_texts else o for t, o in zip(texts, outcomes, strict=True)]
 

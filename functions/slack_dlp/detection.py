@@ -11,6 +11,7 @@ from pathlib import Path
 
 from slack_dlp.config import Settings
 from slack_dlp.detect.catalog import BUILTIN_DETECTORS
+from slack_dlp.detect.detector import Detector
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter, Policy
 from slack_dlp.detect.rules import load_many
 from slack_dlp.model import Confidence
@@ -20,8 +21,15 @@ ASSET_ROOT = Path(__file__).resolve().parent.parent
 
 
 def build_engine(
-    settings: Settings, fingerprint_key: bytes, *, extra_rules: Sequence[str] = (), rules_base: Path = ASSET_ROOT
+    settings: Settings,
+    fingerprint_key: bytes,
+    *,
+    extra_rules: Sequence[str] = (),
+    extra_detectors: Sequence[Detector] = (),
+    rules_base: Path = ASSET_ROOT,
 ) -> DetectionEngine:
+    """The engine for ``settings``, plus detectors from ``extra_rules`` files and ``extra_detectors``
+    (rules a caller has loaded already, e.g. to print their load report)."""
     policy = Policy(
         min_confidence=Confidence(settings.min_confidence),
         disabled=frozenset(settings.disabled_detectors),
@@ -30,5 +38,5 @@ def build_engine(
         allow_patterns=Policy.compile_allow_patterns(settings.allow_patterns),
     )
     rule_files = [rules_base / path for path in settings.custom_rules] + [Path(p) for p in extra_rules]
-    detectors = (*BUILTIN_DETECTORS, *load_many(rule_files))
+    detectors = (*BUILTIN_DETECTORS, *load_many(rule_files), *extra_detectors)
     return DetectionEngine(detectors, fingerprinter=Fingerprinter(fingerprint_key), policy=policy)

@@ -304,6 +304,8 @@ def bench_cli_file(path: Path, lines: Corpus, rules: Sequence[Path], tool: str) 
 
 def bench_detect_secrets(corpus: Corpus, messages: int) -> dict[str, Any] | str:
     """detect-secrets' own file scan (its filters and entropy limits on) over the first ``messages``."""
+    if messages <= 0:
+        return "detect-secrets: skipped (--baseline-messages 0)"
     try:
         from detect_secrets.core.secrets_collection import SecretsCollection
         from detect_secrets.settings import default_settings

@@ -89,6 +89,8 @@ _PLACEHOLDER = _compile(_PLACEHOLDER_ALTERNATIVES)
 _ENV_REFERENCE = _compile(_REFERENCE_ALTERNATIVES)
 
 _SEQUENCES = ("0123456789", "1234567890", "abcdefghij", "qwertyuiop")
+#: Longest value that can be a known example with separators (one between every two characters).
+_LONGEST_GROUPED = 2 * max(map(len, KNOWN_EXAMPLES))
 
 
 _SEPARATORS = re.compile(r"[\s-]")
@@ -130,7 +132,12 @@ def is_benign(value: str) -> bool:
         core = _NOT_ALNUM.sub("", value).lower()
         if any(seq in core for seq in _SEQUENCES):
             return True
-    return (" " in value or "-" in value) and _SEPARATORS.sub("", value) in KNOWN_EXAMPLES
+    # Grouped examples ("4111 1111 1111 1111"): at most one separator between characters.
+    return (
+        len(value) <= _LONGEST_GROUPED
+        and (" " in value or "-" in value)
+        and _SEPARATORS.sub("", value) in KNOWN_EXAMPLES
+    )
 
 
 class AllowlistError(ValueError):
@@ -153,7 +160,9 @@ def _re2_or(patterns: tuple[str, ...], *, literal: bool = False) -> Any:
     from slack_dlp.detect.fastre2 import Re2Pattern
 
     if literal:
-        source = "(?i)(?:" + "|".join(re.escape(p) for p in patterns) + ")"
+        # Sorted, so RE2 factors shared prefixes into a trie: unsorted, its DFA grows a state per
+        # word combination and a fresh value cost 25-160 µs against 3 µs (1,446 upstream stopwords).
+        source = "(?i)(?:" + "|".join(re.escape(p) for p in sorted(patterns)) + ")"
     else:
         source = "|".join(f"(?:{p})" for p in patterns)
     try:

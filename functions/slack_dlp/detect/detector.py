@@ -142,13 +142,15 @@ class Detector:
         line_end = text.find("\n", end, end + CONTEXT_WINDOW)
         window = text[max(line_start, start - CONTEXT_WINDOW) : end + CONTEXT_WINDOW if line_end < 0 else line_end]
         window = window.lower()
-        levels = list(Confidence)
-        rank = levels.index(self.confidence)
+        rank = _LEVELS.index(self.confidence)
         if any(word in window for word in self.context_down):
             rank -= 1
         elif any(word in window for word in self.context_up):
             rank += 1
-        return levels[max(0, min(rank, len(levels) - 1))]
+        return _LEVELS[max(0, min(rank, len(_LEVELS) - 1))]
+
+
+_LEVELS = tuple(Confidence)
 
 
 def _compile_re(pattern: str, flags: int) -> re.Pattern[str]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import accumulate
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from slack_dlp.detect.allowlist import is_benign
@@ -39,10 +41,18 @@ class Fingerprinter:
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
             raise ValueError("fingerprint key must be at least 16 bytes")
-        self._key = key
+        # HMAC-SHA256 with its two keyed states computed once (RFC 2104): each value then costs two
+        # copies and two short hashes instead of a key schedule.
+        block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
     def __call__(self, value: str) -> str:
-        return hmac.digest(self._key, value.encode("utf-8"), "sha256").hex()[:32]
+        inner = self._inner.copy()
+        inner.update(value.encode("utf-8"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -90,21 +100,34 @@ LARGE_CHUNK_CHARS = 1 << 20
 
 @dataclass(frozen=True)
 class _Batch:
-    """Texts joined by newlines (str and Latin-1 bytes), where each starts and ends, which texts a
-    detector applies to (None: all), and the candidates found so far per text."""
+    """Texts joined by newlines (str and Latin-1 bytes), where each starts and ends, and the
+    candidates found so far per text."""
 
     joined: str
     data: bytes
     starts: list[int]
     ends: list[int]
-    applies: list[bool] | None
     found: list[list[_Hit]]
+    #: Text index -> the text lowercased, for keyword checks (once per text, not once per rule).
+    lowered: dict[int, str] = field(default_factory=dict)
 
-    def located(self, prefilter: Prefilter, locator: Any) -> Iterator[tuple[int, list[Any]]]:
-        """Locator hits (text index, spans) in the texts the detector applies to."""
-        for index, spans in prefilter.locate(locator, self.data, self.starts, self.ends):
-            if self.applies is None or self.applies[index]:
-                yield index, spans
+    def has_keyword(self, detector: Detector, index: int) -> bool:
+        """``_has_keyword`` for text ``index``."""
+        if not detector.keyword_gated:
+            return True
+        lowered = self.lowered.get(index)
+        if lowered is None:
+            lowered = self.lowered[index] = self.joined[self.starts[index] : self.ends[index]].lower()
+        return any(keyword in lowered for keyword in detector.keywords)
+
+    def located(
+        self, prefilter: Prefilter, rank: int, locator: Any, applies: list[bool] | None
+    ) -> Iterator[tuple[int, list[Any]]]:
+        """Locator hits (text index, spans) in the texts the detector applies to (None: all)."""
+        located = prefilter.locate(locator, self.data, self.starts, self.ends, prefilter.word_prefix[rank])
+        if applies is None:
+            return located
+        return ((index, spans) for index, spans in located if applies[index])
 
 
 def _append(
@@ -149,14 +172,18 @@ class DetectionEngine:
         # Order decides overlaps: specific detectors first (in the given order), generic ones last.
         self._detectors = tuple(sorted((d for d in detectors if self._policy.runs(d)), key=lambda d: d.generic))
         self._prefilter = Prefilter(self._detectors)
+        self._rejected: list[set[str]] = [set() for _ in self._detectors]
         self._fingerprint = fingerprinter
         self._reported = [c for c in Confidence if c.at_least(self._policy.min_confidence)]
-        #: Overlap ``scan_large`` keeps between pieces: longer than any bounded match.
-        self.overlap = min(max([*self._prefilter.reach, 256]) * 2, 64 * 1024)
 
     @property
     def detectors(self) -> tuple[Detector, ...]:
         return self._detectors
+
+    @cached_property
+    def overlap(self) -> int:
+        """Overlap ``scan_large`` keeps between pieces: longer than any bounded match."""
+        return min(max(self._prefilter.max_reach(), 256) * 2, 64 * 1024)
 
     def scan(self, text: str, path: str = "") -> list[Finding]:
         """Findings in ``text``, non-overlapping, ordered by position. ``path``: the file it came from."""
@@ -194,10 +221,7 @@ class DetectionEngine:
             return []
         names = list(paths) if paths is not None else [""] * len(texts)
         found = self._hits(texts, names)
-        return [
-            self._confirm(text, hits, path=name) if hits else []
-            for text, hits, name in zip(texts, found, names, strict=True)
-        ]
+        return self._confirm_many(texts, found, names)
 
     def _hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
         """Candidate values per text (overlaps not yet resolved, values not yet checked)."""
@@ -223,9 +247,10 @@ class DetectionEngine:
     def _located_hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
         joined = "\n".join(texts)
         data = as_latin1(joined)
-        starts = [0, *(end + i for i, end in enumerate(accumulate(map(len, texts[:-1])), start=1))]
-        ends = [start + len(text) for start, text in zip(starts, texts, strict=True)]
+        ends = [end + i for i, end in enumerate(accumulate(map(len, texts)))]
+        starts = [0, *[end + 1 for end in ends[:-1]]]
         found: list[list[_Hit]] = [[] for _ in texts]
+        batch = _Batch(joined, data, starts, ends, found)
         prefilter = self._prefilter
         for rank in prefilter.candidates(data):
             detector = self._detectors[rank]
@@ -237,23 +262,26 @@ class DetectionEngine:
             locator = prefilter.locator(rank)
             if locator is None:  # no RE2 form: the exact pattern over each text
                 for index, start in enumerate(starts):
-                    if (applies is None or applies[index]) and _has_keyword(detector, texts[index]):
+                    if (applies is None or applies[index]) and batch.has_keyword(detector, index):
                         self._exact_in(rank, detector, joined, start, ends[index], start, found[index])
             elif prefilter.exact[rank]:
-                self._exact_hits(rank, detector, locator, _Batch(joined, data, starts, ends, applies, found))
+                self._exact_hits(rank, detector, locator, batch, applies)
             else:
-                self._windowed_hits(rank, detector, locator, _Batch(joined, data, starts, ends, applies, found))
+                self._windowed_hits(rank, detector, locator, batch, applies)
         return found
 
-    def _exact_hits(self, rank: int, detector: Detector, locator: Any, batch: _Batch) -> None:
+    def _exact_hits(
+        self, rank: int, detector: Detector, locator: Any, batch: _Batch, applies: list[bool] | None
+    ) -> None:
         """The locator is the exact pattern: its hits are the matches."""
-        joined, starts, ends, found = batch.joined, batch.starts, batch.ends, batch.found
+        starts, ends, found = batch.starts, batch.ends, batch.found
         gated: dict[int, bool] = {}  # text index -> holds one of the rule's keywords
-        for index, spans in batch.located(self._prefilter, locator):
+        keyword_gated = detector.keyword_gated
+        for index, spans in batch.located(self._prefilter, rank, locator, applies):
             end = ends[index]
-            if detector.keyword_gated:
+            if keyword_gated:
                 if index not in gated:
-                    gated[index] = _has_keyword(detector, joined[starts[index] : end])
+                    gated[index] = batch.has_keyword(detector, index)
                 if not gated[index]:
                     continue
             first, last = spans[0]
@@ -262,14 +290,16 @@ class DetectionEngine:
                 found[index], rank, detector, starts[index], (value_start, min(value_end, end)), (first, min(last, end))
             )
 
-    def _windowed_hits(self, rank: int, detector: Detector, locator: Any, batch: _Batch) -> None:
+    def _windowed_hits(
+        self, rank: int, detector: Detector, locator: Any, batch: _Batch, applies: list[bool] | None
+    ) -> None:
         """The exact (Python) pattern is tried where each locator hit starts (anchored: no scanning);
         only when a look-around rejects that start does it search the hit's window."""
         joined, starts, ends, found = batch.joined, batch.starts, batch.ends, batch.found
-        reach = self._prefilter.reach[rank]
+        reach = self._prefilter.reach(rank)
         compiled = detector.compiled
         covered = -1  # joined offset up to which this detector's matches are taken
-        for index, spans in batch.located(self._prefilter, locator):
+        for index, spans in batch.located(self._prefilter, rank, locator, applies):
             first, last = spans[0]
             if first < covered:
                 continue
@@ -289,68 +319,102 @@ class DetectionEngine:
     def _confirm(self, text: str, candidates: list[_Hit], shift: int = 0, path: str = "") -> list[Finding]:
         """Resolve overlaps (specific before generic), apply confidence and the policy; ``shift`` moves
         the offsets (a piece of a larger text)."""
-        taken_starts: list[int] = []
-        taken_ends: list[int] = []
-        findings: list[Finding] = []
-        seen: set[tuple[int, int, int]] = set()
-        policy = self._policy
-        # Specific detectors (earlier in the catalog) win a span over generic ones.
-        ordered = candidates if len(candidates) == 1 else sorted(candidates, key=lambda c: (c[0], c[1]))
-        for rank, start, end, match_start, match_end, detector in ordered:
-            if (rank, start, end) in seen:
-                continue
-            seen.add((rank, start, end))
-            at = bisect_right(taken_starts, start)
-            if (at and taken_ends[at - 1] > start) or (at < len(taken_starts) and taken_starts[at] < end):
-                continue  # overlaps a value already taken
-            value = text[start:end]
-            if detector.plain:  # only a validator and the benign checks: the common case, inlined
-                if (detector.validator is not None and not detector.validator(value)) or is_benign(value):
-                    continue
-            elif not self._is_real(detector, value, text, 0, len(text), (match_start, match_end), path):
-                continue
-            confidence = detector.adjusted_confidence(text, start, end)
-            if confidence not in self._reported:  # identity on three members: cheaper than at_least
-                continue
-            fingerprint = self._fingerprint(value)
-            if (policy.allow_fingerprints or policy.allow_patterns) and policy.allows_value(value, fingerprint):
-                continue
-            taken_starts.insert(at, start)
-            taken_ends.insert(at, end)
-            findings.append(
-                Finding(
-                    detector=detector.id,
-                    category=detector.category,
-                    start=start + shift,
-                    end=end + shift,
-                    confidence=confidence,
-                    masked=mask(value),
-                    fingerprint=fingerprint,
-                    description=detector.description,
-                )
-            )
-        findings.sort(key=lambda f: f.start)
-        return findings
+        return self._confirm_many([text], [candidates], [path], shift)[0]
 
-    @staticmethod
-    def _is_real(
-        detector: Detector, value: str, text: str, base: int, text_end: int, match_span: tuple[int, int], path: str
-    ) -> bool:
-        """Cheapest checks first: entropy, the validator, allowlists, then the benign-value checks."""
-        if detector.min_entropy is not None:
-            entropy = shannon_entropy(value)
-            if entropy < detector.min_entropy or (detector.entropy_exclusive and entropy <= detector.min_entropy):
-                return False
-        if detector.validator is not None and not detector.validator(value):
+    def _confirm_many(
+        self, texts: Sequence[str], found: list[list[_Hit]], names: Sequence[str], shift: int = 0
+    ) -> list[list[Finding]]:
+        """``_confirm`` for every text of a batch in one loop (most texts of a batch have no candidate)."""
+        policy = self._policy
+        filters_values = bool(policy.allow_fingerprints or policy.allow_patterns)
+        reported = self._reported
+        rejected = self._rejected
+        out: list[list[Finding]] = []
+        for text, candidates, path in zip(texts, found, names, strict=True):
+            if not candidates:
+                out.append([])
+                continue
+            taken_starts: list[int] = []
+            taken_ends: list[int] = []
+            findings: list[Finding] = []
+            previous: tuple[int, int, int] | None = None
+            # Specific detectors (earlier in the catalog) win a span over generic ones.
+            if len(candidates) > 1:
+                candidates.sort(key=_RANK_START)
+            for rank, start, end, match_start, match_end, detector in candidates:
+                if previous == (rank, start, end):
+                    continue  # the same value found twice (a duplicate elsewhere gets the same verdict)
+                previous = (rank, start, end)
+                at = bisect_right(taken_starts, start)
+                if (at and taken_ends[at - 1] > start) or (at < len(taken_starts) and taken_starts[at] < end):
+                    continue  # overlaps a value already taken
+                value = text[start:end]
+                if value in rejected[rank] or not self._is_real(rank, detector, value):
+                    continue
+                if detector.allowlists and _allowlisted(detector, value, text, (match_start, match_end), path):
+                    continue
+                confidence = detector.adjusted_confidence(text, start, end)
+                if confidence not in reported:  # identity on three members: cheaper than at_least
+                    continue
+                fingerprint = self._fingerprint(value)
+                if filters_values and policy.allows_value(value, fingerprint):
+                    continue
+                taken_starts.insert(at, start)
+                taken_ends.insert(at, end)
+                findings.append(
+                    Finding(
+                        detector=detector.id,
+                        category=detector.category,
+                        start=start + shift,
+                        end=end + shift,
+                        confidence=confidence,
+                        masked=mask(value),
+                        fingerprint=fingerprint,
+                        description=detector.description,
+                    )
+                )
+            if len(findings) > 1:
+                findings.sort(key=_START)
+            out.append(findings)
+        return out
+
+    def _is_real(self, rank: int, detector: Detector, value: str) -> bool:
+        """The checks that depend on the value alone; a value that fails them is remembered."""
+        if _value_is_real(detector, value):
+            return True
+        known = self._rejected[rank]
+        if len(known) >= _REJECTED_PER_DETECTOR:
+            known.clear()
+        known.add(value)
+        return False
+
+
+def _value_is_real(detector: Detector, value: str) -> bool:
+    """The checks that depend on the value alone, cheapest first: entropy, the validator, the
+    rule's allow patterns, then the benign-value checks (examples, placeholders, references)."""
+    if detector.min_entropy is not None:
+        entropy = shannon_entropy(value)
+        if entropy < detector.min_entropy or (detector.entropy_exclusive and entropy <= detector.min_entropy):
             return False
-        if detector.allowlists:
-            match_start, match_end = match_span
-            match = text[match_start:match_end]
-            line_start = max(base, text.rfind("\n", base, match_start) + 1)
-            line_end = text.find("\n", match_end, text_end)
-            line = text[line_start : text_end if line_end < 0 else line_end]
-            if any(a.allows(value, match, line, path) for a in detector.allowlists):
-                return False
-        if any(p.search(value) for p in detector.compiled_allow):
-            return False
-        return not is_benign(value)
+    if detector.validator is not None and not detector.validator(value):
+        return False
+    if detector.compiled_allow and any(p.search(value) for p in detector.compiled_allow):
+        return False
+    return not is_benign(value)
+
+
+def _allowlisted(detector: Detector, value: str, text: str, match_span: tuple[int, int], path: str) -> bool:
+    """A rule's allowlists (gitleaks' semantics) on the value, its whole match and its line."""
+    match_start, match_end = match_span
+    match = text[match_start:match_end]
+    line_start = text.rfind("\n", 0, match_start) + 1
+    line_end = text.find("\n", match_end)
+    line = text[line_start : len(text) if line_end < 0 else line_end]
+    return any(a.allows(value, match, line, path) for a in detector.allowlists)
+
+
+_RANK_START = itemgetter(0, 1)  # a stable sort: ties stay in the order they were found
+_START = attrgetter("start")
+#: Values a detector rejected on their own (placeholders, references, failed checksums) are remembered,
+#: so a value repeated across messages costs one lookup; at this many the memory starts over.
+_REJECTED_PER_DETECTOR = 4096

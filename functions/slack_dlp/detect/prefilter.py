@@ -126,13 +126,19 @@ class Prefilter:
 
     def __init__(self, detectors: Sequence[Detector]) -> None:
         self._detectors = tuple(detectors)
-        self._set: Any = None
-        self._set_members: list[int] = []
+        #: The gate: (RE2 Set, detector index of each of its patterns), one for keyword triggers and
+        #: one for pattern triggers. Together in one DFA, counted repetitions (card digits, hex runs)
+        #: multiply with the keywords' states and fresh text keeps building new ones (~1.6x slower).
+        self._sets: list[tuple[Any, list[int]]] = []
         self._always: list[int] = []
         self._locators: dict[int, Any] = {}
         #: Detectors whose locator is their exact pattern (user RE2 rules, patterns without look-arounds).
         self.exact: list[bool] = [d.engine == "re2" or relax_for_re2(d.pattern) == d.pattern for d in detectors]
-        self.reach = [pattern_reach(d) for d in self._detectors]
+        self._reach: list[int | None] = [None] * len(self._detectors)
+        #: Per detector: N when its pattern opens with ``[\w.-]{0,N}?`` (most gitleaks rules), which its
+        #: locator leaves out (a DFA that tracks N possible starts is several times slower); ``locate``
+        #: puts the run of word characters before each hit back.
+        self.word_prefix = [0] * len(self._detectors)
         try:
             from re2 import _re2
         except ImportError:  # pragma: no cover - re2 is a pinned dependency; keep working without it
@@ -140,47 +146,72 @@ class Prefilter:
             return
         self._unanchored = _re2.RE2.Anchor.UNANCHORED
         options, locator_options = re2_options(_DFA_MEMORY), re2_options(_LOCATOR_MEMORY)
-        rset = _re2.Set(self._unanchored, options)
+        keyword_set, pattern_set = _re2.Set(self._unanchored, options), _re2.Set(self._unanchored, options)
+        keyword_members: list[int] = []
+        pattern_members: list[int] = []
         for index, detector in enumerate(self._detectors):
+            by_keywords = bool(detector.keywords) and not detector.trigger
+            rset, members = (keyword_set, keyword_members) if by_keywords else (pattern_set, pattern_members)
             try:
                 rset.Add(_latin1_pattern(trigger_of(detector)))
             except Exception:
                 self._always.append(index)  # cannot prefilter: always run its exact pattern
                 continue
-            self._set_members.append(index)
+            members.append(index)
+            source = _locator_source(detector)
+            if detector.engine == "re2":
+                source, self.word_prefix[index] = split_word_prefix(source)
             try:
-                locator = _re2.RE2(_latin1_pattern(_locator_source(detector)), locator_options)
+                locator = _re2.RE2(_latin1_pattern(source), locator_options)
             except ValueError:
                 continue
             if locator.ok():
                 self._locators[index] = locator
-        rset.Compile()
-        self._set = rset
+        for rset, members in ((keyword_set, keyword_members), (pattern_set, pattern_members)):
+            if members:
+                rset.Compile()
+                self._sets.append((rset, members))
+
+    def reach(self, index: int) -> int:
+        """``pattern_reach`` of detector ``index``, worked out when first needed (parsing a pattern
+        costs more than compiling it: a process that never needs one does not pay for 222 rules)."""
+        reach = self._reach[index]
+        if reach is None:
+            reach = self._reach[index] = pattern_reach(self._detectors[index])
+        return reach
+
+    def max_reach(self) -> int:
+        return max((self.reach(index) for index in range(len(self._detectors))), default=0)
 
     @property
     def uses_re2(self) -> bool:
-        return self._set is not None
+        return bool(self._sets)
 
     def candidates(self, data: bytes) -> list[int]:
         """Indexes of the detectors that may match somewhere in ``data``, in catalog order."""
-        if self._set is None:
+        if not self._sets:
             lowered = data.decode("latin-1").lower()
             keyword_hits = [
                 i for i, d in enumerate(self._detectors) if d.keywords and any(k in lowered for k in d.keywords)
             ]
             return sorted({*keyword_hits, *self._always})
-        hits = self._set.Match(data) or ()
-        return sorted({*(self._set_members[h] for h in hits), *self._always})
+        found = {members[h] for rset, members in self._sets for h in rset.Match(data) or ()}
+        return sorted(found.union(self._always))
 
     def locator(self, index: int) -> Any:
         return self._locators.get(index)
 
-    def locate(self, locator: Any, data: bytes, starts: list[int], ends: list[int]) -> Iterator[tuple[int, list[Any]]]:
-        """Matches of ``locator`` in ``data`` (texts joined by newlines), each within one text.
+    def locate(
+        self, locator: Any, data: bytes, starts: list[int], ends: list[int], word_prefix: int = 0
+    ) -> Iterator[tuple[int, list[Any]]]:
+        r"""Matches of ``locator`` in ``data`` (texts joined by newlines), each within one text.
 
         Yields (text index, spans of the match and its groups). A match that runs into the next
         text is searched again within its own text (its newline included), and the search goes on
-        from there, so one text never hides the next one's matches.
+        from there, so one text never hides the next one's matches. ``word_prefix``: the pattern's
+        leading ``[\w.-]{0,N}?`` the locator left out; each match starts where the run of up to N
+        such characters before it (and after the previous match) starts, as the whole pattern's
+        leftmost match would.
         """
         match, unanchored = locator.Match, self._unanchored
         pos, size = 0, len(data)
@@ -196,8 +227,53 @@ class Prefilter:
                 if first < 0:
                     pos = ends[index] + 1
                     continue
+            if word_prefix and first > pos:
+                run = _WORD_RUN.search(data, max(pos, first - word_prefix), first)
+                if run is not None:
+                    spans = [(run.start(), last), *spans[1:]]
             yield index, spans
             pos = last if last > first else last + 1
+
+
+_WORD_PREFIX = re.compile(r"(\(\?[a-zA-Z]+\))?\[\\w\.-\]\{0,(\d+)\}\?")
+#: The characters ``[\w.-]`` matches (RE2's ``\w`` is ASCII), up to the end of the search window.
+_WORD_RUN = re.compile(rb"[A-Za-z0-9_.-]+\Z")
+
+
+def split_word_prefix(pattern: str) -> tuple[str, int]:
+    r"""``(?i)[\w.-]{0,50}?REST`` -> (``(?i)REST``, 50); other patterns are returned as they are, with 0.
+
+    The leftmost match of the whole pattern starts where the run of word characters (at most N)
+    before the leftmost match of REST starts, and continues as that match does: the lazy prefix
+    takes as few characters as it can, and REST can match nowhere earlier. Not for a REST with a
+    top-level ``|`` (the prefix would bind to its first branch only).
+    """
+    found = _WORD_PREFIX.match(pattern)
+    if found is None:
+        return pattern, 0
+    rest = pattern[found.end() :]
+    if not rest or _has_top_level_bar(rest):
+        return pattern, 0
+    return (found.group(1) or "") + rest, int(found.group(2))
+
+
+def _has_top_level_bar(pattern: str) -> bool:
+    depth, i = 0, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            i = _class_end(pattern, i)
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return True
+        i += 1
+    return False
 
 
 def _locator_source(detector: Detector) -> str:

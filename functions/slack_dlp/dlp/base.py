@@ -33,6 +33,10 @@ class DlpClient(Protocol):
     @property
     def max_items(self) -> int: ...
 
-    def inspect(self, texts: Sequence[str]) -> list[ItemOutcome]:
-        """One outcome per text, in order. Raises DlpError only when nothing could be inspected."""
+    def inspect(self, texts: Sequence[str], paths: Sequence[str] | None = None) -> list[ItemOutcome]:
+        """One outcome per text, in order. Raises DlpError only when nothing could be inspected.
+
+        ``paths``: per text, the name of the file it was extracted from ("" for a message), for
+        rules that apply only to some files (gitleaks' ``path``); providers without such rules
+        ignore it."""
         ...

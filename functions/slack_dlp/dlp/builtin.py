@@ -19,5 +19,5 @@ class BuiltinDlpClient:
     def max_items(self) -> int:
         return self._max_items
 
-    def inspect(self, texts: Sequence[str]) -> list[ItemOutcome]:
-        return list(self._engine.scan_many(texts))
+    def inspect(self, texts: Sequence[str], paths: Sequence[str] | None = None) -> list[ItemOutcome]:
+        return list(self._engine.scan_many(texts, paths))

@@ -149,7 +149,8 @@ class GoogleDlpClient:
         with contextlib.suppress(OSError):  # the first real request will report an unreachable API
             self._transport(self._config.endpoint.rstrip("/") + "/", b"", {}, self._config.timeout_seconds)
 
-    def inspect(self, texts: Sequence[str]) -> list[ItemOutcome]:
+    def inspect(self, texts: Sequence[str], paths: Sequence[str] | None = None) -> list[ItemOutcome]:
+        """``paths`` are not sent: Cloud DLP's info types do not depend on a file's name."""
         outcomes: list[ItemOutcome] = [DlpError("not inspected")] * len(texts)
         for start, end in self._chunks(texts):
             for offset, outcome in enumerate(self._inspect_rows(texts[start:end])):

@@ -48,22 +48,26 @@ def build_local_engine(rules: Sequence[str] | None) -> Any:
 
     key = os.environ.get("SLACK_DLP_FINGERPRINT_KEY", "").encode() or LOCAL_FINGERPRINT_KEY
     try:
-        _say_what_rules_skip(rules or ())
-        return build_engine(Settings.from_env(), key, extra_rules=rules or (), rules_base=Path.cwd())
+        detectors = _load_rules_saying_what_they_skip(rules or ())
+        return build_engine(Settings.from_env(), key, extra_detectors=detectors, rules_base=Path.cwd())
     except (RulesError, ValueError) as error:
         raise UsageError(str(error)) from None
 
 
-def _say_what_rules_skip(rules: Sequence[str]) -> None:
-    """Rules skipped and warnings (e.g. gitleaks' [extend] useDefault) go to stderr at load."""
+def _load_rules_saying_what_they_skip(rules: Sequence[str]) -> list[Any]:
+    """Each rules file loaded once; rules skipped and warnings (e.g. gitleaks' [extend] useDefault)
+    go to stderr."""
     from slack_dlp.detect.rules import load_rules_report
 
+    detectors: list[Any] = []
     for name in rules:
-        _, report = load_rules_report(name)
+        loaded, report = load_rules_report(name)
         for rule, reason in report.skipped:
             print(f"slack-dlp scan: {name}: skipped {rule}: {reason}", file=sys.stderr)
         for warning in report.warnings:
             print(f"slack-dlp scan: {name}: warning: {warning}", file=sys.stderr)
+        detectors.extend(loaded)
+    return detectors
 
 
 #: Lines scanned together: one prefilter pass and one locator pass per detector for the whole batch.

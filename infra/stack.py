@@ -244,7 +244,8 @@ class SlackDlpStack(Stack):
             metric=custom_metric("RequestsTooLarge"),
         )
         files.grant_send(ingest.function)
-        dedup_table.grant(ingest.function, *IDEMPOTENCY_ACTIONS)
+        # Ingest's dedup markers: a conditional put, and a delete when the enqueue fails.
+        dedup_table.grant(ingest.function, "dynamodb:PutItem", "dynamodb:DeleteItem")
         secrets.signing_secret.grant_read(ingest.function)
 
         inspector = PipelineFunction(

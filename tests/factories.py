@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import time
 import uuid
 from typing import Any
 
@@ -51,8 +52,9 @@ def signed_request(
 
 
 def http_api_event(body: bytes, headers: dict[str, str], *, path: str = "/slack/events",
-                   base64_body: bool = False) -> dict[str, Any]:  # fmt: skip
-    """An API Gateway HTTP API (payload format 2.0) event, as Lambda receives it."""
+                   base64_body: bool = False, received_ms: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """An API Gateway HTTP API (payload format 2.0) event, as Lambda receives it: received now,
+    unless ``received_ms`` (epoch milliseconds) says when."""
     return {
         "version": "2.0",
         "routeKey": f"POST {path}",
@@ -68,7 +70,7 @@ def http_api_event(body: bytes, headers: dict[str, str], *, path: str = "/slack/
             "requestId": str(uuid.uuid4()),
             "routeKey": f"POST {path}",
             "stage": "$default",
-            "timeEpoch": 1700000000000,
+            "timeEpoch": int(time.time() * 1000) if received_ms is None else received_ms,
         },
         "body": base64.b64encode(body).decode() if base64_body else body.decode("utf-8", errors="replace"),
         "isBase64Encoded": base64_body,

@@ -53,6 +53,32 @@ class InMemoryDeduplicator:
         return DedupOutcome.DONE, value
 
 
+class InMemoryMarkers:
+    """Ingest's dedup markers (``DeliveryMarkers``): a set, the conditional writes counted, and a
+    failure to raise on every call (the store down)."""
+
+    def __init__(self) -> None:
+        self.markers: set[str] = set()
+        self.writes = 0
+        self.deletes = 0
+        self.fail_with: Exception | None = None
+
+    def claim(self, key: str) -> bool:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.writes += 1
+        if key in self.markers:
+            return False
+        self.markers.add(key)
+        return True
+
+    def release(self, key: str) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.deletes += 1
+        self.markers.discard(key)
+
+
 class FakeDlpClient:
     """Wraps a real client; can fail whole requests or single items, and counts requests."""
 

@@ -1,34 +1,82 @@
-"""AWS clients: one per service in an execution environment, created at init and shared with
-Powertools (idempotency, parameters), so a cold start builds each client once. With SnapStart, what
-the snapshot froze (pooled connections, cached secrets) is refreshed after each restore."""
+"""AWS clients: one per service in an execution environment, shared by every adapter, built on
+botocore directly. With SnapStart, what the snapshot froze (pooled connections, cached secrets) is
+refreshed after each restore.
+
+Why botocore and not boto3: the functions use only low-level clients, which are the same class
+either way; ``import boto3`` also imports s3transfer (for S3's managed transfers) and boto3's
+resource layer, about a third of a cold import that calls AWS. For the same reason secrets are
+cached here rather than with Powertools' ``SecretsProvider`` (its module imports boto3)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from slack_dlp.observability import logger
 
+_session: list[Any] = []
 _clients: dict[str, Any] = {}
-_providers: dict[str, Any] = {}
+_providers: dict[str, SecretCache] = {}
 _restore_hooks: list[Callable[[], object]] = []
 
 
-def client(service: str) -> Any:
-    """The boto3 client for ``service``, created on first use."""
-    if service not in _clients:
-        import boto3
+def session() -> Any:
+    """The execution environment's botocore session (region, credentials and endpoint from the
+    environment, as boto3's default session reads them)."""
+    if not _session:
+        import botocore.session
 
-        _clients[service] = boto3.client(service)
+        _session.append(botocore.session.get_session())
+    return _session[0]
+
+
+def client(service: str) -> Any:
+    """The low-level client for ``service``, created on first use."""
+    if service not in _clients:
+        _clients[service] = session().create_client(service)
     return _clients[service]
 
 
-def secrets() -> Any:
-    """Powertools' Secrets Manager provider (its cache) on the shared client."""
-    if "secrets" not in _providers:
-        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+class LazyClient:
+    """Stands for ``client(service)`` and creates it on first use: for a client that only rare
+    paths need (ingest's DynamoDB, written to only for Slack's retries and slow deliveries)."""
 
-        _providers["secrets"] = SecretsProvider(boto3_client=client("secretsmanager"))
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(client(self.service), name)
+
+
+class SecretCache:
+    """Secrets Manager values cached per ARN for at most ``max_age`` seconds, on the shared client."""
+
+    def __init__(self, secretsmanager: Any, clock: Callable[[], float] = time.monotonic) -> None:
+        self.client = secretsmanager
+        self._clock = clock
+        self._cache: dict[str, tuple[float, str]] = {}
+
+    def get(self, arn: str, *, max_age: float) -> str:
+        now = self._clock()
+        cached = self._cache.get(arn)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        response = self.client.get_secret_value(SecretId=arn)
+        value = response.get("SecretString")
+        if not isinstance(value, str):
+            value = bytes(response.get("SecretBinary", b"")).decode("utf-8")
+        self._cache[arn] = (now + max_age, value)
+        return value
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+
+def secrets() -> SecretCache:
+    """The secret cache on the shared Secrets Manager client."""
+    if "secrets" not in _providers:
+        _providers["secrets"] = SecretCache(client("secretsmanager"))
     return _providers["secrets"]
 
 
@@ -65,7 +113,9 @@ def register_snapstart_hooks() -> bool:
 
 
 def reset() -> None:
-    """Forget every client, provider and hook: a new execution environment (tests start one per test)."""
+    """Forget the session and every client, provider and hook: a new execution environment (tests
+    start one per test)."""
+    _session.clear()
     _clients.clear()
     _providers.clear()
     _restore_hooks.clear()

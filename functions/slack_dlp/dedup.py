@@ -1,21 +1,58 @@
-"""Deduplication of Slack deliveries with Powertools idempotency on DynamoDB (conditional put + TTL)."""
+"""Deduplication on the dedup table (DynamoDB, ``id`` key, ``expiration`` TTL attribute).
+
+- :class:`DynamoDbMarkers`: ingest's markers of delivered messages, one conditional write each,
+  written only where Slack may deliver again (a retry, a slow answer).
+- :class:`IdempotencyDeduplicator`: the reporter's ``run_once`` with Powertools idempotency (a
+  record per alert that also keeps the alert's ts). Imported lazily: ingest does not load it.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
-
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from slack_dlp.ingest import DedupOutcome
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+
+class DynamoDbMarkers:
+    """``claim``: a conditional PutItem of ``{id, expiration}`` (an item of about 100 bytes: one
+    write capacity unit) that fails when an unexpired marker exists (TTL deletes expired items up
+    to days late, so the condition also lets an expired one be overwritten). ``release``: DeleteItem."""
+
+    def __init__(self, client: Any, table_name: str, ttl_seconds: int, clock: Callable[[], float] = time.time) -> None:
+        self._client = client
+        self._table = table_name
+        self._ttl = ttl_seconds
+        self._clock = clock
+
+    def claim(self, key: str) -> bool:
+        now = int(self._clock())
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={"id": {"S": key}, "expiration": {"N": str(now + self._ttl)}},
+                ConditionExpression="attribute_not_exists(id) OR expiration < :now",
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+            )
+        except Exception as error:
+            if _error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release(self, key: str) -> None:
+        self._client.delete_item(TableName=self._table, Key={"id": {"S": key}})
+
+
+def _error_code(error: Exception) -> str:
+    """A botocore ``ClientError``'s code, without importing botocore for the ``except`` clause."""
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code if isinstance(code, str) else ""
 
 
 class IdempotencyDeduplicator:
@@ -24,6 +61,12 @@ class IdempotencyDeduplicator:
     the COMPLETED record; an exception deletes the record so Slack's next retry runs again."""
 
     def __init__(self, table_name: str, ttl_seconds: int, boto3_client: Any = None) -> None:
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+
         self._config = IdempotencyConfig(
             event_key_jmespath="key",
             raise_on_no_idempotency_key=True,
@@ -58,6 +101,8 @@ class IdempotencyDeduplicator:
             nonlocal ran
             ran = True
             return action()
+
+        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
         self._pending[key] = tracked
         try:

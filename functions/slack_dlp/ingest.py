@@ -5,15 +5,25 @@ parsed; nothing malformed produces a 5xx (Slack disables apps that fail most del
 only a failure to enqueue does, so that Slack retries and nothing is lost. A signed message
 too large to inspect is counted and recorded in the audit trail (once, however often Slack
 retries it), never dropped silently.
+
+Deduplication writes only where Slack may deliver a message again. Slack retries a delivery that
+failed or was answered after 3 seconds, with ``X-Slack-Retry-Num``. A first delivery answered fast
+is enqueued without touching DynamoDB; one that is slow (more than ``SLOW_DELIVERY_SECONDS`` since
+API Gateway received it) leaves a marker, so that the retry of a late answer is dropped; a retry
+claims the marker (a conditional write) and is enqueued only if it wrote it. What gets through twice
+(a retry of a fast answer that was lost, the store failing) is caught by the reporter's alert key,
+which is the message identity too. The happy path logs at DEBUG and emits no metric: events
+received and enqueued are API Gateway's and SQS's own (free) metrics.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from slack_dlp import jsonsafe
 from slack_dlp.config import Settings
@@ -32,7 +42,13 @@ from slack_dlp.slack.events import (
     rate_limited_minute,
 )
 from slack_dlp.slack.verify import RequestVerifier
-from slack_dlp.triage import AuditLog
+
+if TYPE_CHECKING:
+    from slack_dlp.triage import AuditLog
+
+#: A delivery answered later than this after API Gateway received it leaves a dedup marker: Slack
+#: retries answers later than 3 s, and what remains of the request (enqueue, answer) must fit.
+SLOW_DELIVERY_SECONDS = 1.0
 
 
 class DedupOutcome(StrEnum):
@@ -42,6 +58,8 @@ class DedupOutcome(StrEnum):
 
 
 class Deduplicator(Protocol):
+    """The reporter's run-once store (an alert, then each later step, once per key)."""
+
     def run_once(self, key: str, action: Callable[[], None]) -> DedupOutcome:
         """Run ``action`` unless ``key`` was seen; a failed action leaves the key unseen."""
         ...
@@ -52,11 +70,23 @@ class Deduplicator(Protocol):
         ...
 
 
+class DeliveryMarkers(Protocol):
+    """Markers of what was delivered, kept for ``dedup_ttl_seconds`` (one conditional write each)."""
+
+    def claim(self, key: str) -> bool:
+        """Write the marker of ``key`` unless one exists; True when this call wrote it."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Delete the marker of ``key``: what it stood for did not happen, the next delivery must pass."""
+        ...
+
+
 @dataclass(frozen=True)
 class IngestService:
     settings: Settings
     verifier: RequestVerifier
-    dedup: Deduplicator
+    dedup: DeliveryMarkers
     publisher: Publisher
     bot_user_ids: frozenset[str] = frozenset()
     #: The files queue; None when file inspection is off.
@@ -67,6 +97,8 @@ class IngestService:
     backfill: Publisher | None = None
     #: The audit trail: messages too large to inspect, minutes Slack rate-limited (for a backfill).
     audit: AuditLog | None = None
+    #: Epoch seconds, compared with :attr:`HttpRequest.received_at`.
+    clock: Callable[[], float] = time.time
 
     def handle_event_request(self, request: HttpRequest) -> HttpResponse:
         too_large = len(request.body) > self.settings.max_body_bytes
@@ -100,12 +132,12 @@ class IngestService:
             logger.info("envelope acknowledged", extra={"envelope_type": str(envelope_type)[:40]})
             return HttpResponse.json(200, ok=True)
         try:
-            return self._event_callback(envelope, retry_num=request.header("x-slack-retry-num")[:8])
+            return self._event_callback(envelope, request)
         except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as error:
             # A signed body of a shape Slack never sends: a 4xx, never a 5xx that Slack would count.
             return _rejected(400, "malformed event", f"malformed_event:{type(error).__name__}")
 
-    def _event_callback(self, envelope: dict[str, Any], *, retry_num: str) -> HttpResponse:
+    def _event_callback(self, envelope: dict[str, Any], request: HttpRequest) -> HttpResponse:
         identity = {"bot_user_ids": self.bot_user_ids, "skip_bot_ids": frozenset(self.settings.skip_bot_ids)}
         if self.files is not None:
             for ref in file_refs(envelope, **identity):
@@ -125,52 +157,84 @@ class IngestService:
             metrics.add_metric(name="EventsSkipped", unit="Count", value=1)
             logger.debug("event skipped", extra={"reason": outcome.reason})
             return HttpResponse.json(200, ok=True)
-        return self._enqueue_once(outcome, retry_num=retry_num)
+        return self._enqueue_once(outcome, request)
 
-    def _enqueue_once(self, item: InspectionItem, *, retry_num: str) -> HttpResponse:
+    def _enqueue_once(self, item: InspectionItem, request: HttpRequest) -> HttpResponse:
+        retry_num = request.header("x-slack-retry-num")[:8]
         log = {"item_id": item.id, "event_id": item.ref.event_id, "retry_num": retry_num or "0"}
         # The key is the message (not only the event id): Slack's retries of one event and the
-        # message + app_mention events of one message are inspected once.
-        result = self._once(item.id, lambda: self._publish(item), log)
+        # message + app_mention events of one message share it.
+        key = item.id
+        # Slack delivers this again (or already did) when it retries, or when it will get the answer late:
+        # then the marker is claimed first and the item enqueued only if this delivery wrote it.
+        claim_first = bool(retry_num) or self._slow(request)
+        result = self._once(key, lambda: self._publish(item), log, claim=claim_first)
         if result is None:
             metrics.add_metric(name="EnqueueFailures", unit="Count", value=1)
             return HttpResponse.error(503, "could not enqueue the event; retry later")
-        if result is DedupOutcome.DONE:
-            metrics.add_metric(name="EventsEnqueued", unit="Count", value=1)
-            logger.info("event enqueued", extra=log)
-        else:
+        if result is DedupOutcome.DUPLICATE:
             metrics.add_metric(name="EventsDeduplicated", unit="Count", value=1)
-            logger.info("duplicate delivery dropped", extra={**log, "dedup": result.value})
+            logger.info("duplicate delivery dropped", extra=log)
+            return HttpResponse.json(200, ok=True)
+        # At DEBUG (a log line per message costs more than the rest of ingest); `slack-dlp smoke`'s
+        # own test message is logged, so that its report shows the stage.
+        (logger.info if item.ref.is_smoke_test else logger.debug)("event enqueued", extra=log)
+        if not claim_first and self._slow(request):
+            self._claim(key, log)  # answered late enough that Slack may retry: the marker drops that retry
         return HttpResponse.json(200, ok=True)
 
-    def _once(self, key: str, publish: Callable[[], None], log: dict[str, Any]) -> DedupOutcome | None:
-        """``publish`` once per key; None when it could not be enqueued (Slack retries on the 503).
+    def _slow(self, request: HttpRequest) -> bool:
+        received = request.received_at
+        return received is not None and self.clock() - received > SLOW_DELIVERY_SECONDS
+
+    def _claim(self, key: str, log: dict[str, Any]) -> bool | None:
+        """The marker written (True), found (False), or the store failing (None: counted, logged)."""
+        try:
+            return self.dedup.claim(key)
+        except Exception as error:
+            logger.warning("dedup store failed; enqueued without it", extra={**log, "error": type(error).__name__})
+            metrics.add_metric(name="DedupFailures", unit="Count", value=1)
+            return None
+
+    def _release(self, key: str, log: dict[str, Any]) -> None:
+        try:
+            self.dedup.release(key)
+        except Exception as error:  # the marker stays: Slack's retries of this delivery will be dropped
+            logger.error("dedup marker not deleted after a failure", extra={**log, "error": type(error).__name__})
+            metrics.add_metric(name="DedupFailures", unit="Count", value=1)
+
+    def _once(
+        self, key: str, publish: Callable[[], None], log: dict[str, Any], *, claim: bool = True
+    ) -> DedupOutcome | None:
+        """``publish`` once per key; None when it could not be enqueued (Slack retries on the 503,
+        and the marker is deleted so that the retry gets through). Without ``claim``, publish only.
 
         When the dedup store itself fails (DynamoDB throttled or down), the message is enqueued
         anyway: Slack gives up after three retries, so refusing would lose it, while a duplicate is
         caught further on by the alert's own idempotency key."""
-        published = False
-
-        def tracked() -> None:
-            nonlocal published
-            publish()
-            published = True
-
+        claimed = self._claim(key, log) if claim else None
+        if claimed is False:
+            return DedupOutcome.DUPLICATE
         try:
-            return self.dedup.run_once(key, tracked)
+            publish()
         except PublishError as error:
             logger.error("enqueue failed; Slack will retry", extra={**log, "error": str(error)})
+            if claimed:
+                self._release(key, log)
             return None
-        except Exception as error:
-            logger.warning("dedup store failed; enqueued without it", extra={**log, "error": type(error).__name__})
-            metrics.add_metric(name="DedupFailures", unit="Count", value=1)
-        if not published:
-            try:
-                publish()
-            except PublishError as error:
-                logger.error("enqueue failed; Slack will retry", extra={**log, "error": str(error)})
-                return None
         return DedupOutcome.DONE
+
+    def _run_once(self, key: str, action: Callable[[], object]) -> bool:
+        """``action`` unless the marker of ``key`` exists: True when it ran. A failing action (its
+        exception propagates, as does the store's) deletes the marker, so a retry runs it again."""
+        if not self.dedup.claim(key):
+            return False
+        try:
+            action()
+        except BaseException:
+            self._release(key, {"key": key[:80]})
+            raise
+        return True
 
     def _publish(self, item: InspectionItem) -> None:
         self.publisher.publish(item.to_json())
@@ -198,7 +262,7 @@ class IngestService:
         audit = self.audit
         key = "too_large:" + (str(fields["event_id"]) or hashlib.sha256(body).hexdigest()[:40])
         try:
-            self.dedup.run_once(key, lambda: audit.record("message_too_large", **fields))
+            self._run_once(key, lambda: audit.record("message_too_large", **fields))
         except Exception as error:  # the 413, the metric and the log stand; the audit is best effort here
             logger.error("could not record the refused message", extra={"error": type(error).__name__})
 
@@ -253,12 +317,12 @@ class IngestService:
                 backfill.publish(lost_window_command(minute.team_id, minute.minute))
 
         try:
-            result = self.dedup.run_once(minute.dedup_key, record)
+            recorded = self._run_once(minute.dedup_key, record)
         except Exception as error:  # the audit or dedup store's AWS errors; nothing else runs here
             where = {"team_id": minute.team_id, "minute": minute.minute, "error": type(error).__name__}
             logger.error("rate-limited minute not recorded; Slack will retry", extra=where)
             return HttpResponse.error(503, "could not record the rate-limited minute; retry later")
-        if result is DedupOutcome.DONE:
+        if recorded:
             metrics.add_metric(name="EventsRateLimited", unit="Count", value=1)
             logger.warning("Slack rate-limited a workspace's events: a minute to backfill", extra=minute.audit_fields())
         return HttpResponse.json(200, ok=True)

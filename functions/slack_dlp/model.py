@@ -284,8 +284,10 @@ class InspectionResult:
         )
 
 
-#: Characters an SQS message body may hold; any other is written as a JSON \u escape.
-_NOT_SQS_SAFE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: Characters an SQS message body may not hold (it allows #x9, #xA, #xD, #x20-#xD7FF, #xE000-#xFFFD
+#: and #x10000-#x10FFFF); each is written as a JSON \u escape. Stated as the complement: the negated
+#: class with the astral range took 6-20 ms to compile at every cold start.
+_NOT_SQS_SAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def sqs_safe_json(data: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -14,6 +15,8 @@ SERVICE = "slack-dlp"
 
 logger = Logger(service=SERVICE, log_uncaught_exceptions=False)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+# An invocation that counts nothing (ingest's happy path) is normal here, not worth a log line.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 

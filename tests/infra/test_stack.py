@@ -122,6 +122,9 @@ def test_each_function_has_its_own_role_and_only_the_grants_it_needs(template: a
     ingest = next(p for k, p in policies.items() if k.startswith("Ingest"))
     reporter = next(p for k, p in policies.items() if k.startswith("Reporter"))
     assert "sqs:SendMessage" in ingest and "dynamodb:PutItem" in ingest
+    # Ingest's dedup markers are written and deleted, never read or updated.
+    assert "dynamodb:DeleteItem" in ingest
+    assert "dynamodb:GetItem" not in ingest and "dynamodb:UpdateItem" not in ingest
     assert "BotToken" not in ingest and "FingerprintKey" not in ingest
     assert "SigningSecret" not in reporter and "FingerprintKey" not in reporter
     # The reporter sends only to the results DLQ (parking what Slack refuses) and keeps alert idempotency.

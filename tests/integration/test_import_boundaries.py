@@ -31,19 +31,25 @@ RESOURCES = {
 #: Packages of other function groups, and parts of the core package a function has no use for.
 DETECTION = ("re2", "slack_dlp.detect", "slack_dlp.dlp", "google.auth", "cryptography")
 FILES = ("pypdf", "defusedxml", "docx", "openpyxl", "lxml", "slack_dlp.files.extract", "slack_dlp.files.fetch")
+#: What the API functions (Slack's 3 seconds) do without: boto3 (clients come from botocore; boto3
+#: brings s3transfer), Powertools' idempotency, parameters and event handler (each imports boto3 or
+#: pulls in data classes, OpenAPI and asyncio; slack_sdk imports asyncio too, which ingest does without).
+API_EXTRAS = ("boto3", "s3transfer", "aws_lambda_powertools.utilities.idempotency",
+              "aws_lambda_powertools.utilities.parameters", "aws_lambda_powertools.event_handler")  # fmt: skip
 MUST_NOT_LOAD = {
     # Verifies, deduplicates, enqueues: no Slack Web API client at all.
-    "ingest": ("slack_sdk", *DETECTION, *FILES, "slack_dlp.report"),
-    "interactions": (*DETECTION, *FILES, "slack_dlp.report", "slack_dlp.ingest"),
+    "ingest": ("slack_sdk", "asyncio", *DETECTION, *FILES, *API_EXTRAS, "slack_dlp.report"),
+    "interactions": (*DETECTION, *FILES, *API_EXTRAS, "slack_dlp.report", "slack_dlp.ingest"),
     "reporter": (*DETECTION, *FILES),
     # Extraction libraries are imported per file type, when a file of that type arrives.
     "fetcher": (*DETECTION, "pypdf", "defusedxml", "docx", "openpyxl", "lxml", "slack_dlp.report", "slack_dlp.ingest"),
     "inspector": ("slack_sdk", *FILES, "google.auth", "slack_dlp.report", "slack_dlp.ingest"),
     "joiner": (*DETECTION, *FILES, "slack_dlp.report", "slack_dlp.ingest"),
 }
-#: Each AWS client is built once, at init, and shared (Powertools idempotency and parameters included).
+#: Each AWS client is built once, at init, and shared (Powertools idempotency included). Ingest's
+#: DynamoDB client is created by the first request that writes a marker (see test_ingest_handler).
 CLIENTS = {
-    "ingest": ["dynamodb", "secretsmanager", "sqs"],
+    "ingest": ["secretsmanager", "sqs"],
     "interactions": ["dynamodb", "secretsmanager"],
     "reporter": ["dynamodb", "secretsmanager", "sqs"],
     "fetcher": ["dynamodb", "secretsmanager", "sqs"],

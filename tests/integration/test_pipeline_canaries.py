@@ -39,17 +39,19 @@ def test_planted_secrets_alert_once_each_and_leak_nowhere(
     ingest, inspector, reporter = load_handler("ingest"), load_handler("inspector"), load_handler("reporter")
     context = FakeLambdaContext()
 
-    # GIVEN messages that leak each canary, one clean message, and a Slack retry
+    # GIVEN messages that leak each canary, one clean message, and Slack retrying one of them twice
     leaks = {name: event_envelope(message_event(f"note: {value} (do not share)", channel=f"C0{name.upper()}"))
              for name, value in CANARIES.items()}  # fmt: skip
     clean = event_envelope(message_event("all quiet today"))
-    for envelope in [*leaks.values(), clean, leaks["github"]]:
-        body, headers = signed_request(envelope)
+    retries = [{"X-Slack-Retry-Num": n, "X-Slack-Retry-Reason": "http_timeout"} for n in ("1", "2")]
+    deliveries = [*((e, {}) for e in [*leaks.values(), clean]), *((leaks["github"], r) for r in retries)]
+    for envelope, extra in deliveries:
+        body, headers = signed_request(envelope, extra_headers=extra)
         assert ingest.handler(http_api_event(body, headers), context)["statusCode"] == 200
 
     # WHEN the queues are drained through the inspector and the reporter
     inspect_bodies = [m["Body"] for m in stack.drain(stack.inspect_queue_url)]
-    assert len(inspect_bodies) == 4
+    assert len(inspect_bodies) == 5  # the first retry of a fast answer gets through, the second does not
     assert inspector.handler(sqs_event(inspect_bodies), context) == {"batchItemFailures": []}
     result_bodies = [m["Body"] for m in stack.drain(stack.results_queue_url)]
     assert reporter.handler(sqs_event(result_bodies), context) == {"batchItemFailures": []}

@@ -17,39 +17,66 @@ class FakeClient:
     def __init__(self, service: str) -> None:
         self.service = service
         self.closed = 0
+        self.reads: list[str] = []
 
     def close(self) -> None:
         self.closed += 1
 
+    def get_secret_value(self, SecretId: str) -> dict[str, Any]:
+        self.reads.append(SecretId)
+        return {"SecretString": f"value {len(self.reads)}"}
+
 
 @pytest.fixture
 def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FakeClient]]:
-    import boto3
+    import botocore.session
 
     created: list[FakeClient] = []
 
-    def client(service: str, *_: Any, **__: Any) -> FakeClient:
+    def create_client(_session: object, service: str, *_: Any, **__: Any) -> FakeClient:
         created.append(FakeClient(service))
         return created[-1]
 
-    monkeypatch.setattr(boto3, "client", client)
+    monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
     aws.reset()
     yield created
     aws.reset()
 
 
-def test_each_service_gets_one_client_which_powertools_shares(clients: list[FakeClient]) -> None:
+def test_each_service_gets_one_client_from_one_botocore_session_without_boto3(clients: list[FakeClient]) -> None:
     sqs = aws.client("sqs")
     assert aws.client("sqs") is sqs
     assert aws.secrets().client is aws.client("secretsmanager")
     assert [c.service for c in clients] == ["sqs", "secretsmanager"]
 
 
+def test_a_lazy_client_is_created_by_its_first_use_only(clients: list[FakeClient]) -> None:
+    # GIVEN a lazy DynamoDB client (ingest's: only retries and slow answers write)
+    dynamodb = aws.LazyClient("dynamodb")
+    assert clients == []
+    # WHEN it is first used, THEN the shared client is created and used
+    assert dynamodb.service == "dynamodb"
+    dynamodb.close()
+    assert [c.service for c in clients] == ["dynamodb"]
+    assert aws.client("dynamodb").closed == 1
+
+
+def test_secrets_are_cached_for_their_max_age(clients: list[FakeClient]) -> None:
+    now = [100.0]
+    cache = aws.SecretCache(aws.client("secretsmanager"), clock=lambda: now[0])
+    assert cache.get("arn", max_age=60) == "value 1"
+    now[0] += 59
+    assert cache.get("arn", max_age=60) == "value 1"
+    now[0] += 2
+    assert cache.get("arn", max_age=60) == "value 2"
+    assert clients[0].reads == ["arn", "arn"]
+
+
 def test_a_restore_drops_connections_and_cached_secrets_then_reads_again(clients: list[FakeClient]) -> None:
     # GIVEN a client, a cached secret and a secret reader registered for after the restore
     sqs = aws.client("sqs")
     provider = aws.secrets()
-    provider.add_to_cache(key=("arn", None), value="stale", max_age=60)
+    assert provider.get("arn", max_age=60) == "value 1"
     reads: list[str] = []
     aws.on_restore(lambda: reads.append("read"))
     aws.on_restore(lambda: 1 / 0)  # a failing hook must not fail the restore
@@ -58,7 +85,7 @@ def test_a_restore_drops_connections_and_cached_secrets_then_reads_again(clients
     aws.refresh_after_restore()
     # THEN the pooled connections are closed, the cache is empty, and every hook ran
     assert sqs.closed == 1
-    assert not provider.has_not_expired_in_cache(("arn", None))
+    assert provider.get("arn", max_age=60) == "value 2"
     assert reads == ["read", "after a failure"]
 
 

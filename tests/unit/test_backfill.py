@@ -352,12 +352,12 @@ def test_an_app_rate_limited_envelope_queues_one_backfill_of_its_minute() -> Non
     from slack_dlp.ingest import IngestService
     from slack_dlp.slack.verify import SlackRequestVerifier
     from tests.factories import SIGNING_SECRET, signed_request
-    from tests.fakes import InMemoryAuditLog, InMemoryDeduplicator
+    from tests.fakes import InMemoryAuditLog, InMemoryMarkers
 
     # GIVEN ingest with the backfill queue, and Slack reporting one dropped minute twice
     backfill = InMemoryPublisher()
     ingest = IngestService(settings=Settings(), verifier=SlackRequestVerifier(lambda: SIGNING_SECRET),
-                           dedup=InMemoryDeduplicator(), publisher=InMemoryPublisher(), audit=InMemoryAuditLog(),
+                           dedup=InMemoryMarkers(), publisher=InMemoryPublisher(), audit=InMemoryAuditLog(),
                            backfill=backfill)  # fmt: skip
     envelope = {"type": "app_rate_limited", "team_id": TEAM, "minute_rate_limited": 1_700_000_040}
     for _ in range(2):

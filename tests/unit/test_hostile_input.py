@@ -18,7 +18,7 @@ from slack_dlp.slack.actions import NotifyError
 from slack_dlp.slack.verify import SlackRequestVerifier
 from slack_dlp.triage import ACKNOWLEDGE, TriageService, TriageTarget
 from tests.factories import event_envelope, inspection_item, message_event, signed_request
-from tests.fakes import FakeDlpClient, InMemoryDeduplicator, InMemoryPublisher, RecordingNotifier
+from tests.fakes import FakeDlpClient, InMemoryDeduplicator, InMemoryMarkers, InMemoryPublisher, RecordingNotifier
 
 SLACK_MAX_CHARS = 40_000
 SQS_MAX_BYTES = 256 * 1024
@@ -60,7 +60,7 @@ def ingest() -> tuple[IngestService, InMemoryPublisher, MemoryAudit]:
     service = IngestService(
         settings=Settings(),
         verifier=SlackRequestVerifier(lambda: "8f742231b10e8888abcd99yyyzzz85a5"),
-        dedup=InMemoryDeduplicator(),
+        dedup=InMemoryMarkers(),
         publisher=publisher,
         audit=audit,
     )

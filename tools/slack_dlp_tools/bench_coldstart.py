@@ -8,7 +8,11 @@
 3. Cold imports: each function's handler module imported from its synthesized asset (the folder
    ``cdk deploy`` zipped) in N fresh interpreters, with the function's deployed environment and
    only what Lambda's runtime adds on the path (boto3, botocore and their dependencies; not the
-   venv's site-packages). The time covers the module's init work too (clients, settings).
+   venv's site-packages). The time covers the module's init work too (clients, settings). For the
+   API functions the same interpreter then handles one signed request against the deployed stack
+   (ingest: a message, enqueued on a queue of its own so that no other function starts;
+   interactions: a button press): import + init + first request, which is what a cold start costs
+   the first request, whatever work init leaves to it.
 
 The machine is shared and loaded: absolute numbers move with the load, ratios within one run do
 not. ``--baseline-asset DIR`` imports the handlers from another asset (e.g. an older one-asset
@@ -47,10 +51,18 @@ TOKEN = "xoxb-bench-coldstart-standin"  # noqa: S105 - the stand-in's own token
 _PROBE = """
 import importlib, json, sys, time
 started = time.perf_counter()
-importlib.import_module(sys.argv[1])
+module = importlib.import_module(sys.argv[1])
 elapsed = time.perf_counter() - started
 heavy = [m for m in json.loads(sys.argv[2]) if m in sys.modules]
-print(json.dumps({"ms": elapsed * 1000, "modules": len(sys.modules), "heavy": heavy}))
+first, status = None, None
+if len(sys.argv) > 3:
+    class Context:
+        function_name, memory_limit_in_mb, aws_request_id = "bench", 512, "bench-1"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench"
+    status = module.handler(json.loads(sys.argv[3]), Context())["statusCode"]
+    first = (time.perf_counter() - started) * 1000
+print(json.dumps({"ms": elapsed * 1000, "modules": len(sys.modules), "heavy": heavy, "first_ms": first,
+                  "status": status}))
 """
 
 
@@ -65,6 +77,8 @@ class DeployedFunction:
 @dataclass
 class ImportResult:
     runs_ms: list[float] = field(default_factory=list)
+    #: Import + init + the first request, in the same interpreters (API functions only).
+    first_ms: list[float] = field(default_factory=list)
     modules: int = 0
     heavy: list[str] = field(default_factory=list)
     error: str = ""
@@ -72,6 +86,10 @@ class ImportResult:
     @property
     def median(self) -> float:
         return statistics.median(self.runs_ms) if self.runs_ms else float("nan")
+
+    @property
+    def first_median(self) -> float:
+        return statistics.median(self.first_ms) if self.first_ms else float("nan")
 
 
 def runtime_path(into: Path) -> Path:
@@ -86,8 +104,17 @@ def runtime_path(into: Path) -> Path:
     return into
 
 
-def cold_import(module: str, code: Path, runtime: Path, environment: Mapping[str, str], runs: int) -> ImportResult:
-    """Import ``module`` from ``code`` in ``runs`` fresh interpreters (``-S``: no site-packages)."""
+def cold_import(
+    module: str,
+    code: Path,
+    runtime: Path,
+    environment: Mapping[str, str],
+    runs: int,
+    request: Callable[[], dict[str, object]] | None = None,
+) -> ImportResult:
+    """Import ``module`` from ``code`` in ``runs`` fresh interpreters (``-S``: no site-packages);
+    with ``request``, each then handles the event it builds (made just before the interpreter
+    starts, as API Gateway receives a request before Lambda starts a cold environment)."""
     result = ImportResult()
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -96,17 +123,106 @@ def cold_import(module: str, code: Path, runtime: Path, environment: Mapping[str
         "PYTHONDONTWRITEBYTECODE": "1",  # measure the asset as shipped, never a cache written by a run
     }
     for _ in range(runs):
+        event = [json.dumps(request())] if request is not None else []
         done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
-            [sys.executable, "-S", "-c", _PROBE, module, json.dumps(HEAVY)],
+            [sys.executable, "-S", "-c", _PROBE, module, json.dumps(HEAVY), *event],
             capture_output=True, text=True, env=env, check=False, timeout=120,
         )  # fmt: skip
         if done.returncode != 0:
             result.error = (done.stderr.strip().splitlines() or ["failed"])[-1][:160]
             return result
         probe = json.loads(done.stdout.strip().splitlines()[-1])
+        if request is not None and probe["status"] != 200:
+            result.error = f"first request answered HTTP {probe['status']}"
+            return result
         result.runs_ms.append(float(probe["ms"]))
+        if probe["first_ms"] is not None:
+            result.first_ms.append(float(probe["first_ms"]))
         result.modules, result.heavy = int(probe["modules"]), list(probe["heavy"])
     return result
+
+
+def http_api_request(path: str, body: bytes, headers: Mapping[str, str]) -> dict[str, object]:
+    """An HTTP API (payload format 2.0) event received now."""
+    return {
+        "version": "2.0",
+        "routeKey": f"POST {path}",
+        "rawPath": path,
+        "headers": {k.lower(): v for k, v in headers.items()},
+        "requestContext": {"http": {"method": "POST", "path": path}, "routeKey": f"POST {path}",
+                           "timeEpoch": int(time.time() * 1000)},
+        "body": body.decode(),
+        "isBase64Encoded": False,
+    }  # fmt: skip
+
+
+def first_request_events(secret: str) -> dict[str, Callable[[], dict[str, object]]]:
+    """Per API function, a signed request to handle after the cold import (a new message each time)."""
+    import itertools
+
+    counter = itertools.count()
+
+    def message() -> dict[str, object]:
+        event = message_event(f"cold start {next(counter)}", channel="C0BENCHCOLD", ts=f"{time.time():.6f}")
+        body = json.dumps(event_envelope(event)).encode()
+        return http_api_request("/slack/events", body, signed_headers(secret, body))
+
+    def press() -> dict[str, object]:
+        body = urlencode({"payload": json.dumps(_button_press())}).encode()
+        headers = signed_headers(secret, body, content_type="application/x-www-form-urlencoded")
+        return http_api_request("/slack/interactions", body, headers)
+
+    return {"Ingest": message, "Interactions": press}
+
+
+def _button_press() -> dict[str, object]:
+    return {
+        "type": "block_actions",
+        "team": {"id": "T0LOCAL"},
+        "user": {"id": "U0SECOPS"},
+        "container": {"channel_id": "C0ALERTS", "message_ts": "1700000000.000001"},
+        "message": {"blocks": []},
+        "actions": [{"action_id": "dlp_acknowledge", "value": json.dumps({"t": "T0LOCAL", "i": "bench", "f": []})}],
+    }
+
+
+#: Ingest's cold import in stages, each timed in the same fresh interpreter: what the floor is made of.
+_STAGES = """
+import json, time
+marks = [time.perf_counter()]
+import botocore.session
+marks.append(time.perf_counter())
+from aws_lambda_powertools import Logger, Metrics
+marks.append(time.perf_counter())
+import slack_dlp.config, slack_dlp.http, slack_dlp.ingest, slack_dlp.dedup, slack_dlp.queues, slack_dlp.wiring.ingest
+marks.append(time.perf_counter())
+import ingest
+marks.append(time.perf_counter())
+print(json.dumps([(b - a) * 1000 for a, b in zip(marks, marks[1:])]))
+"""
+STAGE_NAMES = (
+    "import botocore",
+    "import Powertools Logger + Metrics",
+    "import slack_dlp (ingest's modules)",
+    "init: settings, SQS + Secrets Manager clients, service",
+)
+
+
+def ingest_stages(code: Path, runtime: Path, environment: Mapping[str, str], runs: int) -> dict[str, float]:
+    """Median ms of each stage of ingest's cold import (see ``_STAGES``)."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        **environment,
+        "PYTHONPATH": os.pathsep.join((str(code), str(runtime))),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    runs_ms = []
+    for _ in range(runs):
+        done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
+            [sys.executable, "-S", "-c", _STAGES], capture_output=True, text=True, env=env, check=True, timeout=120
+        )
+        runs_ms.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {name: statistics.median(run[i] for run in runs_ms) for i, name in enumerate(STAGE_NAMES)}
 
 
 def reference(statement: str, runtime: Path, environment: Mapping[str, str], runs: int) -> float:
@@ -205,15 +321,7 @@ def first_requests(deployment: LocalDeployment, standin: SlackStandIn, secret: s
     _, measured["ingest warm"] = timed(post_leak)
     settle(deployment)
 
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0LOCAL"},
-        "user": {"id": "U0SECOPS"},
-        "container": {"channel_id": "C0ALERTS", "message_ts": "1700000000.000001"},
-        "message": {"blocks": []},
-        "actions": [{"action_id": "dlp_acknowledge", "value": json.dumps({"t": "T0LOCAL", "i": "bench", "f": []})}],
-    }
-    body = urlencode({"payload": json.dumps(payload)}).encode()
+    body = urlencode({"payload": json.dumps(_button_press())}).encode()
 
     def press() -> tuple[int, str]:
         headers = signed_headers(secret, body, content_type="application/x-www-form-urlencoded")
@@ -237,14 +345,16 @@ def render(
     requests: Mapping[str, float],
     references: Mapping[str, float],
     runs: int,
+    stages: Mapping[str, float] | None = None,
 ) -> str:
     load = os.getloadavg()[0]
     lines = [
         f"Cold start on this machine ({os.cpu_count()} cores, load average {load:.1f}); "
         f"import = median of {runs} fresh interpreters (min–max)",
         "",
-        "| function | asset MB | modules | cold import ms | heavy modules loaded | first request ms (warm) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| function | asset MB | modules | cold import ms | import + init + first request ms "
+        "| heavy modules loaded | first request through MiniStack ms (warm) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for function in functions:
         result = imports[function.name]
@@ -258,12 +368,22 @@ def render(
         if function.name in baseline and baseline[function.name].runs_ms:
             cold += f" · one asset: {baseline[function.name].median:.0f}"
         heavy = ", ".join(result.heavy) or "none"
-        lines.append(f"| {function.name} | {_mb(function.asset):.1f} | {result.modules} | {cold} | {heavy} | {first} |")
+        with_request = (
+            f"{result.first_median:.0f} ({min(result.first_ms):.0f}–{max(result.first_ms):.0f})"
+            if result.first_ms
+            else "–"
+        )
+        lines.append(f"| {function.name} | {_mb(function.asset):.1f} | {result.modules} | {cold} | {with_request} "
+                     f"| {heavy} | {first} |")  # fmt: skip
     lines += [
         "",
         f"First alert after the first event (ingest, inspector, reporter all cold): {requests['first alert']:.0f} ms",
         "Reference under the same load: " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in references.items()),
     ]
+    if stages:
+        lines.append(
+            "Ingest's cold import in stages (medians): " + ", ".join(f"{k} {v:.0f} ms" for k, v in stages.items())
+        )
     return "\n".join(lines)
 
 
@@ -296,10 +416,21 @@ def main(argv: list[str] | None = None) -> int:
             requests = first_requests(deployment, standin, secret)
             functions = deployed_functions(deployment, state / "cdk.out")
             aws = {k: v for k, v in deployment.aws_env().items() if k.startswith("AWS_")}
+            # Ingest's first requests go to a queue of their own: no inspector starts while we measure.
+            sink = deployment.client("sqs").create_queue(QueueName="bench-coldstart-sink")["QueueUrl"]
+            overrides = {"Ingest": {"INSPECT_QUEUE_URL": sink}}
+            events = first_request_events(secret)
             with tempfile.TemporaryDirectory() as folder:
                 runtime = runtime_path(Path(folder))
                 imports = {
-                    f.name: cold_import(f.handler_module, f.asset, runtime, {**f.environment, **aws}, args.runs)
+                    f.name: cold_import(
+                        f.handler_module,
+                        f.asset,
+                        runtime,
+                        {**f.environment, **overrides.get(f.name, {}), **aws},
+                        args.runs,
+                        request=events.get(f.name),
+                    )
                     for f in functions
                 }
                 baseline: dict[str, ImportResult] = {}
@@ -314,8 +445,20 @@ def main(argv: list[str] | None = None) -> int:
                     "import boto3 + 2 clients": reference(
                         "import boto3; boto3.client('sqs'); boto3.client('dynamodb')", runtime, aws, args.runs
                     ),
+                    # What every ingest request needs: the floor of its cold import.
+                    "import botocore + SQS and Secrets Manager clients": reference(
+                        "import botocore.session as b; s = b.get_session(); s.create_client('sqs'); "
+                        "s.create_client('secretsmanager')",
+                        runtime,
+                        aws,
+                        args.runs,
+                    ),
                 }
-    print(render(functions, imports, baseline, requests, references, args.runs))
+                ingest = next((f for f in functions if f.name == "Ingest"), None)
+                stages = (
+                    ingest_stages(ingest.asset, runtime, {**ingest.environment, **aws}, args.runs) if ingest else None
+                )
+    print(render(functions, imports, baseline, requests, references, args.runs, stages))
     return 0 if all(r.runs_ms for r in imports.values()) else 1
 
 

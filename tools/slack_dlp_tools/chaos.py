@@ -3,9 +3,10 @@
 Every scenario runs the real services — ingest (signature, dedup, normalization), the fetcher
 (files.info, download, guarded extraction), the inspector with the Google DLP client, the reporter
 (alert once, audit, author notice) — on simulated SQS queues (visibility timeouts, redelivery,
-dead-letter queues after ``max_receive_count``) and a simulated clock. Idempotency records live in
-DynamoDB (moto), through a client that can throttle. Slack's Events API retries a 5xx up to three
-times. Each scenario injects one kind of fault for a while, then lets the pipeline drain.
+dead-letter queues after ``max_receive_count``) and a simulated clock. Ingest's dedup markers and the
+reporter's idempotency records live in DynamoDB (moto), through a client that can throttle. Slack's
+Events API retries (``X-Slack-Retry-Num``) a 5xx, a late answer and a lost one up to three times.
+Each scenario injects one kind of fault for a while, then lets the pipeline drain.
 
 Every message and every shared file holds one planted value, so each must give exactly one alert:
 *lost* counts those without one, *duplicated* the extra alerts. Poison records must end in their
@@ -155,6 +156,9 @@ class Scenario:
     slack_notice: Fault | None = None
     dynamodb: Fault | None = None
     audit: Fault | None = None
+    #: What becomes of ingest's answer: "late" (received 2 s before ingest ran, so Slack retries
+    #: while ingest writes its marker) or "lost" (a 200 Slack never saw); None: answered in time.
+    answer: Fault | None = None
     poison: bool = False
 
 
@@ -176,6 +180,8 @@ SCENARIOS = [
     Scenario("Slack channel_not_found", slack_post=during(
         lambda n: _raise(NotifyError("channel_not_found", fatal=True)))),
     Scenario("DynamoDB throttling", dynamodb=during(lambda n: n % 3 == 0)),
+    Scenario("ingest answers late (Slack retries)", answer=during(lambda n: "late")),
+    Scenario("ingest answers lost (Slack retries)", answer=during(lambda n: "lost" if n % 2 else None)),
     Scenario("audit write fails", audit=during(lambda n: _raise(OSError("DynamoDB unavailable")))),
     Scenario("author notice fails", slack_notice=during(lambda n: _raise(ConnectionResetError()))),
     Scenario("poison record in each queue", poison=True),
@@ -321,7 +327,8 @@ class Pipeline:
     def __init__(self, scenario: Scenario, clock: Clock, files: dict[str, tuple[str, bytes]]) -> None:
         import boto3
 
-        from slack_dlp.dedup import IdempotencyDeduplicator
+        from slack_dlp.alert_log import DynamoDbAlertLog
+        from slack_dlp.dedup import DynamoDbMarkers, IdempotencyDeduplicator
 
         self.scenario, self.clock = scenario, clock
         self.inspect_q, self.results_q, self.files_q = (SimQueue(n, clock) for n in ("inspect", "results", "files"))
@@ -333,9 +340,10 @@ class Pipeline:
         self.ingest = IngestService(
             settings=Settings(),
             verifier=SlackRequestVerifier(lambda: SECRET, clock=lambda: EPOCH + clock()),
-            dedup=IdempotencyDeduplicator(table, 3600, boto3_client=dynamodb),
+            dedup=DynamoDbMarkers(dynamodb, table, 3600, clock=lambda: EPOCH + clock()),
             publisher=self.inspect_q,
             files=self.files_q,
+            clock=lambda: EPOCH + clock(),
         )
         dlp = GoogleDlpClient(
             GoogleDlpConfig(project="chaos", max_items=100),
@@ -346,6 +354,8 @@ class Pipeline:
         self.reporter = Reporter(
             self.slack,
             dedup=IdempotencyDeduplicator(table, 3600, boto3_client=dynamodb),
+            # as the reporter's wiring has it: a result whose copy was alerted in another group is not posted again
+            alerted=DynamoDbAlertLog(dynamodb, table, 3600, clock=lambda: EPOCH + clock()),
             dead_letters=_DeadLetters(self.results_q),
             author_notice="slack-dlp found {kinds}",
             audit=self.audit,
@@ -355,18 +365,26 @@ class Pipeline:
         self.lost_deliveries = 0
         self.slack_retries = 0
         self.redriven = 0
+        self._answers = itertools.count()
 
     def deliver(self) -> None:
-        """Slack's Events API: a delivery answered with a 5xx is retried, up to three times."""
+        """Slack's Events API: a delivery answered with a 5xx, late or not at all is retried, up to
+        three times, with ``X-Slack-Retry-Num``."""
         pending, self.deliveries = self.deliveries, []
         for body, attempts in pending:
-            headers = signed_headers(SECRET, body, timestamp=int(EPOCH + self.clock.now))
-            if self.ingest.handle_event_request(HttpRequest(body, headers)).status < 500:
+            answer = _apply(self.scenario.answer, self.clock, self._answers)
+            now = EPOCH + self.clock.now
+            headers = signed_headers(SECRET, body, timestamp=int(now))
+            if attempts:
+                headers |= {"X-Slack-Retry-Num": str(attempts), "X-Slack-Retry-Reason": "http_timeout"}
+            received = now - 2.0 if answer == "late" else now
+            status = self.ingest.handle_event_request(HttpRequest(body, headers, received_at=received)).status
+            if status < 500 and answer is None:
                 continue
             self.slack_retries += 1
             if attempts < SLACK_RETRIES:
                 self.deliveries.append((body, attempts + 1))
-            else:
+            elif status >= 500:
                 self.lost_deliveries += 1
 
     def step(self) -> bool:

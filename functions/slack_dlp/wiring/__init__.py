@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from slack_dlp import aws
 from slack_dlp.config import Resources, Settings
-from slack_dlp.events_bus import EventBridgePublisher
 from slack_dlp.observability import logger
 from slack_dlp.slack.verify import SlackRequestVerifier
-from slack_dlp.triage import DynamoDbTriageStore
 
 if TYPE_CHECKING:
+    from slack_dlp.events_bus import EventBridgePublisher
     from slack_dlp.slack.notifier import SlackNotifier
+    from slack_dlp.triage import DynamoDbTriageStore
 
 #: Secrets are re-read at most this often, so a value set after deploy is picked up quickly.
 SECRET_MAX_AGE_SECONDS = 60
@@ -46,13 +46,12 @@ def prepare(settings: Settings) -> None:
 
 
 def secret_reader(arn: str) -> Callable[[], str]:
-    """Reads a secret through Powertools' cache (on the shared Secrets Manager client); after a
-    SnapStart restore it is read again before the first request."""
+    """Reads a secret through the cache on the shared Secrets Manager client (created here, at
+    init); after a SnapStart restore it is read again before the first request."""
     provider = aws.secrets()
 
     def read() -> str:
-        value = provider.get(arn, max_age=SECRET_MAX_AGE_SECONDS)
-        return value if isinstance(value, str) else value.decode("utf-8")
+        return provider.get(arn, max_age=SECRET_MAX_AGE_SECONDS)
 
     aws.on_restore(read)
     return read
@@ -75,9 +74,8 @@ def rotation_fallbacks(
 ) -> Callable[[], tuple[str, ...]]:
     """Secrets to try when the cached signing secret rejects a request: the current value read
     afresh (``AWSCURRENT``), and while that version is younger than ``grace_seconds`` the previous
-    one (``AWSPREVIOUS``). Read with boto3, not Powertools: the grace period starts at the current
-    version's ``CreatedDate``, which Powertools does not return (and its cache is keyed by name
-    alone, so two stages of one secret would collide)."""
+    one (``AWSPREVIOUS``). Read past the cache: the grace period starts at the current version's
+    ``CreatedDate``, and the cache is keyed by ARN alone (two stages of one secret would collide)."""
     cache: list[tuple[float, tuple[str, ...]]] = []
     secrets = client if client is not None else aws.client("secretsmanager")
 
@@ -111,9 +109,12 @@ def signing_verifier(arn: str) -> SlackRequestVerifier:
     return SlackRequestVerifier(secret_reader(arn), fallback_secrets=rotation_fallbacks(arn))
 
 
-def triage_store(settings: Settings, resources: Resources) -> DynamoDbTriageStore:
+def triage_store(settings: Settings, resources: Resources, dynamodb: Any = None) -> DynamoDbTriageStore:
+    """The allowlist and audit trail (``dynamodb``: a client to use instead of the shared one)."""
+    from slack_dlp.triage import DynamoDbTriageStore
+
     return DynamoDbTriageStore(
-        aws.client("dynamodb"),
+        aws.client("dynamodb") if dynamodb is None else dynamodb,
         resources.triage_table,
         settings.audit_retention_days,
         allowlist_ttl_days=settings.allowlist_ttl_days,
@@ -124,6 +125,8 @@ def event_publisher(resources: Resources) -> EventBridgePublisher | None:
     """Findings and triage actions to the event bus, when the stack names one."""
     if not resources.event_bus_name:
         return None
+    from slack_dlp.events_bus import EventBridgePublisher
+
     return EventBridgePublisher(aws.client("events"), resources.event_bus_name)
 
 

@@ -342,7 +342,9 @@ def test_an_ingest_invocation_ends_before_the_lease_of_the_dedup_marker_it_claim
     from slack_dlp.dedup import MARKER_LEASE_SECONDS
 
     [ingest] = [
-        f for f in _resources(template, "AWS::Lambda::Function").values() if f["Properties"]["Handler"] == "ingest.handler"
+        f
+        for f in _resources(template, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "ingest.handler"
     ]
     # THEN its timeout is shorter than the lease, so a live invocation never loses its claim to a retry
     assert ingest["Properties"]["Timeout"] < MARKER_LEASE_SECONDS

@@ -59,24 +59,35 @@ class InMemoryMarkers:
 
     def __init__(self) -> None:
         self.markers: set[str] = set()
+        #: Markers that last the TTL (the others are leases of a claim whose action has not finished).
+        self.confirmed: set[str] = set()
         self.writes = 0
         self.deletes = 0
         self.fail_with: Exception | None = None
 
-    def claim(self, key: str) -> bool:
+    def claim(self, key: str, *, done: bool = False) -> bool:
         if self.fail_with is not None:
             raise self.fail_with
         self.writes += 1
         if key in self.markers:
             return False
         self.markers.add(key)
+        if done:
+            self.confirmed.add(key)
         return True
+
+    def confirm(self, key: str) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.writes += 1
+        self.confirmed.add(key)
 
     def release(self, key: str) -> None:
         if self.fail_with is not None:
             raise self.fail_with
         self.deletes += 1
         self.markers.discard(key)
+        self.confirmed.discard(key)
 
 
 class FakeDlpClient:

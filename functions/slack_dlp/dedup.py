@@ -18,23 +18,40 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
+#: How long a marker claimed before its enqueue holds the message: longer than an ingest invocation
+#: may run (its timeout), shorter than Slack's second retry (a minute after the first), so that an
+#: invocation killed between claim and enqueue (a timeout: nothing of it runs to release the marker)
+#: does not make Slack's later retries be dropped for the whole TTL.
+MARKER_LEASE_SECONDS = 30
+
+
 class DynamoDbMarkers:
     """``claim``: a conditional PutItem of ``{id, expiration}`` (an item of about 100 bytes: one
     write capacity unit) that fails when an unexpired marker exists (TTL deletes expired items up
-    to days late, so the condition also lets an expired one be overwritten). ``release``: DeleteItem."""
+    to days late, so the condition also lets an expired one be overwritten). A marker claimed
+    before the enqueue expires after ``lease_seconds``; ``confirm`` (a plain PutItem) extends it to
+    the TTL once the enqueue succeeded. ``release``: DeleteItem."""
 
-    def __init__(self, client: Any, table_name: str, ttl_seconds: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        ttl_seconds: int,
+        clock: Callable[[], float] = time.time,
+        lease_seconds: int = MARKER_LEASE_SECONDS,
+    ) -> None:
         self._client = client
         self._table = table_name
         self._ttl = ttl_seconds
+        self._lease = min(lease_seconds, ttl_seconds)
         self._clock = clock
 
-    def claim(self, key: str) -> bool:
+    def claim(self, key: str, *, done: bool = False) -> bool:
         now = int(self._clock())
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item={"id": {"S": key}, "expiration": {"N": str(now + self._ttl)}},
+                Item=self._item(key, now + (self._ttl if done else self._lease)),
                 ConditionExpression="attribute_not_exists(id) OR expiration < :now",
                 ExpressionAttributeValues={":now": {"N": str(now)}},
             )
@@ -44,8 +61,15 @@ class DynamoDbMarkers:
             raise
         return True
 
+    def confirm(self, key: str) -> None:
+        self._client.put_item(TableName=self._table, Item=self._item(key, int(self._clock()) + self._ttl))
+
     def release(self, key: str) -> None:
         self._client.delete_item(TableName=self._table, Key={"id": {"S": key}})
+
+    @staticmethod
+    def _item(key: str, expiration: int) -> dict[str, Any]:
+        return {"id": {"S": key}, "expiration": {"N": str(expiration)}}
 
 
 def _error_code(error: Exception) -> str:

@@ -73,8 +73,14 @@ class Deduplicator(Protocol):
 class DeliveryMarkers(Protocol):
     """Markers of what was delivered, kept for ``dedup_ttl_seconds`` (one conditional write each)."""
 
-    def claim(self, key: str) -> bool:
-        """Write the marker of ``key`` unless one exists; True when this call wrote it."""
+    def claim(self, key: str, *, done: bool = False) -> bool:
+        """Write the marker of ``key`` unless one exists; True when this call wrote it. Unless
+        ``done`` (what it stands for already happened), the marker only holds for a short lease
+        until :meth:`confirm`: an invocation that dies before either leaves no lasting marker."""
+        ...
+
+    def confirm(self, key: str) -> None:
+        """What the claimed marker of ``key`` stands for happened: keep it for the whole TTL."""
         ...
 
     def release(self, key: str) -> None:
@@ -180,21 +186,28 @@ class IngestService:
         # own test message is logged, so that its report shows the stage.
         (logger.info if item.ref.is_smoke_test else logger.debug)("event enqueued", extra=log)
         if not claim_first and self._slow(request):
-            self._claim(key, log)  # answered late enough that Slack may retry: the marker drops that retry
+            self._claim(key, log, done=True)  # answered late enough that Slack may retry: the marker drops it
         return HttpResponse.json(200, ok=True)
 
     def _slow(self, request: HttpRequest) -> bool:
         received = request.received_at
         return received is not None and self.clock() - received > SLOW_DELIVERY_SECONDS
 
-    def _claim(self, key: str, log: dict[str, Any]) -> bool | None:
+    def _claim(self, key: str, log: dict[str, Any], *, done: bool = False) -> bool | None:
         """The marker written (True), found (False), or the store failing (None: counted, logged)."""
         try:
-            return self.dedup.claim(key)
+            return self.dedup.claim(key, done=done)
         except Exception as error:
             logger.warning("dedup store failed; enqueued without it", extra={**log, "error": type(error).__name__})
             metrics.add_metric(name="DedupFailures", unit="Count", value=1)
             return None
+
+    def _confirm(self, key: str, log: dict[str, Any]) -> None:
+        try:
+            self.dedup.confirm(key)
+        except Exception as error:  # the lease expires: a later delivery may pass (the alert key absorbs it)
+            logger.warning("dedup marker not confirmed", extra={**log, "error": type(error).__name__})
+            metrics.add_metric(name="DedupFailures", unit="Count", value=1)
 
     def _release(self, key: str, log: dict[str, Any]) -> None:
         try:
@@ -222,6 +235,8 @@ class IngestService:
             if claimed:
                 self._release(key, log)
             return None
+        if claimed:
+            self._confirm(key, log)
         return DedupOutcome.DONE
 
     def _run_once(self, key: str, action: Callable[[], object]) -> bool:
@@ -234,6 +249,7 @@ class IngestService:
         except BaseException:
             self._release(key, {"key": key[:80]})
             raise
+        self._confirm(key, {"key": key[:80]})
         return True
 
     def _publish(self, item: InspectionItem) -> None:

@@ -333,3 +333,18 @@ def test_snapstart_is_off_by_default_so_nothing_is_charged_at_idle(template: ass
         assert "SnapStart" not in function["Properties"]
     assert not _resources(template, "AWS::Lambda::Alias")
     assert not _resources(template, "AWS::Lambda::Version")
+
+
+def test_an_ingest_invocation_ends_before_the_lease_of_the_dedup_marker_it_claimed(
+    template: assertions.Template,
+) -> None:
+    # GIVEN the ingest function (its handler) in the template
+    from slack_dlp.dedup import MARKER_LEASE_SECONDS
+
+    [ingest] = [
+        f
+        for f in _resources(template, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "ingest.handler"
+    ]
+    # THEN its timeout is shorter than the lease, so a live invocation never loses its claim to a retry
+    assert ingest["Properties"]["Timeout"] < MARKER_LEASE_SECONDS

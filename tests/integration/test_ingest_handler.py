@@ -225,3 +225,34 @@ def test_after_a_snapstart_restore_the_first_request_is_timed_from_the_restore(
     # WHEN its first request arrives without a receipt time, THEN it is not taken for a slow one
     assert ingest.handler(event, FakeLambdaContext())["statusCode"] == 200
     assert _markers() == []
+
+
+class _Killed(BaseException):
+    """The invocation ends mid-request (Lambda's timeout): nothing after this point runs."""
+
+
+def test_a_retry_that_dies_after_claiming_its_marker_does_not_block_slacks_later_retries(
+    load_handler: Any, stack: FakeStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN Slack's first retry claims the marker, then its invocation is killed before it enqueues
+    ingest = load_handler("ingest")
+    envelope = event_envelope(message_event("must not be lost either"))
+    publish = ingest.service.publisher.publish
+
+    def killed(body: str) -> str:
+        raise _Killed
+
+    monkeypatch.setattr(ingest.service.publisher, "publish", killed)
+    with pytest.raises(_Killed):
+        _invoke(ingest, envelope, extra_headers=RETRY)
+    # WHEN Slack's next retry arrives a minute later (its retries come after 1 and 5 minutes)
+    monkeypatch.setattr(ingest.service.publisher, "publish", publish)
+    monkeypatch.setattr(ingest.service.dedup, "_clock", lambda: time.time() + 60)
+    response = _invoke(ingest, envelope, extra_headers={"X-Slack-Retry-Num": "2"})
+    # THEN it is enqueued: the dead claim held the message only for a short lease, not the dedup TTL
+    assert response["statusCode"] == 200
+    assert len(stack.drain(stack.inspect_queue_url)) == 1
+    # AND the retry after it (5 minutes later) is dropped: the enqueued marker lasts the TTL
+    monkeypatch.setattr(ingest.service.dedup, "_clock", lambda: time.time() + 360)
+    assert _invoke(ingest, envelope, extra_headers={"X-Slack-Retry-Num": "3"})["statusCode"] == 200
+    assert stack.drain(stack.inspect_queue_url) == []

@@ -160,10 +160,12 @@ def test_access_log_line_is_sized_from_the_stage_format() -> None:
 
 
 def test_ingest_writes_to_dynamodb_only_for_the_events_it_records_for_deduplication() -> None:
-    from slack_dlp_tools.cli.cost import DEDUP_WRITE_SHARE
+    from slack_dlp_tools.cli.cost import DEDUP_WRITE_SHARE, DEDUP_WRITES_PER_RECORD
 
     result = estimate(StackShape.from_template(_template("WARN")), Workload(messages_per_day=1_000_000, finding_rate=0))
-    assert result.usage["dedup_writes"] == pytest.approx(1_000_000 * DAYS_PER_MONTH * DEDUP_WRITE_SHARE)
+    assert result.usage["dedup_writes"] == pytest.approx(
+        1_000_000 * DAYS_PER_MONTH * DEDUP_WRITE_SHARE * DEDUP_WRITES_PER_RECORD
+    )
     assert result.usage["dynamodb_writes"] == result.usage["dedup_writes"]
 
 
@@ -182,7 +184,7 @@ def test_each_alert_costs_the_reporters_idempotency_alert_log_and_audit_writes()
     plain = dataclasses.replace(shape, event_bus=False, notify_author=False)
     work = Workload(messages_per_day=1_000_000, finding_rate=0.01, triage_rate=0)
     results = 1_000_000 * DAYS_PER_MONTH * 0.01
-    dedup = 1_000_000 * DAYS_PER_MONTH * 0.01
+    dedup = 1_000_000 * DAYS_PER_MONTH * 0.01 * 2  # a claim and its confirmation
     # THEN an alert writes the post's record (2), two alert-log marks, each step's record (2) and the audit
     assert estimate(shape, work).usage["dynamodb_writes"] == pytest.approx(dedup + results * (2 + 2 + 2 * 3 + 1))
     assert estimate(plain, work).usage["dynamodb_writes"] == pytest.approx(dedup + results * (2 + 2 + 2 * 1 + 1))

@@ -60,8 +60,8 @@ class SlackRequestVerifier:
         received = _header(headers, "x-slack-signature")
         try:
             fresh = abs(self._clock() - int(timestamp)) <= MAX_CLOCK_SKEW_SECONDS
-        except ValueError:
-            return False  # missing or non-numeric timestamp: not a request Slack signed
+        except (ValueError, OverflowError):
+            return False  # missing, non-numeric or absurd timestamp: not a request Slack signed
         if not fresh or not received:
             return False
         current = self._signing_secret()

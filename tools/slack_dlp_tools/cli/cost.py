@@ -80,10 +80,12 @@ LOG_EVENT_OVERHEAD_BYTES = 26
 #: document: only rejections, skips, deduplicated retries and failures do, which this model leaves
 #: out. Functions that consume a queue emit one metrics document per invocation.
 SILENT_HAPPY_PATH = frozenset({"Ingest"})
-#: Ingest records a Slack event for deduplication (one DynamoDB write) only when its first delivery
-#: is slow or Slack retries it; a fast first delivery writes nothing. Modelled as 1% of events.
+#: Ingest records a Slack event for deduplication only when its first delivery is slow or Slack
+#: retries it; a fast first delivery writes nothing. Modelled as 1% of events. A marker claimed
+#: before the enqueue is a short lease, confirmed by a second write once enqueued (a marker written
+#: after a slow enqueue is one write): modelled at two.
 DEDUP_WRITE_SHARE = 0.01
-DEDUP_WRITES_PER_RECORD = 1
+DEDUP_WRITES_PER_RECORD = 2
 #: Custom metrics published in normal operation (a custom metric is billed by the hour it is published,
 #: so error counters cost next to nothing), plus FindingsByDetector per active detector. Events
 #: received and enqueued are the free AWS/ApiGateway Count and AWS/SQS NumberOfMessagesSent.

@@ -90,13 +90,11 @@ def refresh_after_restore() -> None:
     """The snapshot may be days old: its pooled connections are dead and its cached secrets may
     have been rotated. Drop both, then run the registered hooks. Never raises (a failing hook
     would fail the restore); what could not be refreshed is read again on first use."""
-    for each in _clients.values():
-        each.close()  # empties the connection pools; the next call opens new connections
-    for provider in _providers.values():
-        provider.clear_cache()
-    for hook in _restore_hooks:
+    steps: list[Callable[[], object]] = [each.close for each in _clients.values()]  # empties the pools
+    steps += [provider.clear_cache for provider in _providers.values()]
+    for step in steps + _restore_hooks:
         try:
-            hook()
+            step()
         except Exception as error:
             logger.warning("refresh after restore failed", extra={"error": type(error).__name__})
 

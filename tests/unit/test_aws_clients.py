@@ -89,6 +89,19 @@ def test_a_restore_drops_connections_and_cached_secrets_then_reads_again(clients
     assert reads == ["read", "after a failure"]
 
 
+def test_a_client_that_fails_to_close_does_not_fail_the_restore(
+    clients: list[FakeClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a client whose close raises, and a secret reader registered for after the restore
+    broken = aws.client("sqs")
+    monkeypatch.setattr(broken, "close", lambda: 1 / 0)
+    reads: list[str] = []
+    aws.on_restore(lambda: reads.append("read"))
+    # WHEN Lambda restores the snapshot, THEN nothing raises and the secrets are still read again
+    aws.refresh_after_restore()
+    assert reads == ["read"]
+
+
 def test_the_hooks_are_registered_with_the_runtime_only_with_snapstart(clients: list[FakeClient]) -> None:
     registered = len(snapshot_restore_py.get_after_restore())
     prepare(Settings())

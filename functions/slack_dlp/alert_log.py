@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from slack_dlp.batches import batch_get, batch_write
+
 
 @dataclass(frozen=True)
 class AlertRecord:
@@ -47,8 +49,7 @@ class DynamoDbAlertLog:
         for first in range(0, len(unique), 100):
             keys_attr = [{"id": {"S": f"reported#{k}"}} for k in unique[first : first + 100]]
             request: dict[str, Any] = {self._table: {"Keys": keys_attr, "ConsistentRead": True}}
-            while request:
-                response = self._client.batch_get_item(RequestItems=request)
+            for response in batch_get(self._client, request):
                 now = self._clock()
                 for item in response.get("Responses", {}).get(self._table, []):
                     if float(item.get("expiration", {}).get("N", "inf")) <= now:  # TTL deletes late
@@ -56,7 +57,6 @@ class DynamoDbAlertLog:
                     followed_up = item.get("followed_up", {}).get("BOOL", "alert_ts" not in item)
                     record = AlertRecord(item.get("alert_ts", {}).get("S", ""), bool(followed_up))
                     found[item["id"]["S"].removeprefix("reported#")] = record
-                request = response.get("UnprocessedKeys") or {}
         return found
 
     def mark(self, keys: Sequence[str], alert_ts: str, *, followed_up: bool) -> None:
@@ -69,5 +69,4 @@ class DynamoDbAlertLog:
         for first in range(0, len(unique), 25):
             items = [{"id": {"S": f"reported#{k}"}, **fields} for k in unique[first : first + 25]]
             request: dict[str, Any] = {self._table: [{"PutRequest": {"Item": item}} for item in items]}
-            while request:
-                request = self._client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            batch_write(self._client, request)

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
+from slack_dlp.batches import batch_get
 from slack_dlp.dlp.ratelimit import RateLimiter
 from slack_dlp.model import SCHEMA_VERSION, FileRef, InspectionItem, MalformedMessage, _load, _str
 from slack_dlp.observability import logger, metrics
@@ -383,7 +384,7 @@ class BackfillService:
         if page.next_cursor:
             next_tasks.append(replace(task, cursor=page.next_cursor))
         if self._opens_thread_scan(task):
-            scan_from = f"{float(task.oldest) - self._thread_lookback:.6f}"
+            scan_from = f"{max(0.0, float(task.oldest) - self._thread_lookback):.6f}"
             next_tasks.append(replace(task, scan_from=scan_from, page_size=MAX_PAGE_SIZE))
         self._inspect.publish_many([item.to_json() for item in items])
         if self._files is not None and file_refs:
@@ -606,11 +607,9 @@ class DynamoDbRunStore:
         for first in range(0, len(ids), 100):
             keys = [{"id": {"S": self._channel_key(run_id, c)}} for c in ids[first : first + 100]]
             request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
-            while request:
-                response = self._client.batch_get_item(RequestItems=request)
+            for response in batch_get(self._client, request):
                 for item in response.get("Responses", {}).get(self._table, []):
                     found[item["id"]["S"]] = item
-                request = response.get("UnprocessedKeys") or {}
         channels = tuple(_channel_state(c, found.get(self._channel_key(run_id, c), {})) for c in ids)
         return RunStatus(
             run_id=run_id, team_id=run["team_id"]["S"], oldest=run["oldest"]["S"], latest=run["latest"]["S"],

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from slack_dlp import jsonsafe
+from slack_dlp.batches import batch_get
 from slack_dlp.events_bus import EventPublisher, triage_event
 from slack_dlp.http import HttpRequest, HttpResponse
 from slack_dlp.observability import logger, metrics
@@ -377,15 +378,13 @@ class DynamoDbTriageStore:
         for first in range(0, len(wanted), 100):
             keys = [{"pk": {"S": f"allow#{team_id}"}, "sk": {"S": f}} for f in wanted[first : first + 100]]
             request: dict[str, Any] = {self._table: {"Keys": keys, "ProjectionExpression": "sk, expires"}}
-            while request:
-                response = self._client.batch_get_item(RequestItems=request)
+            for response in batch_get(self._client, request):
                 # DynamoDB deletes expired items within days, not at once: an expired entry no longer counts.
                 found.update(
                     item["sk"]["S"]
                     for item in response.get("Responses", {}).get(self._table, [])
                     if not _expired(item, now)
                 )
-                request = response.get("UnprocessedKeys") or {}
         return found
 
     def allowlist(self, team_ids: Sequence[str] = ()) -> list[dict[str, Any]]:

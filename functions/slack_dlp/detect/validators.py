@@ -154,7 +154,7 @@ def pem_private_key(value: str) -> bool:
     if not match:
         return False
     body = _PEM_HEADER_LINE.sub("", match.group(2))
-    body = re.sub(r"\s+", "", body)
+    body = "".join(body.split())  # every whitespace character out (re's \s is str.isspace)
     if match.group(1).startswith("PGP"):
         body = body.split("=")[0] if "=" in body[-6:] else body
     if len(body) < 40 or not re.fullmatch(r"[A-Za-z0-9+/=]+", body):

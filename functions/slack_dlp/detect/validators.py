@@ -69,6 +69,8 @@ def card_issuer(value: str) -> str | None:
 
 
 _ISSUER_FIRST_DIGITS = frozenset({str(low)[0] for _, _, ranges in _CARD_ISSUERS for low, _ in ranges})
+#: The digits a card number can start with ("23456"), for patterns to pass over other digit runs.
+CARD_FIRST_DIGITS = "".join(sorted(_ISSUER_FIRST_DIGITS))
 
 
 def _progressions(length: int) -> frozenset[str]:

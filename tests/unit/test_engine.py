@@ -159,3 +159,12 @@ def test_non_latin_text_and_rules_keep_their_offsets_and_meaning() -> None:
     text = f"héllo 🎉 naïve — {token} и секрет=абвгдежзик"
     found = {f.detector: text[f.start : f.end] for f in engine.scan(text)}
     assert found == {"github-pat": token, "ru-secret": "абвгдежзик"}
+
+
+def test_cards_are_found_beside_digit_runs_no_issuer_starts(engine: DetectionEngine) -> None:
+    # GIVEN a card number after a quantity, beside an epoch timestamp and order ids that no issuer range starts
+    text = "qty 1 4539 1488 0343 6467 at 1712345678901, ids 9123456789012345 and 1000200030004000"
+    # WHEN
+    findings = engine.scan(text)
+    # THEN only the card is found, in full
+    assert [(f.detector, text[f.start : f.end]) for f in findings] == [("payment-card", "4539 1488 0343 6467")]

@@ -80,3 +80,34 @@ def test_entropy_separates_random_from_words() -> None:
     assert v.shannon_entropy("aaaaaaaa") == 0
     assert v.shannon_entropy("Xk9#mQ2$vL7@pR4!") > 3.5
     assert v.shannon_entropy("passwordpassword") < 3
+
+
+def _pem(body: str, label: str = "RSA PRIVATE KEY") -> str:
+    return f"-----BEGIN {label}-----{body}-----END {label}-----"
+
+
+_KEY_BODY = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u"
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\n\t ", "\u2028", "\x0b\x0c"])
+def test_private_key_body_may_be_broken_by_any_whitespace(newline: str) -> None:
+    # Given a real-looking key body wrapped with one kind of whitespace (Unicode line separators too)
+    wrapped = newline + newline.join(_KEY_BODY[i : i + 32] for i in range(0, len(_KEY_BODY), 32)) + newline
+    # Then it validates, and a body with a character outside base64 does not
+    assert v.pem_private_key(_pem(wrapped))
+    assert not v.pem_private_key(_pem(wrapped.replace(_KEY_BODY[:4], "M!IE")))
+    assert not v.pem_private_key(_pem(newline + "x" * 20 + newline))  # too short
+
+
+def test_benign_counts_distinct_characters_over_the_whole_value() -> None:
+    from slack_dlp.detect.allowlist import is_benign
+
+    # Given long values whose first 48 characters repeat two letters
+    repetitive = "ab" * 40
+    varied_tail = "ab" * 24 + "Qm7Zr2Xk9Lp4Wn8Vt3Hs6Jd"
+    # Then only the one that stays repetitive throughout is filler
+    assert is_benign(repetitive)
+    assert not is_benign(varied_tail)
+    # And a value with many distinct characters early is judged on the rest as before
+    assert not is_benign(_KEY_BODY)
+    assert is_benign("${" + _KEY_BODY + "}")

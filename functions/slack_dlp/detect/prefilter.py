@@ -228,16 +228,18 @@ class Prefilter:
                     pos = ends[index] + 1
                     continue
             if word_prefix and first > pos:
-                run = _WORD_RUN.search(data, max(pos, first - word_prefix), first)
-                if run is not None:
-                    spans = [(run.start(), last), *spans[1:]]
+                before = data[max(pos, first - word_prefix) : first]
+                run = len(before) - len(before.rstrip(_WORD_BYTES))
+                if run:
+                    spans = [(first - run, last), *spans[1:]]
             yield index, spans
             pos = last if last > first else last + 1
 
 
 _WORD_PREFIX = re.compile(r"(\(\?[a-zA-Z]+\))?\[\\w\.-\]\{0,(\d+)\}\?")
-#: The characters ``[\w.-]`` matches (RE2's ``\w`` is ASCII), up to the end of the search window.
-_WORD_RUN = re.compile(rb"[A-Za-z0-9_.-]+\Z")
+#: The characters ``[\w.-]`` matches (RE2's ``\w`` is ASCII): the run before a hit is what ``rstrip``
+#: of them removes (in C; a regex anchored at the window's end retries from every start).
+_WORD_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
 
 
 def split_word_prefix(pattern: str) -> tuple[str, int]:

@@ -69,6 +69,8 @@ def card_issuer(value: str) -> str | None:
 
 
 _ISSUER_FIRST_DIGITS = frozenset({str(low)[0] for _, _, ranges in _CARD_ISSUERS for low, _ in ranges})
+#: The digits a card number can start with ("23456"), for patterns to pass over other digit runs.
+CARD_FIRST_DIGITS = "".join(sorted(_ISSUER_FIRST_DIGITS))
 
 
 def _progressions(length: int) -> frozenset[str]:
@@ -154,7 +156,7 @@ def pem_private_key(value: str) -> bool:
     if not match:
         return False
     body = _PEM_HEADER_LINE.sub("", match.group(2))
-    body = re.sub(r"\s+", "", body)
+    body = "".join(body.split())  # every whitespace character out (re's \s is str.isspace)
     if match.group(1).startswith("PGP"):
         body = body.split("=")[0] if "=" in body[-6:] else body
     if len(body) < 40 or not re.fullmatch(r"[A-Za-z0-9+/=]+", body):

@@ -361,7 +361,9 @@ def _counts(title: str, *names: str) -> cloudwatch.GraphWidget:
 
 def _rate(metric: cloudwatch.Metric, label: str) -> cloudwatch.MathExpression:
     name = metric.metric_name.lower()  # ids must differ between the expressions of one graph
-    return cloudwatch.MathExpression(expression=f"{name} / PERIOD({name})", using_metrics={name: metric}, label=label)
+    return cloudwatch.MathExpression(
+        expression=f"{name} / PERIOD({name})", using_metrics={name: metric}, label=label, period=metric.period
+    )
 
 
 def _search(query: str, label: str) -> cloudwatch.MathExpression:

@@ -66,22 +66,30 @@ def _class_end(pattern: str, start: int) -> int:
 
 
 def _group_end(pattern: str, start: int) -> int:
-    depth, j = 0, start
-    while j < len(pattern):
-        char = pattern[j]
+    for i, char, depth in _outside_classes(pattern, start):
+        if char == ")" and depth == 1:
+            return i
+    return len(pattern)
+
+
+def _outside_classes(pattern: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """Each unescaped character outside character classes: its index, itself, and the group depth
+    before it."""
+    depth, i = 0, start
+    while i < len(pattern):
+        char = pattern[i]
         if char == "\\":
-            j += 2
+            i += 2
             continue
         if char == "[":
-            j = _class_end(pattern, j)
-        elif char == "(":
+            i = _class_end(pattern, i) + 1
+            continue
+        yield i, char, depth
+        if char == "(":
             depth += 1
         elif char == ")":
             depth -= 1
-            if depth == 0:
-                return j
-        j += 1
-    return j
+        i += 1
 
 
 def trigger_of(detector: Detector) -> str:
@@ -260,22 +268,7 @@ def split_word_prefix(pattern: str) -> tuple[str, int]:
 
 
 def _has_top_level_bar(pattern: str) -> bool:
-    depth, i = 0, 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == "[":
-            i = _class_end(pattern, i)
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            return True
-        i += 1
-    return False
+    return any(char == "|" and depth == 0 for _, char, depth in _outside_classes(pattern))
 
 
 def _locator_source(detector: Detector) -> str:

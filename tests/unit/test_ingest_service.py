@@ -90,19 +90,25 @@ def test_a_retry_after_a_fast_answer_is_enqueued_once_more_and_a_second_retry_is
     assert [json.loads(line)["message"] for line in logs.getvalue().splitlines()] == ["duplicate delivery dropped"]
 
 
+def _record_marker_during_enqueue(publisher: InMemoryPublisher, markers: InMemoryMarkers) -> list[bool]:
+    """Whether a dedup marker existed at each enqueue, in order."""
+    marked: list[bool] = []
+    publish = publisher.publish
+
+    def observed(body: str) -> str:
+        marked.append(bool(markers.markers))
+        return publish(body)
+
+    publisher.publish = observed  # type: ignore[method-assign]
+    return marked
+
+
 def test_a_slow_first_delivery_leaves_a_marker_after_the_enqueue_and_slacks_retry_is_dropped(
     service: IngestService, publisher: InMemoryPublisher, markers: InMemoryMarkers
 ) -> None:
     # GIVEN a publisher that records whether the marker existed while it enqueued
     envelope = event_envelope(message_event("hello", channel="C1"))
-    marked_during_enqueue: list[bool] = []
-    publish = publisher.publish
-
-    def observed(body: str) -> str:
-        marked_during_enqueue.append(bool(markers.markers))
-        return publish(body)
-
-    publisher.publish = observed  # type: ignore[method-assign]
+    marked_during_enqueue = _record_marker_during_enqueue(publisher, markers)
     # WHEN the first delivery ends 0.9 s after API Gateway received it, but the answer is late
     # (by the time the item is enqueued the request is older than a second)
     clock = iter([NOW, NOW + 0.2])
@@ -121,14 +127,7 @@ def test_a_delivery_already_slow_claims_the_marker_before_the_enqueue(
 ) -> None:
     # GIVEN a first delivery that reaches the enqueue 1.5 s after API Gateway received it
     envelope = event_envelope(message_event("hello", channel="C1"))
-    marked_during_enqueue: list[bool] = []
-    publish = publisher.publish
-
-    def observed(body: str) -> str:
-        marked_during_enqueue.append(bool(markers.markers))
-        return publish(body)
-
-    publisher.publish = observed  # type: ignore[method-assign]
+    marked_during_enqueue = _record_marker_during_enqueue(publisher, markers)
     # WHEN it is handled
     assert service.handle_event_request(_request(*signed_request(envelope), age=1.5)).status == 200
     # THEN the marker existed before the enqueue: a retry arriving meanwhile is dropped

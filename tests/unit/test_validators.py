@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import random
+import string
 
 import pytest
 
@@ -80,6 +83,23 @@ def test_entropy_separates_random_from_words() -> None:
     assert v.shannon_entropy("aaaaaaaa") == 0
     assert v.shannon_entropy("Xk9#mQ2$vL7@pR4!") > 3.5
     assert v.shannon_entropy("passwordpassword") < 3
+
+
+def test_entropy_bounds_give_the_computed_answer() -> None:
+    # Given values of every length and spread up to the short-value limit and beyond it, and
+    # floors on either side of their entropy, at it exactly, and at log2 of their distinct count
+    rng = random.Random(11)
+    values = ["", "a", "ab", "aaaaaaab", "Xk9#mQ2$vL7@pR4!", "abcd" * 4, "x" * 300]
+    for _ in range(400):
+        alphabet = rng.choice(["ab", "abc", string.digits, string.ascii_letters + string.digits + "+/"])
+        values.append("".join(rng.choices(alphabet, k=rng.randint(1, 300))))
+    for value in values:
+        entropy = v.shannon_entropy(value)
+        distinct = max(1, len(set(value)))
+        for bits in (entropy, entropy - 0.01, entropy + 0.01, math.log2(distinct), 3.5, 4.2, 4.5, 0.0):
+            # Then the bounded check answers as comparing the computed entropy does
+            assert v.entropy_reaches(value, bits) is (entropy >= bits), (value, bits)
+            assert v.entropy_reaches(value, bits, strictly=True) is (entropy > bits), (value, bits)
 
 
 def _pem(body: str, label: str = "RSA PRIVATE KEY") -> str:

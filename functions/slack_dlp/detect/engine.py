@@ -12,12 +12,12 @@ from itertools import accumulate
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from slack_dlp.detect.allowlist import is_benign
+from slack_dlp.detect.allowlist import MergedAllowlists, is_benign
 from slack_dlp.detect.catalog import BUILTIN_DETECTORS
 from slack_dlp.detect.detector import Detector
 from slack_dlp.detect.fastre2 import as_latin1
 from slack_dlp.detect.prefilter import Prefilter
-from slack_dlp.detect.validators import shannon_entropy
+from slack_dlp.detect.validators import entropy_reaches
 from slack_dlp.model import Confidence, Finding
 
 _MASK = "•"
@@ -173,6 +173,7 @@ class DetectionEngine:
         self._detectors = tuple(sorted((d for d in detectors if self._policy.runs(d)), key=lambda d: d.generic))
         self._prefilter = Prefilter(self._detectors)
         self._rejected: list[set[str]] = [set() for _ in self._detectors]
+        self._allowlists = [MergedAllowlists(d.allowlists) if d.allowlists else None for d in self._detectors]
         self._fingerprint = fingerprinter
         self._reported = [c for c in Confidence if c.at_least(self._policy.min_confidence)]
 
@@ -329,6 +330,7 @@ class DetectionEngine:
         filters_values = bool(policy.allow_fingerprints or policy.allow_patterns)
         reported = self._reported
         rejected = self._rejected
+        allow = self._allowlists
         out: list[list[Finding]] = []
         for text, candidates, path in zip(texts, found, names, strict=True):
             if not candidates:
@@ -351,7 +353,8 @@ class DetectionEngine:
                 value = text[start:end]
                 if value in rejected[rank] or not self._is_real(rank, detector, value):
                     continue
-                if detector.allowlists and _allowlisted(detector, value, text, (match_start, match_end), path):
+                allowlists = allow[rank]
+                if allowlists is not None and _allowlisted(allowlists, value, text, match_start, match_end, path):
                     continue
                 confidence = detector.adjusted_confidence(text, start, end)
                 if confidence not in reported:  # identity on three members: cheaper than at_least
@@ -392,10 +395,10 @@ class DetectionEngine:
 def _value_is_real(detector: Detector, value: str) -> bool:
     """The checks that depend on the value alone, cheapest first: entropy, the validator, the
     rule's allow patterns, then the benign-value checks (examples, placeholders, references)."""
-    if detector.min_entropy is not None:
-        entropy = shannon_entropy(value)
-        if entropy < detector.min_entropy or (detector.entropy_exclusive and entropy <= detector.min_entropy):
-            return False
+    if detector.min_entropy is not None and not entropy_reaches(
+        value, detector.min_entropy, strictly=detector.entropy_exclusive
+    ):
+        return False
     if detector.validator is not None and not detector.validator(value):
         return False
     if detector.compiled_allow and any(p.search(value) for p in detector.compiled_allow):
@@ -403,14 +406,18 @@ def _value_is_real(detector: Detector, value: str) -> bool:
     return not is_benign(value)
 
 
-def _allowlisted(detector: Detector, value: str, text: str, match_span: tuple[int, int], path: str) -> bool:
-    """A rule's allowlists (gitleaks' semantics) on the value, its whole match and its line."""
-    match_start, match_end = match_span
-    match = text[match_start:match_end]
-    line_start = text.rfind("\n", 0, match_start) + 1
-    line_end = text.find("\n", match_end)
-    line = text[line_start : len(text) if line_end < 0 else line_end]
-    return any(a.allows(value, match, line, path) for a in detector.allowlists)
+def _allowlisted(
+    allowlists: MergedAllowlists, value: str, text: str, match_start: int, match_end: int, path: str
+) -> bool:
+    """A rule's allowlists (gitleaks' semantics) on the value, its whole match and its line (each
+    cut out of the text only when an allowlist looks at it)."""
+    match = text[match_start:match_end] if allowlists.needs_match else ""
+    line = ""
+    if allowlists.needs_line:
+        line_start = text.rfind("\n", 0, match_start) + 1
+        line_end = text.find("\n", match_end)
+        line = text[line_start : len(text) if line_end < 0 else line_end]
+    return allowlists.allows(value, match, line, path)
 
 
 _RANK_START = itemgetter(0, 1)  # a stable sort: ties stay in the order they were found

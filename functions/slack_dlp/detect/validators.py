@@ -104,19 +104,51 @@ def shannon_entropy(value: str) -> float:
     if not value:
         return 0.0
     length = len(value)
-    if length <= _SHORT:  # c * log2(c) from a table: the same floats, one lookup each
-        return math.log2(length) - math.fsum(map(_C_LOG2_C.__getitem__, map(value.count, set(value)))) / length
+    if length <= _SHORT:
+        return _short_entropy(value, set(value))
     counts = list(Counter(value).values())
     return math.log2(length) - math.fsum(map(operator.mul, counts, map(math.log2, counts))) / length
 
 
+def _short_entropy(value: str, distinct: set[str]) -> float:
+    """``shannon_entropy`` of a value of at most _SHORT characters given its distinct characters
+    (c * log2(c) from a table: the same floats, one lookup each)."""
+    return math.log2(len(value)) - math.fsum(map(_C_LOG2_C.__getitem__, map(value.count, distinct))) / len(value)
+
+
 _SHORT = 256
 _C_LOG2_C = [0.0, *(operator.mul(c, math.log2(c)) for c in range(1, _SHORT + 1))]
+_LOG2 = [0.0, *map(math.log2, range(1, _SHORT + 1))]
+#: A bound decides only when it clears the threshold by more than ``shannon_entropy`` can be off
+#: by rounding (its sums are exact to ~1e-15), so the answer is always the computed one's.
+_BOUND_MARGIN = 1e-9
+
+
+def entropy_reaches(value: str, bits: float, *, strictly: bool = False) -> bool:
+    """``shannon_entropy(value) >= bits`` (``> bits`` when ``strictly``), mostly without counting.
+
+    k distinct characters in n bound the entropy: at most log2(k) (all equally often), at least
+    the entropy of the most uneven spread (one character n-k+1 times, each other once). Random
+    tokens clear the floor from the lower bound and placeholders fail it from the upper one; only
+    values between the bounds (and long ones, whose bounds are loose) have their characters counted.
+    """
+    length = len(value)
+    if length > _SHORT or not length:
+        entropy = shannon_entropy(value)
+        return entropy > bits if strictly else entropy >= bits
+    distinct = set(value)
+    if _LOG2[len(distinct)] < bits - _BOUND_MARGIN:
+        return False
+    rest = length - len(distinct) + 1
+    if _LOG2[length] - _C_LOG2_C[rest] / length > bits + _BOUND_MARGIN:
+        return True
+    entropy = _short_entropy(value, distinct)
+    return entropy > bits if strictly else entropy >= bits
 
 
 def entropy_at_least(bits: float) -> Validator:
     def check(value: str) -> bool:
-        return shannon_entropy(value) >= bits
+        return entropy_reaches(value, bits)
 
     check.__name__ = f"entropy_at_least_{bits}"
     return check
@@ -155,7 +187,9 @@ def pem_private_key(value: str) -> bool:
     match = _PEM_BODY.search(value)
     if not match:
         return False
-    body = _PEM_HEADER_LINE.sub("", match.group(2))
+    body = match.group(2)
+    if ": " in body:  # a header line needs one
+        body = _PEM_HEADER_LINE.sub("", body)
     body = "".join(body.split())  # every whitespace character out (re's \s is str.isspace)
     if match.group(1).startswith("PGP"):
         body = body.split("=")[0] if "=" in body[-6:] else body
@@ -165,11 +199,11 @@ def pem_private_key(value: str) -> bool:
         base64.b64decode(body + "=" * (-len(body) % 4), validate=False)
     except (ValueError, binascii.Error):
         return False
-    return shannon_entropy(body) > 4.5
+    return entropy_reaches(body, 4.5, strictly=True)
 
 
 def aws_secret_key(value: str) -> bool:
-    return shannon_entropy(value) >= 4.2
+    return entropy_reaches(value, 4.2)
 
 
 # Country -> IBAN length (ISO 13616 registry).
@@ -249,7 +283,7 @@ def password_like(value: str) -> bool:
         + (_DIGIT.search(value) is not None)
         + (not value.isalnum())
     )
-    return classes >= 2 and shannon_entropy(value) >= min(3.5, 0.8 * math.log2(len(value)))
+    return classes >= 2 and entropy_reaches(value, min(3.5, 0.8 * math.log2(len(value))))
 
 
 def basic_auth(value: str) -> bool:

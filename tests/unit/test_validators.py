@@ -131,3 +131,24 @@ def test_benign_counts_distinct_characters_over_the_whole_value() -> None:
     # And a value with many distinct characters early is judged on the rest as before
     assert not is_benign(_KEY_BODY)
     assert is_benign("${" + _KEY_BODY + "}")
+
+
+
+def test_pem_parts_are_what_the_begin_end_regex_finds() -> None:
+    import re
+
+    # Given the lazy back-referencing regex the PEM check used, and texts made of BEGIN and END
+    # lines of several labels (private or not), header lines, dashes and filler, in any order
+    reference = re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----(.*?)-----END \1-----", re.S)
+    labels = ["RSA PRIVATE KEY", "PRIVATE KEY", "PGP PRIVATE KEY BLOCK", "RSA PUBLIC KEY", "X PRIVATE KEY BLOCK"]
+    rng = random.Random(5)
+    pieces = [f"-----BEGIN {label}-----" for label in labels] + [f"-----END {label}-----" for label in labels]
+    pieces += ["abc", "\n", "Proc-Type: 4\n", "-", "--", " ", "MIIE"]
+    found = 0
+    for _ in range(5000):
+        text = "".join(rng.choices(pieces, k=rng.randint(1, 7)))
+        match = reference.search(text)
+        # Then the label and body found with str.find are the regex's groups (or both find none)
+        assert v.pem_label_and_body(text) == (match.groups() if match else None), text
+        found += match is not None
+    assert found > 100

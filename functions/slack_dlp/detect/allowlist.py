@@ -73,12 +73,12 @@ class _Alternation:
         try:
             from slack_dlp.detect.fastre2 import Re2Pattern
 
-            self._compiled: Any = Re2Pattern(pattern)
+            self.compiled: Any = Re2Pattern(pattern)
         except ImportError:  # pragma: no cover - re2 is a pinned dependency
-            self._compiled = re.compile(pattern)
+            self.compiled = re.compile(pattern)
 
     def search(self, value: str) -> bool:
-        return bool(self._compiled.search(value))
+        return bool(self.compiled.search(value))
 
 
 def _compile(alternatives: tuple[str, ...]) -> _Alternation:
@@ -120,17 +120,19 @@ def is_reference(value: str) -> bool:
 
 
 _BENIGN = _compile(_PLACEHOLDER_ALTERNATIVES + _REFERENCE_ALTERNATIVES)
+#: Its compiled pattern's own search (one Python call per value, not two).
+_BENIGN_SEARCH = _BENIGN.compiled.search
 
 
 def is_benign(value: str) -> bool:
     """A documented example, a placeholder or a reference (one RE2 call for the patterns of both)."""
-    if value in KNOWN_EXAMPLES or _BENIGN.search(value):
+    if value in KNOWN_EXAMPLES or _BENIGN_SEARCH(value):
         return True
     # Distinct letters and digits matter only below 12: a head that already has 12 decides it without
     # lowercasing and hashing a long value (a private key) character by character.
-    distinct = len(set(value[:_HEAD].lower()) & _ALNUM_CHARS)
+    distinct = len(_ALNUM_CHARS.intersection(value[:_HEAD].lower()))
     if distinct < 12 and len(value) > _HEAD:
-        distinct = len(set(value.lower()) & _ALNUM_CHARS)
+        distinct = len(_ALNUM_CHARS.intersection(value.lower()))
     if 0 < distinct <= 2:
         return True
     if distinct < 12:

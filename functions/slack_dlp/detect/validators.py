@@ -38,6 +38,8 @@ def _luhn_digits(digits: str) -> bool:
         return False
     # From the right: digits in odd positions count as they are, the others doubled.
     kept, doubled = digits[::-1][0::2], digits[::-1][1::2].translate(_DOUBLED)
+    if digits.isascii():  # ASCII digits: their sum is the sum of their bytes less 48 each (in C)
+        return (sum(kept.encode()) + sum(doubled.encode()) - 48 * len(digits)) % 10 == 0
     return (sum(map(int, kept)) + sum(map(int, doubled))) % 10 == 0
 
 
@@ -58,16 +60,20 @@ def card_issuer(value: str) -> str | None:
     digits = value if value.isdigit() else digits_of(value)
     if digits[:1] not in _ISSUER_FIRST_DIGITS:
         return None
-    for issuer, lengths, ranges in _CARD_ISSUERS:
+    for issuer, lengths, ranges in _ISSUER_WIDTHS:
         if len(digits) not in lengths:
             continue
-        for low, high in ranges:
-            width = len(str(low))
+        for width, low, high in ranges:
             if low <= int(digits[:width]) <= high:
                 return issuer
     return None
 
 
+#: _CARD_ISSUERS with each range's width (its digits to compare) worked out once.
+_ISSUER_WIDTHS = tuple(
+    (issuer, lengths, tuple((len(str(low)), low, high) for low, high in ranges))
+    for issuer, lengths, ranges in _CARD_ISSUERS
+)
 _ISSUER_FIRST_DIGITS = frozenset({str(low)[0] for _, _, ranges in _CARD_ISSUERS for low, _ in ranges})
 #: The digits a card number can start with ("23456"), for patterns to pass over other digit runs.
 CARD_FIRST_DIGITS = "".join(sorted(_ISSUER_FIRST_DIGITS))
@@ -178,22 +184,36 @@ def _b64url(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
-_PEM_BODY = re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----(.*?)-----END \1-----", re.S)
+_PEM_BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----")
 _PEM_HEADER_LINE = re.compile(r"^[A-Za-z-]+: .*$", re.M)
+_BASE64 = re.compile(r"[A-Za-z0-9+/=]+")
+
+
+def pem_label_and_body(value: str) -> tuple[str, str] | None:
+    """The label and body of the first BEGIN line whose END line (same label) follows, the body
+    up to the first such END: ``-----BEGIN (LABEL)-----(.*?)-----END \\1-----`` (dot-all), found
+    with ``str.find`` instead of a lazy group that tries the END line at every character."""
+    begin = _PEM_BEGIN.search(value)
+    while begin is not None:
+        end = value.find(f"-----END {begin.group(1)}-----", begin.end())
+        if end >= 0:
+            return begin.group(1), value[begin.end() : end]
+        begin = _PEM_BEGIN.search(value, begin.start() + 1)
+    return None
 
 
 def pem_private_key(value: str) -> bool:
     """A BEGIN/END pair of the same label around a body of real base64 (not a placeholder)."""
-    match = _PEM_BODY.search(value)
-    if not match:
+    parts = pem_label_and_body(value)
+    if parts is None:
         return False
-    body = match.group(2)
+    label, body = parts
     if ": " in body:  # a header line needs one
         body = _PEM_HEADER_LINE.sub("", body)
     body = "".join(body.split())  # every whitespace character out (re's \s is str.isspace)
-    if match.group(1).startswith("PGP"):
+    if label.startswith("PGP"):
         body = body.split("=")[0] if "=" in body[-6:] else body
-    if len(body) < 40 or not re.fullmatch(r"[A-Za-z0-9+/=]+", body):
+    if len(body) < 40 or not _BASE64.fullmatch(body):
         return False
     try:
         base64.b64decode(body + "=" * (-len(body) % 4), validate=False)

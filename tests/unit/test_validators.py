@@ -133,7 +133,6 @@ def test_benign_counts_distinct_characters_over_the_whole_value() -> None:
     assert is_benign("${" + _KEY_BODY + "}")
 
 
-
 def test_pem_parts_are_what_the_begin_end_regex_finds() -> None:
     import re
 

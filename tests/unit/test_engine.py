@@ -168,3 +168,20 @@ def test_cards_are_found_beside_digit_runs_no_issuer_starts(engine: DetectionEng
     findings = engine.scan(text)
     # THEN only the card is found, in full
     assert [(f.detector, text[f.start : f.end]) for f in findings] == [("payment-card", "4539 1488 0343 6467")]
+
+
+def test_findings_are_the_models_own_findings() -> None:
+    import dataclasses
+
+    from slack_dlp.detect.engine import _new_finding
+    from slack_dlp.model import Finding
+
+    # Given a finding built by the engine's fast path and the same one built by the model
+    fields = ("github-pat", Category.SECRET, 3, 43, Confidence.HIGH, "ghp_••••", "ab12", "GitHub token")
+    fast, model = _new_finding(*fields), Finding(*fields)
+    # Then they are equal in every respect the model defines, and as frozen
+    assert type(fast) is Finding
+    assert fast == model and hash(fast) == hash(model) and repr(fast) == repr(model)
+    assert fast.to_dict() == model.to_dict() and Finding.from_dict(fast.to_dict()) == model
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.start = 0  # type: ignore[misc]

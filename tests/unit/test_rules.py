@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from pathlib import Path
 
 import pytest
 
+from slack_dlp.detect.allowlist import MergedAllowlists, RuleAllowlist
 from slack_dlp.detect.catalog import BUILTIN_DETECTORS
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
 from slack_dlp.detect.rules import RulesError, load_rules
@@ -267,3 +269,25 @@ def test_rule_keywords_gate_each_message_not_the_batch(upstream: DetectionEngine
     assert all(f.detector != "gitleaks.sourcegraph-access-token" for fs in upstream.scan_many(texts) for f in fs)
     [finding] = [f for f in upstream.scan(f"sourcegraph deploy {commit}") if f.detector.startswith("gitleaks.")]
     assert finding.detector == "gitleaks.sourcegraph-access-token"
+
+
+def test_merged_allowlists_allow_what_any_of_the_allowlists_allows() -> None:
+    # Given OR and AND allowlists on every target, with stopwords and paths
+    allowlists = (
+        RuleAllowlist(regexes=("^aaaa", "(?i)^test"), stopwords=("dummy", "Sample")),
+        RuleAllowlist(regexes=("widget_id",), regex_target="match"),
+        RuleAllowlist(regexes=("# fixture",), regex_target="line", paths=(r"\.lock$",)),
+        RuleAllowlist(regexes=("^q",), stopwords=("zz",), condition="AND"),
+        RuleAllowlist(regexes=(".*",), paths=(r"\.md$",), condition="AND"),
+    )
+    merged = MergedAllowlists(allowlists)
+    secrets = ["", "aaaab", "TESTvalue", "xDUMMYx", "sample", "q12zz", "q12", "plain"]
+    matches = ["", "widget_id = x", "widget_token = x"]
+    lines = ["", "a # fixture", "a line"]
+    paths = ["", "deps.lock", "notes.md", "main.tf"]
+    # Then, for every combination, the merged check answers as the allowlists one by one do
+    for secret, match, line, path in itertools.product(secrets, matches, lines, paths):
+        expected = any(a.allows(secret, match, line, path) for a in allowlists)
+        assert merged.allows(secret, match, line, path) is expected, (secret, match, line, path)
+    assert (merged.needs_match, merged.needs_line) == (True, True)
+    assert not MergedAllowlists(allowlists[:1]).needs_match

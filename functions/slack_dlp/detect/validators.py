@@ -38,6 +38,8 @@ def _luhn_digits(digits: str) -> bool:
         return False
     # From the right: digits in odd positions count as they are, the others doubled.
     kept, doubled = digits[::-1][0::2], digits[::-1][1::2].translate(_DOUBLED)
+    if digits.isascii():  # ASCII digits: their sum is the sum of their bytes less 48 each (in C)
+        return (sum(kept.encode()) + sum(doubled.encode()) - 48 * len(digits)) % 10 == 0
     return (sum(map(int, kept)) + sum(map(int, doubled))) % 10 == 0
 
 
@@ -58,16 +60,20 @@ def card_issuer(value: str) -> str | None:
     digits = value if value.isdigit() else digits_of(value)
     if digits[:1] not in _ISSUER_FIRST_DIGITS:
         return None
-    for issuer, lengths, ranges in _CARD_ISSUERS:
+    for issuer, lengths, ranges in _ISSUER_WIDTHS:
         if len(digits) not in lengths:
             continue
-        for low, high in ranges:
-            width = len(str(low))
+        for width, low, high in ranges:
             if low <= int(digits[:width]) <= high:
                 return issuer
     return None
 
 
+#: _CARD_ISSUERS with each range's width (its digits to compare) worked out once.
+_ISSUER_WIDTHS = tuple(
+    (issuer, lengths, tuple((len(str(low)), low, high) for low, high in ranges))
+    for issuer, lengths, ranges in _CARD_ISSUERS
+)
 _ISSUER_FIRST_DIGITS = frozenset({str(low)[0] for _, _, ranges in _CARD_ISSUERS for low, _ in ranges})
 #: The digits a card number can start with ("23456"), for patterns to pass over other digit runs.
 CARD_FIRST_DIGITS = "".join(sorted(_ISSUER_FIRST_DIGITS))
@@ -104,19 +110,51 @@ def shannon_entropy(value: str) -> float:
     if not value:
         return 0.0
     length = len(value)
-    if length <= _SHORT:  # c * log2(c) from a table: the same floats, one lookup each
-        return math.log2(length) - math.fsum(map(_C_LOG2_C.__getitem__, map(value.count, set(value)))) / length
+    if length <= _SHORT:
+        return _short_entropy(value, set(value))
     counts = list(Counter(value).values())
     return math.log2(length) - math.fsum(map(operator.mul, counts, map(math.log2, counts))) / length
 
 
+def _short_entropy(value: str, distinct: set[str]) -> float:
+    """``shannon_entropy`` of a value of at most _SHORT characters given its distinct characters
+    (c * log2(c) from a table: the same floats, one lookup each)."""
+    return math.log2(len(value)) - math.fsum(map(_C_LOG2_C.__getitem__, map(value.count, distinct))) / len(value)
+
+
 _SHORT = 256
 _C_LOG2_C = [0.0, *(operator.mul(c, math.log2(c)) for c in range(1, _SHORT + 1))]
+_LOG2 = [0.0, *map(math.log2, range(1, _SHORT + 1))]
+#: A bound decides only when it clears the threshold by more than ``shannon_entropy`` can be off
+#: by rounding (its sums are exact to ~1e-15), so the answer is always the computed one's.
+_BOUND_MARGIN = 1e-9
+
+
+def entropy_reaches(value: str, bits: float, *, strictly: bool = False) -> bool:
+    """``shannon_entropy(value) >= bits`` (``> bits`` when ``strictly``), mostly without counting.
+
+    k distinct characters in n bound the entropy: at most log2(k) (all equally often), at least
+    the entropy of the most uneven spread (one character n-k+1 times, each other once). Random
+    tokens clear the floor from the lower bound and placeholders fail it from the upper one; only
+    values between the bounds (and long ones, whose bounds are loose) have their characters counted.
+    """
+    length = len(value)
+    if length > _SHORT or not length:
+        entropy = shannon_entropy(value)
+        return entropy > bits if strictly else entropy >= bits
+    distinct = set(value)
+    if _LOG2[len(distinct)] < bits - _BOUND_MARGIN:
+        return False
+    rest = length - len(distinct) + 1
+    if _LOG2[length] - _C_LOG2_C[rest] / length > bits + _BOUND_MARGIN:
+        return True
+    entropy = _short_entropy(value, distinct)
+    return entropy > bits if strictly else entropy >= bits
 
 
 def entropy_at_least(bits: float) -> Validator:
     def check(value: str) -> bool:
-        return shannon_entropy(value) >= bits
+        return entropy_reaches(value, bits)
 
     check.__name__ = f"entropy_at_least_{bits}"
     return check
@@ -146,30 +184,46 @@ def _b64url(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
-_PEM_BODY = re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----(.*?)-----END \1-----", re.S)
+_PEM_BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----")
 _PEM_HEADER_LINE = re.compile(r"^[A-Za-z-]+: .*$", re.M)
+_BASE64 = re.compile(r"[A-Za-z0-9+/=]+")
+
+
+def pem_label_and_body(value: str) -> tuple[str, str] | None:
+    """The label and body of the first BEGIN line whose END line (same label) follows, the body
+    up to the first such END: ``-----BEGIN (LABEL)-----(.*?)-----END \\1-----`` (dot-all), found
+    with ``str.find`` instead of a lazy group that tries the END line at every character."""
+    begin = _PEM_BEGIN.search(value)
+    while begin is not None:
+        end = value.find(f"-----END {begin.group(1)}-----", begin.end())
+        if end >= 0:
+            return begin.group(1), value[begin.end() : end]
+        begin = _PEM_BEGIN.search(value, begin.start() + 1)
+    return None
 
 
 def pem_private_key(value: str) -> bool:
     """A BEGIN/END pair of the same label around a body of real base64 (not a placeholder)."""
-    match = _PEM_BODY.search(value)
-    if not match:
+    parts = pem_label_and_body(value)
+    if parts is None:
         return False
-    body = _PEM_HEADER_LINE.sub("", match.group(2))
+    label, body = parts
+    if ": " in body:  # a header line needs one
+        body = _PEM_HEADER_LINE.sub("", body)
     body = "".join(body.split())  # every whitespace character out (re's \s is str.isspace)
-    if match.group(1).startswith("PGP"):
+    if label.startswith("PGP"):
         body = body.split("=")[0] if "=" in body[-6:] else body
-    if len(body) < 40 or not re.fullmatch(r"[A-Za-z0-9+/=]+", body):
+    if len(body) < 40 or not _BASE64.fullmatch(body):
         return False
     try:
         base64.b64decode(body + "=" * (-len(body) % 4), validate=False)
     except (ValueError, binascii.Error):
         return False
-    return shannon_entropy(body) > 4.5
+    return entropy_reaches(body, 4.5, strictly=True)
 
 
 def aws_secret_key(value: str) -> bool:
-    return shannon_entropy(value) >= 4.2
+    return entropy_reaches(value, 4.2)
 
 
 # Country -> IBAN length (ISO 13616 registry).
@@ -249,7 +303,7 @@ def password_like(value: str) -> bool:
         + (_DIGIT.search(value) is not None)
         + (not value.isalnum())
     )
-    return classes >= 2 and shannon_entropy(value) >= min(3.5, 0.8 * math.log2(len(value)))
+    return classes >= 2 and entropy_reaches(value, min(3.5, 0.8 * math.log2(len(value))))
 
 
 def basic_auth(value: str) -> bool:

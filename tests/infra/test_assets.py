@@ -6,11 +6,12 @@ carries the packages its group's requirement files name, and no other group's.
 
 Synthesizes the app three times into one directory, as a user's checkout sees it: ``make run``
 (emulator), ``make synth`` (Lambda), ``make run`` again; then reads the compiled extensions' file
-name tags and ELF machine field, the packages and the byte code in each asset.
+name tags and ELF machine field, the packages and the byte code (cache tags and headers) in each asset.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sysconfig
 from pathlib import Path
@@ -19,7 +20,14 @@ import pytest
 from aws_cdk import AssetStaging
 
 from app import build_app
-from infra.bundling import DEFAULT_CACHE, REPO_ROOT, BundleTarget, LocalPythonBundling
+from infra.bundling import (
+    DEFAULT_CACHE,
+    REPO_ROOT,
+    BundleTarget,
+    CompileReport,
+    LocalPythonBundling,
+    byte_code_compiler,
+)
 from infra.functions import DETECT, FUNCTION_GROUPS, LAMBDA_TARGET
 
 CONTEXT = {"alert_channel": "C0ALERTS"}
@@ -115,13 +123,62 @@ def test_the_api_functions_carry_neither_detection_nor_file_extraction(cdk_out: 
         assert not (assets["Ingest"] / "requirements").exists()
 
 
-def test_byte_code_is_compiled_for_the_target_and_never_for_another(cdk_out: dict[str, dict[str, Path]]) -> None:
-    local = cdk_out["first_local"]["Ingest"] / "slack_dlp" / "__pycache__" / f"config.{HOST_CACHE_TAG}.pyc"
-    header = local.read_bytes()[:8]
-    assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, source never checked (PEP 552)
-    deploy_byte_code = {p.name.split(".")[1] for p in cdk_out["deploy"]["Ingest"].rglob("*.pyc")}
-    # Lambda's byte code only when this machine has Python 3.14 (else none: never the host's).
-    assert deploy_byte_code == ({"cpython-314"} if LAMBDA_TARGET.interpreter() else set())
+def byte_code(asset: Path) -> dict[Path, Path | None]:
+    """Each module of the asset -> its byte code (``__pycache__/<name>.<tag>.pyc``), None if it has none."""
+    found: dict[Path, Path | None] = {}
+    for module in asset.rglob("*.py"):
+        compiled = list((module.parent / "__pycache__").glob(f"{module.stem}.*.pyc"))
+        assert len(compiled) <= 1, compiled  # one target's byte code, never two
+        found[module.relative_to(asset)] = compiled[0] if compiled else None
+    return found
+
+
+def assert_byte_code_for(asset: Path, *, cache_tag: str, magic: bytes) -> None:
+    modules = byte_code(asset)
+    # Every module compiles: slack_dlp, the handlers and every dependency (none needs to stay source only).
+    assert not [str(m) for m, pyc in modules.items() if pyc is None]
+    assert {"slack_dlp/config.py", "ingest.py", "aws_lambda_powertools/logging/logger.py"} <= {str(m) for m in modules}
+    for pyc in modules.values():
+        assert pyc is not None
+        assert pyc.name.split(".")[-2] == cache_tag, pyc
+        header = pyc.read_bytes()[:8]
+        assert header[:4] == magic, pyc
+        assert int.from_bytes(header[4:8], "little") == 0b01, pyc  # hash-based, source never checked (PEP 552)
+    assert not [p for p in asset.rglob("*.pyc") if p.parent.name != "__pycache__"]  # no stray byte code
+
+
+@pytest.fixture(scope="module")
+def lambda_compiler(tmp_path_factory: pytest.TempPathFactory) -> CompileReport:
+    """The compiler a deployment's byte code comes from (Pyodide here), run on a module and a file
+    of another Python's syntax."""
+    compiler = byte_code_compiler(LAMBDA_TARGET)
+    assert compiler is not None, "no compiler for Python 3.14: run `make setup` (installs Pyodide)"
+    folder = tmp_path_factory.mktemp("compile") / "pkg"
+    folder.mkdir()
+    (folder / "module.py").write_text("VALUE = 1\n")
+    (folder / "python2.py").write_text("print 'hello'\n")
+    report = compiler.compile(folder.parent)
+    assert report.cache_tag in compiler.identity
+    return report
+
+
+def test_the_lambda_compiler_writes_314_byte_code_and_leaves_what_does_not_compile_as_source(
+    lambda_compiler: CompileReport,
+) -> None:
+    assert (lambda_compiler.python.rsplit(".", 1)[0], lambda_compiler.cache_tag) == ("3.14", "cpython-314")
+    assert (lambda_compiler.compiled, lambda_compiler.failed) == (1, ("pkg/python2.py: SyntaxError",))
+
+
+def test_deploy_assets_carry_lambdas_byte_code_for_every_module(
+    cdk_out: dict[str, dict[str, Path]], lambda_compiler: CompileReport
+) -> None:
+    for asset in set(cdk_out["deploy"].values()):
+        assert_byte_code_for(asset, cache_tag="cpython-314", magic=lambda_compiler.magic)
+
+
+def test_local_assets_carry_only_the_hosts_byte_code(cdk_out: dict[str, dict[str, Path]]) -> None:
+    for asset in set(cdk_out["second_local"].values()):
+        assert_byte_code_for(asset, cache_tag=HOST_CACHE_TAG, magic=importlib.util.MAGIC_NUMBER)
 
 
 def test_the_dependency_cache_is_keyed_by_target_and_group() -> None:

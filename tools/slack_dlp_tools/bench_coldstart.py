@@ -13,6 +13,10 @@
    (ingest: a message, enqueued on a queue of its own so that no other function starts;
    interactions: a button press): import + init + first request, which is what a cold start costs
    the first request, whatever work init leaves to it.
+4. Without byte code: the API functions' cold import again, from a copy of their asset with every
+   ``__pycache__`` removed: what a Lambda deployment ran before its asset carried byte code for
+   Python 3.14 (Lambda's file system is read-only, so such a function compiles every module it
+   imports at every cold start). The difference is what the byte code saves.
 
 The machine is shared and loaded: absolute numbers move with the load, ratios within one run do
 not. ``--baseline-asset DIR`` imports the handlers from another asset (e.g. an older one-asset
@@ -27,6 +31,7 @@ import importlib.util
 import json
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -46,6 +51,8 @@ from slack_dlp_tools.local.slack_standin import SlackStandIn
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3", "snapshot_restore_py")
 #: Modules a function should not load unless it needs them: reported per function.
 HEAVY = ("slack_sdk.web", "re2", "slack_dlp.detect", "google.auth", "cryptography", "pypdf", "docx", "openpyxl", "lxml")
+#: The functions behind Slack's Request URLs (its 3 seconds): also imported without byte code.
+API_FUNCTIONS = ("Ingest", "Interactions")
 TOKEN = "xoxb-bench-coldstart-standin"  # noqa: S105 - the stand-in's own token
 
 _PROBE = """
@@ -140,6 +147,12 @@ def cold_import(
             result.first_ms.append(float(probe["first_ms"]))
         result.modules, result.heavy = int(probe["modules"]), list(probe["heavy"])
     return result
+
+
+def without_byte_code(asset: Path, into: Path) -> Path:
+    """A copy of ``asset`` with no byte code: its modules compile at each cold start."""
+    shutil.copytree(asset, into, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return into
 
 
 def http_api_request(path: str, body: bytes, headers: Mapping[str, str]) -> dict[str, object]:
@@ -338,10 +351,17 @@ def _mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
 
 
+def _median_range(result: ImportResult) -> str:
+    if not result.runs_ms:
+        return f"failed: {result.error}"
+    return f"{result.median:.0f} ({min(result.runs_ms):.0f}–{max(result.runs_ms):.0f})"
+
+
 def render(
     functions: list[DeployedFunction],
     imports: Mapping[str, ImportResult],
     baseline: Mapping[str, ImportResult],
+    sources_only: Mapping[str, ImportResult],
     requests: Mapping[str, float],
     references: Mapping[str, float],
     runs: int,
@@ -352,19 +372,15 @@ def render(
         f"Cold start on this machine ({os.cpu_count()} cores, load average {load:.1f}); "
         f"import = median of {runs} fresh interpreters (min–max)",
         "",
-        "| function | asset MB | modules | cold import ms | import + init + first request ms "
-        "| heavy modules loaded | first request through MiniStack ms (warm) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| function | asset MB | modules | cold import ms | cold import without byte code ms "
+        "| import + init + first request ms | heavy modules loaded | first request through MiniStack ms (warm) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for function in functions:
         result = imports[function.name]
         key = function.name.lower()
         first = f"{requests[key + ' cold']:.0f} ({requests[key + ' warm']:.0f})" if key + " cold" in requests else "–"
-        cold = (
-            f"{result.median:.0f} ({min(result.runs_ms):.0f}–{max(result.runs_ms):.0f})"
-            if result.runs_ms
-            else f"failed: {result.error}"
-        )
+        cold = _median_range(result)
         if function.name in baseline and baseline[function.name].runs_ms:
             cold += f" · one asset: {baseline[function.name].median:.0f}"
         heavy = ", ".join(result.heavy) or "none"
@@ -373,8 +389,9 @@ def render(
             if result.first_ms
             else "–"
         )
-        lines.append(f"| {function.name} | {_mb(function.asset):.1f} | {result.modules} | {cold} | {with_request} "
-                     f"| {heavy} | {first} |")  # fmt: skip
+        source = _median_range(sources_only[function.name]) if function.name in sources_only else "–"
+        lines.append(f"| {function.name} | {_mb(function.asset):.1f} | {result.modules} | {cold} | {source} "
+                     f"| {with_request} | {heavy} | {first} |")  # fmt: skip
     lines += [
         "",
         f"First alert after the first event (ingest, inspector, reporter all cold): {requests['first alert']:.0f} ms",
@@ -441,6 +458,22 @@ def main(argv: list[str] | None = None) -> int:
                         )
                         for f in functions
                     }
+                # What the API functions' cold import cost while Lambda's asset had no byte code.
+                api = [f for f in functions if f.name in API_FUNCTIONS]
+                stripped = {
+                    asset: without_byte_code(asset, Path(folder) / f"sources-{i}")
+                    for i, asset in enumerate(sorted({f.asset for f in api}))
+                }
+                sources_only = {
+                    f.name: cold_import(
+                        f.handler_module,
+                        stripped[f.asset],
+                        runtime,
+                        {**f.environment, **overrides.get(f.name, {}), **aws},
+                        args.runs,
+                    )
+                    for f in api
+                }
                 references = {
                     "import boto3 + 2 clients": reference(
                         "import boto3; boto3.client('sqs'); boto3.client('dynamodb')", runtime, aws, args.runs
@@ -458,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
                 stages = (
                     ingest_stages(ingest.asset, runtime, {**ingest.environment, **aws}, args.runs) if ingest else None
                 )
-    print(render(functions, imports, baseline, requests, references, args.runs, stages))
+    print(render(functions, imports, baseline, sources_only, requests, references, args.runs, stages))
     return 0 if all(r.runs_ms for r in imports.values()) else 1
 
 

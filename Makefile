@@ -10,7 +10,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup run test test-unit test-integration test-infra test-e2e test-quality lint typecheck synth bench-engine bench-export bench bench-files chaos bench-coldstart clean
 
-setup: $(VENV)/.setup-done node_modules/.setup-done
+# node_modules first: the Lambda dependencies prebuilt with the venv are compiled to byte code by Pyodide (npm)
+setup: node_modules/.setup-done $(VENV)/.setup-done
 
 $(VENV)/.setup-done: requirements.txt $(wildcard functions/requirements/*.txt) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

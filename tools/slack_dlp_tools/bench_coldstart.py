@@ -18,6 +18,10 @@
    Python 3.14 (Lambda's file system is read-only, so such a function compiles every module it
    imports at every cold start). The difference is what the byte code saves.
 
+Every probe first imports what Lambda's Python runtime has imported before it imports the handler
+(``RUNTIME_BOOTSTRAP``: awslambdaric's bootstrap, marshaller and log utilities), outside the clock:
+on Lambda those modules are loaded when the handler's import begins.
+
 The machine is shared and loaded: absolute numbers move with the load, ratios within one run do
 not. ``--baseline-asset DIR`` imports the handlers from another asset (e.g. an older one-asset
 build) in the same run, and a reference (boto3 imported, two clients built: the floor of any
@@ -53,10 +57,15 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "
 HEAVY = ("slack_sdk.web", "re2", "slack_dlp.detect", "google.auth", "cryptography", "pypdf", "docx", "openpyxl", "lxml")
 #: The functions behind Slack's Request URLs (its 3 seconds): also imported without byte code.
 API_FUNCTIONS = ("Ingest", "Interactions")
+#: What Lambda's Python runtime (aws-lambda-python-runtime-interface-client: ``bootstrap.py``,
+#: ``lambda_runtime_marshaller.py``, ``lambda_runtime_log_utils.py``, ``lambda_runtime_client.py``)
+#: imports before the handler module; its HTTP client is native, so ``http.client`` is not among them.
+RUNTIME_BOOTSTRAP = ("importlib", "json", "logging", "os", "sys", "time", "traceback", "decimal", "math", "enum",
+                     "concurrent.futures")  # fmt: skip
+_BOOTSTRAP_IMPORTS = f"import {', '.join(RUNTIME_BOOTSTRAP)}\n"
 TOKEN = "xoxb-bench-coldstart-standin"  # noqa: S105 - the stand-in's own token
 
 _PROBE = """
-import importlib, json, sys, time
 started = time.perf_counter()
 module = importlib.import_module(sys.argv[1])
 elapsed = time.perf_counter() - started
@@ -132,7 +141,7 @@ def cold_import(
     for _ in range(runs):
         event = [json.dumps(request())] if request is not None else []
         done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
-            [sys.executable, "-S", "-c", _PROBE, module, json.dumps(HEAVY), *event],
+            [sys.executable, "-S", "-c", _BOOTSTRAP_IMPORTS + _PROBE, module, json.dumps(HEAVY), *event],
             capture_output=True, text=True, env=env, check=False, timeout=120,
         )  # fmt: skip
         if done.returncode != 0:
@@ -201,7 +210,6 @@ def _button_press() -> dict[str, object]:
 
 #: Ingest's cold import in stages, each timed in the same fresh interpreter: what the floor is made of.
 _STAGES = """
-import json, time
 marks = [time.perf_counter()]
 import botocore.session
 marks.append(time.perf_counter())
@@ -230,10 +238,9 @@ def ingest_stages(code: Path, runtime: Path, environment: Mapping[str, str], run
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     runs_ms = []
+    probe = [sys.executable, "-S", "-c", _BOOTSTRAP_IMPORTS + _STAGES]
     for _ in range(runs):
-        done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
-            [sys.executable, "-S", "-c", _STAGES], capture_output=True, text=True, env=env, check=True, timeout=120
-        )
+        done = subprocess.run(probe, capture_output=True, text=True, env=env, check=True, timeout=120)  # noqa: S603 - a fixed probe
         runs_ms.append(json.loads(done.stdout.strip().splitlines()[-1]))
     return {name: statistics.median(run[i] for run in runs_ms) for i, name in enumerate(STAGE_NAMES)}
 
@@ -246,7 +253,7 @@ def reference(statement: str, runtime: Path, environment: Mapping[str, str], run
         "PYTHONPATH": str(runtime),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    probe = f"import time; t = time.perf_counter(); {statement}; print((time.perf_counter() - t) * 1000)"
+    probe = f"{_BOOTSTRAP_IMPORTS}t = time.perf_counter(); {statement}; print((time.perf_counter() - t) * 1000)"
     times = []
     for _ in range(runs):
         done = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True, env=env, check=True)  # noqa: S603

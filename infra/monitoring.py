@@ -270,8 +270,10 @@ class Monitoring(Construct):
                 _graph("Backfill", [_search("{SlackDlp,service} Backfill", "backfill")]),
                 _logs(
                     # Lambda's REPORT lines (and their init duration) are not written (system logs at WARN):
-                    # each execution environment logs one line when it starts.
-                    "Cold starts",
+                    # each execution environment logs one line when it starts, at INFO.
+                    "Cold starts"
+                    if self._settings.log_level.upper() in ("DEBUG", "INFO")
+                    else f"Cold starts: not logged at log_level {self._settings.log_level.upper()} (INFO counts them)",
                     list(logs.values()),
                     f'filter message = "{COLD_START_MESSAGE}" | stats count(*) as cold_starts by @log',
                 ),

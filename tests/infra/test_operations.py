@@ -85,6 +85,19 @@ def test_dashboard_is_named_by_the_stack_and_shows_every_function_and_queue(temp
     assert "DashboardUrl" in template.find_outputs("*")
 
 
+def test_the_cold_start_widget_says_when_the_log_level_hides_the_line_it_counts(
+    template: assertions.Template, with_options: assertions.Template
+) -> None:
+    # GIVEN the default stack (log_level INFO) and one at log_level=WARNING
+    default, quiet = (
+        json.dumps(next(iter(_resources(t, "AWS::CloudWatch::Dashboard").values()))["Properties"]["DashboardBody"])
+        for t in (template, with_options)
+    )
+    # THEN the default one counts cold starts, and the other says why its widget reads nothing
+    assert '"Cold starts"' in default.replace('\\"', '"') and "not logged" not in default
+    assert "Cold starts: not logged at log_level WARNING" in quiet
+
+
 def test_events_received_and_enqueued_are_free_aws_metrics_and_nothing_reads_events_enqueued(
     template: assertions.Template,
 ) -> None:

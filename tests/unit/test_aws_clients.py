@@ -110,3 +110,36 @@ def test_the_hooks_are_registered_with_the_runtime_only_with_snapstart(clients: 
     hooks = snapshot_restore_py.get_after_restore()
     assert len(hooks) == registered + 1
     assert hooks[-1][0] is aws.refresh_after_restore
+
+
+def test_a_client_is_created_without_listing_every_service_botocore_ships(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import botocore
+    from botocore.exceptions import UnknownServiceError
+
+    # GIVEN a new execution environment, and every folder listing recorded
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    aws.reset()
+    data_root = os.path.join(os.path.dirname(botocore.__file__), "data")
+    listed: list[str] = []
+    listdir = os.listdir
+
+    def recording_listdir(path: Any = ".") -> list[str]:
+        listed.append(os.path.normpath(str(path)))
+        return listdir(path)
+
+    monkeypatch.setattr(os, "listdir", recording_listdir)
+    try:
+        # WHEN the clients a cold start needs are created
+        sqs, secrets = aws.client("sqs"), aws.client("secretsmanager")
+        # THEN they are botocore's, and botocore's data folder (about 430 services) was never listed
+        assert sqs.meta.service_model.service_name == "sqs"
+        assert secrets.meta.service_model.service_name == "secretsmanager"
+        assert listed and data_root not in listed, listed
+        # AND an unknown service still fails as botocore says, naming the services it knows
+        with pytest.raises(UnknownServiceError, match="sqs"):
+            aws.client("no-such-service")
+        assert data_root in listed
+    finally:
+        aws.reset()

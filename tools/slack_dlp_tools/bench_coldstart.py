@@ -120,6 +120,25 @@ def runtime_path(into: Path) -> Path:
     return into
 
 
+def _run_probe(
+    script: str, args: list[str], path: list[Path], environment: Mapping[str, str], *, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``script`` in a fresh interpreter as Lambda's runtime starts a handler's import: ``-S`` (no
+    site-packages), only ``path`` importable, no byte code written by the run (the asset is measured
+    as shipped), and what the runtime's bootstrap has already imported (``RUNTIME_BOOTSTRAP``)
+    imported before the script's clock starts."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        **environment,
+        "PYTHONPATH": os.pathsep.join(map(str, path)),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    return subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
+        [sys.executable, "-S", "-c", _BOOTSTRAP_IMPORTS + script, *args],
+        capture_output=True, text=True, env=env, check=check, timeout=120,
+    )  # fmt: skip
+
+
 def cold_import(
     module: str,
     code: Path,
@@ -132,18 +151,9 @@ def cold_import(
     with ``request``, each then handles the event it builds (made just before the interpreter
     starts, as API Gateway receives a request before Lambda starts a cold environment)."""
     result = ImportResult()
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        **environment,
-        "PYTHONPATH": os.pathsep.join((str(code), str(runtime))),
-        "PYTHONDONTWRITEBYTECODE": "1",  # measure the asset as shipped, never a cache written by a run
-    }
     for _ in range(runs):
         event = [json.dumps(request())] if request is not None else []
-        done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
-            [sys.executable, "-S", "-c", _BOOTSTRAP_IMPORTS + _PROBE, module, json.dumps(HEAVY), *event],
-            capture_output=True, text=True, env=env, check=False, timeout=120,
-        )  # fmt: skip
+        done = _run_probe(_PROBE, [module, json.dumps(HEAVY), *event], [code, runtime], environment, check=False)
         if done.returncode != 0:
             result.error = (done.stderr.strip().splitlines() or ["failed"])[-1][:160]
             return result
@@ -231,33 +241,19 @@ STAGE_NAMES = (
 
 def ingest_stages(code: Path, runtime: Path, environment: Mapping[str, str], runs: int) -> dict[str, float]:
     """Median ms of each stage of ingest's cold import (see ``_STAGES``)."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        **environment,
-        "PYTHONPATH": os.pathsep.join((str(code), str(runtime))),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
     runs_ms = []
-    probe = [sys.executable, "-S", "-c", _BOOTSTRAP_IMPORTS + _STAGES]
     for _ in range(runs):
-        done = subprocess.run(probe, capture_output=True, text=True, env=env, check=True, timeout=120)  # noqa: S603 - a fixed probe
+        done = _run_probe(_STAGES, [], [code, runtime], environment)
         runs_ms.append(json.loads(done.stdout.strip().splitlines()[-1]))
     return {name: statistics.median(run[i] for run in runs_ms) for i, name in enumerate(STAGE_NAMES)}
 
 
 def reference(statement: str, runtime: Path, environment: Mapping[str, str], runs: int) -> float:
     """Median time of ``statement`` in fresh interpreters, under the same load."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        **environment,
-        "PYTHONPATH": str(runtime),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    probe = f"{_BOOTSTRAP_IMPORTS}t = time.perf_counter(); {statement}; print((time.perf_counter() - t) * 1000)"
+    probe = f"t = time.perf_counter(); {statement}; print((time.perf_counter() - t) * 1000)"
     times = []
     for _ in range(runs):
-        done = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True, env=env, check=True)  # noqa: S603
-        times.append(float(done.stdout))
+        times.append(float(_run_probe(probe, [], [runtime], environment).stdout))
     return statistics.median(times)
 
 

@@ -24,6 +24,7 @@ source tree once per synth process.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import json
 import platform
@@ -249,7 +250,7 @@ class LocalPythonBundling:
         digest = hashlib.sha256(f"slack-dlp-asset|{BUNDLE_FORMAT}|{self._target.label}|".encode())
         digest.update(self._target.dependency_key(self.requirements_text()).encode())
         digest.update(f"|byte code={self._compiler.identity if self._compiler else 'none'}|".encode())
-        digest.update(self._source_digest())
+        digest.update(self._source_digest)
         for name, path in sorted(self._extra_files.items()):
             digest.update(f"|{name}|".encode())
             digest.update(hashlib.sha256(path.read_bytes()).digest())
@@ -267,7 +268,10 @@ class LocalPythonBundling:
             shutil.copyfile(source, out / destination)
         return True
 
+    @functools.cached_property
     def _source_digest(self) -> bytes:
+        """The source tree's files and contents, read once: the asset's hash and the compiled tree's
+        key are the same tree (a synth hashes at construction and bundles after)."""
         digest = hashlib.sha256()
         for path in _source_files(self._source):
             digest.update(f"|{path.relative_to(self._source)}|".encode())
@@ -279,7 +283,7 @@ class LocalPythonBundling:
 
     def _compiled_source(self, compiler: ByteCodeCompiler) -> Path:
         """The source tree with its byte code: one compiler run per synth for every group's asset."""
-        key = hashlib.sha256(f"{self._source}|{compiler.identity}|".encode() + self._source_digest()).hexdigest()
+        key = hashlib.sha256(f"{self._source}|{compiler.identity}|".encode() + self._source_digest).hexdigest()
         if key not in _COMPILED_SOURCES:
             folder = tempfile.TemporaryDirectory(prefix="slack-dlp-source-")
             self._copy_source(Path(folder.name))

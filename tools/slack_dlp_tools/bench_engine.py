@@ -404,11 +404,11 @@ def run(messages: int, big_mb: float, baseline_messages: int) -> tuple[list[dict
         folder = Path(tmp)
         path, lines = big_file(folder, big_mb)
         for with_gitleaks in (False, True) if have_gitleaks else (False,):
-            name = _engines(with_gitleaks)[0]
             rules = [GITLEAKS_CONFIG] if with_gitleaks else []
             # A new engine for each scenario: none measures text an earlier scenario showed it.
             for measured, warm in ((sparse, warm_sparse), (dense, warm_dense), (chunks, warm_dense)):
-                rows.append(bench_batches(_engines(with_gitleaks)[1], measured, name, warm))
+                name, engine = _engines(with_gitleaks)
+                rows.append(bench_batches(engine, measured, name, warm))
             rows.append(bench_cli_jsonl(dense, folder, rules, name))
             rows.append(bench_cli_file(path, lines, rules, name))
         for corpus in (sparse, dense):

@@ -41,6 +41,7 @@ FOUND = [
     ("generic-secret-assignment", f"Account SID: AC{'0f' * 16}\nAuth Token: {_HEX[1]}", _HEX[1]),
     ("generic-secret-assignment", f"the wifi password for the office is {_PW[0]}", _PW[0]),
     ("generic-secret-assignment", f"admin pw: {_PW[1]}", _PW[1]),
+    ("generic-secret-assignment", f"the root password was {_PW[0][::-1]} until yesterday", _PW[0][::-1]),
     ("generic-secret-assignment", f"api-token: {(t := G.s('ABCDEFGHabcdefgh0123456789', 40))}", t),
     ("twilio-auth-token", f"api key SK{'3c0a' * 8} secret {(t2 := G.s(string.ascii_letters, 32))}", t2),
     ("database-connection-string", f"REDIS_URL=redis://:{_PW[2]}@cache.acme.internal:6379/0", _PW[2]),
@@ -49,7 +50,8 @@ FOUND = [
     ("cli-password", f"mysql -h db.internal -u root -p'{_PW[5]}' orders", _PW[5]),
     ("cli-password", f"curl -u admin:{_PW[6]} https://jenkins.acme.io/job/deploy/build", _PW[6]),
     ("cli-password", f"redis-cli -h cache -a {_PW[7]} ping", _PW[7]),
-    ("private-key-truncated", f"{_SSH}\n(cut off)", _SSH),
+    # The BEGIN line and the body's first two lines (OpenSSH's first line alone is the same in every key)
+    ("private-key-truncated", f"{_SSH}\n(cut off)", "\n".join(_SSH.split("\n")[:3])),
     ("private-key", 'private_key = "' + _RSA.replace("\n", "\\n") + '"', _RSA.replace("\n", "\\n")),
     ("private-key-base64", f"    client-key-data: {_B64_KEY}\n    token: none", _B64_KEY),
 ]
@@ -67,6 +69,7 @@ QUIET = [
     "USPS: 9400 1045 3613 7808 2992 40",  # a Luhn-valid Diners-like tail inside a tracking number
     "docker run -p 8080:80 -p 8443:443 nginx:1.27",
     "mysql -u root -p orders",
+    "psql --password --host=db.internal.acme.io --username=app",
     "echo $CI_REGISTRY_PASSWORD | docker login -u ci --password-stdin registry.acme.io",
     "docker login -u ci -p $CI_REGISTRY_PASSWORD $CI_REGISTRY",
     'curl -u "$JIRA_USER:$JIRA_TOKEN" https://acme.atlassian.net/rest/api/3/myself',

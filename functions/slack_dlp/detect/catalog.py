@@ -548,10 +548,10 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         "private-key-truncated",
         SECRET,
         "Private key (header and body, no END line)",
-        # The body as far as it goes: one long line, or several (an OpenSSH key's first line is a
-        # fixed header, random enough only with the lines after it).
+        # The body's first two lines: an OpenSSH key's first line is a fixed header, random enough
+        # only with the line after it (each further line costs RE2 time on every key in a batch).
         r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----\s*(?:[A-Za-z-]+: [^\n]*\n\s*)*"
-        r"[A-Za-z0-9+/=]{64,}(?:(?:\r?\n|\\n)[A-Za-z0-9+/=]{16,})*",
+        r"[A-Za-z0-9+/=]{64,}(?:(?:\s{1,2}|\\n)[A-Za-z0-9+/=]{16,})?",
         _kw("private key"),
         v.entropy_at_least(4.5),
         MEDIUM,
@@ -574,7 +574,8 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         r"|\bcurl\b[^\n|;&]{0,200}?[ \t](?:-u|--user)(?:=|[ \t]+)[\"']?[^\s:\"']{1,64}:"
         r"|\bredis-cli\b[^\n|;&]{0,120}?[ \t]-a[ \t]+"
         r"|[ \t]--password(?:=|[ \t]+))"
-        r"(?:'([^'\n]{6,128})'|\"([^\"\n]{6,128})\"|([^\s\"'`|;]{6,128}))",
+        # A value never starts with "-": `psql --password --host=…` prompts for it.
+        r"(?:'([^'\n]{6,128})'|\"([^\"\n]{6,128})\"|([^\s\"'`|;-][^\s\"'`|;]{5,127}))",
         _kw("docker", "mysql", "mariadb", "curl", "redis-cli", "--password"),
         v.password_like,
         secret_group=FIRST_GROUP,
@@ -633,7 +634,7 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         # "the wifi password for the office is …" (a few words between a password and its value).
         r"(?:(?i:password|passwd|pwd|\bpw\b|secret|api[_ -]?key|apikey|api[_ -]?token|access[_ -]?token|"
         r"auth[_ -]?token|client[_ -]?secret|private[_ -]?key|credentials?)[\w.-]{0,20}[\"']?"
-        r"(?:[ \t]*(?:[:=]|:=|=>)|[ \t]+is)"
+        r"(?:[ \t]*(?:[:=]|:=|=>)|[ \t]+(?i:is|was))"
         r"|(?i:password|passwd|\bpw)\b(?:[ \t]+[\w'-]+){1,4}?[ \t]+(?i:is|was)\b[ \t]*:?)[ \t]*[\"'`]?"
         r"(?P<secret>[^\s\"'`,;()<>]{8,})",
         _kw("pass", "pwd", "pw", "secret", "key", "token", "credential"),

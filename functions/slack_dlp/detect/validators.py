@@ -327,7 +327,8 @@ def password_like(value: str) -> bool:
     )
     if len(value) >= _HEX_MIN and _HEX.fullmatch(value):
         # Hex has 16 symbols: a random 32-character hex secret (a signing secret, a Twilio token)
-        # has ~3.5 bits a character, below the floor for other alphabets.
+        # has ~3.5 bits a character, below the floor for other alphabets. Shorter hex (16
+        # characters) is an id more often than a secret (``credential_id=…``): the usual floor.
         return classes >= 2 and entropy_reaches(value, _HEX_FLOOR)
     if classes >= 3:  # letters of both cases and digits or symbols: a person's password ("Quartz99#Qaiafrit")
         return entropy_reaches(value, min(3.0, 0.75 * math.log2(len(value))))
@@ -335,7 +336,7 @@ def password_like(value: str) -> bool:
 
 
 _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
-_HEX_MIN = 16
+_HEX_MIN = 24
 _HEX_FLOOR = 3.0
 
 

@@ -248,6 +248,10 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], str], str]] = {
         "users:\n- name: deployer\n  user:\n    client-key-data: {v}\n",
     ),
     "cli-password": (_password, "docker login -u ci-bot -p '{v}' registry.acme.io"),
+    "openssh-private-key-truncated": (
+        lambda r: "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz\n" + _r(r, B64, 64),
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n{v}\n(cut off)",
+    ),
     "jwt": (_jwt, "Authorization: Bearer {v}"),
     "bearer-token": (lambda r: _r(r, URLSAFE, 40), "curl -H 'Authorization: Bearer {v}' https://api.acme.io"),
     "basic-auth-header": (
@@ -460,14 +464,6 @@ LAYOUTS: tuple[tuple[str, Callable[[random.Random], str], Callable[[str, str], s
     ("cli-password", _password, lambda v, k: f"mysql -h db.internal -u root -p'{v}' orders"),
     ("cli-password", _password, lambda v, k: f"docker login --username ci --password '{v}' ghcr.io"),
     ("cli-password", _password, lambda v, k: f"curl -u admin:{v} https://jenkins.acme.io/job/deploy/build"),
-    (
-        "private-key-truncated",
-        lambda r: (
-            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz\n"
-            + "\n".join(_r(r, B64, 64) for _ in range(2))
-        ),
-        lambda v, k: f"{v}\n(cut off)",
-    ),
     (
         "private-key",
         lambda r: _pem(r, "RSA PRIVATE KEY").replace("\n", "\\n"),

@@ -50,8 +50,8 @@ FOUND = [
     ("cli-password", f"mysql -h db.internal -u root -p'{_PW[5]}' orders", _PW[5]),
     ("cli-password", f"curl -u admin:{_PW[6]} https://jenkins.acme.io/job/deploy/build", _PW[6]),
     ("cli-password", f"redis-cli -h cache -a {_PW[7]} ping", _PW[7]),
-    # The BEGIN line and the body's first two lines (OpenSSH's first line alone is the same in every key)
-    ("private-key-truncated", f"{_SSH}\n(cut off)", "\n".join(_SSH.split("\n")[:3])),
+    # The body's first two lines (OpenSSH's first line alone is the same in every key)
+    ("openssh-private-key-truncated", f"{_SSH}\n(cut off)", "\n".join(_SSH.split("\n")[1:3])),
     ("private-key", 'private_key = "' + _RSA.replace("\n", "\\n") + '"', _RSA.replace("\n", "\\n")),
     ("private-key-base64", f"    client-key-data: {_B64_KEY}\n    token: none", _B64_KEY),
 ]

@@ -545,13 +545,25 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         v.pem_private_key,
     ),
     Detector(
+        "openssh-private-key-truncated",
+        SECRET,
+        "OpenSSH private key (header and body, no END line)",
+        # An OpenSSH key's first body line is a fixed header (the same in every key of a type):
+        # the value is it and the next line, random enough together. Apart from the generic
+        # truncated rule, so that only texts holding an OpenSSH key pay for the longer match.
+        r"-----BEGIN OPENSSH PRIVATE KEY-----\s*(?P<secret>b3BlbnNzaC1rZXktdjE[A-Za-z0-9+/=]{40,}"
+        r"(?:\s{1,2}|\\n)[A-Za-z0-9+/=]{16,})",
+        _kw("openssh private key"),
+        v.entropy_at_least(4.5),
+        MEDIUM,
+        trigger=r"BEGIN OPENSSH PRIVATE KEY",
+    ),
+    Detector(
         "private-key-truncated",
         SECRET,
         "Private key (header and body, no END line)",
-        # The body's first two lines: an OpenSSH key's first line is a fixed header, random enough
-        # only with the line after it (each further line costs RE2 time on every key in a batch).
         r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----\s*(?:[A-Za-z-]+: [^\n]*\n\s*)*"
-        r"[A-Za-z0-9+/=]{64,}(?:(?:\s{1,2}|\\n)[A-Za-z0-9+/=]{16,})?",
+        r"[A-Za-z0-9+/=]{64,}",
         _kw("private key"),
         v.entropy_at_least(4.5),
         MEDIUM,

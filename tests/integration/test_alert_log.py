@@ -84,7 +84,7 @@ class Posting(SlackNotifier):
 class Invocation:
     """One reporter container, wired as the function's (idempotency, alert log, audit, notices)."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, context: Any = None) -> None:
         settings, resources = Settings.from_env(), Resources.from_env()
         dynamodb = aws.client("dynamodb")
         self.log = Interleaved(DynamoDbAlertLog(dynamodb, resources.dedup_table, ALERT_DEDUP_SECONDS, clock=clock))
@@ -96,7 +96,7 @@ class Invocation:
             author_notice=settings.author_notice,
             audit=triage_store(settings, resources),
         )
-        self.reporter.register_lambda_context(FakeLambdaContext())  # 30 s left: the claims' lease
+        self.reporter.register_lambda_context(context or FakeLambdaContext())  # its time left: the claims' lease
 
     def report(self, records: dict[str, str]) -> dict[str, Exception | None]:
         return self.reporter.report_batch(list(records.items()))
@@ -186,12 +186,17 @@ class Killed(BaseException):
     """The invocation ends mid-post (its timeout): nothing of it runs after this."""
 
 
+class EndingSoon(FakeLambdaContext):
+    def get_remaining_time_in_millis(self) -> int:
+        return 12_000
+
+
 def test_the_claim_of_an_invocation_killed_mid_post_is_taken_over_once_its_lease_ends(
     stack: FakeStack, slack: SlackStandIn
 ) -> None:
-    # GIVEN an invocation killed while posting a result it claimed, 30 s before its timeout
+    # GIVEN an invocation killed while posting a result it claimed, 12 s before its timeout
     now = [time.time()]
-    a, b = Invocation(lambda: now[0]), Invocation(lambda: now[0])
+    a, b = Invocation(lambda: now[0], EndingSoon()), Invocation(lambda: now[0])
     shared = _body("C0SHARED")
 
     def killed() -> None:
@@ -203,7 +208,7 @@ def test_the_claim_of_an_invocation_killed_mid_post_is_taken_over_once_its_lease
     [claim] = _claim_items()
     assert set(claim) == {"id", "expiration", "claimed_by"}  # the alert key, a lease, a random token: no value
     # WHEN SQS delivers the result again in another group before the lease ends, then after
-    now[0] += 29
+    now[0] += 11
     outcomes = b.report({"b1": shared, "b2": _body("C0OTHER")})
     assert isinstance(outcomes["b1"], AlertInProgress) and outcomes["b2"] is None
     assert _posted(slack, "C0SHARED") == 0

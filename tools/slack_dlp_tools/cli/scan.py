@@ -25,7 +25,7 @@ def register(commands: Any) -> None:
     scan.add_argument(
         "file",
         nargs="*",
-        help="files to scan (text, PDF, DOCX, XLSX, PPTX, ODF, ZIP: read as the fetcher reads them); '-' or "
+        help="files to scan (text, PDF, DOCX, XLSX, PPTX, ODF, ZIP, tar, gzip: read as the fetcher reads them); '-' or "
         "nothing reads stdin",
     )
     scan.add_argument("--json", action="store_true", help="print findings as JSON")

@@ -241,6 +241,17 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], str], str]] = {
         lambda r: "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(_r(r, B64, 64) for _ in range(3)),
         "partial paste:\n{v}",
     ),
+    "private-key-base64": (
+        lambda r: base64.b64encode(
+            _pem(r, r.choice(["RSA PRIVATE KEY", "PRIVATE KEY", "EC PRIVATE KEY"])).encode()
+        ).decode(),
+        "users:\n- name: deployer\n  user:\n    client-key-data: {v}\n",
+    ),
+    "cli-password": (_password, "docker login -u ci-bot -p '{v}' registry.acme.io"),
+    "openssh-private-key-truncated": (
+        lambda r: "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz\n" + _r(r, B64, 64),
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n{v}\n(cut off)",
+    ),
     "jwt": (_jwt, "Authorization: Bearer {v}"),
     "bearer-token": (lambda r: _r(r, URLSAFE, 40), "curl -H 'Authorization: Bearer {v}' https://api.acme.io"),
     "basic-auth-header": (
@@ -350,6 +361,23 @@ HARD_NEGATIVES: tuple[str, ...] = (
     "epoch 1732812198123 and 17328121981234567",
     "timestamp 20261128154318123",
     "build 4539148803436467 passed",
+    "USPS: 9400 1045 3613 7808 2992 40",
+    # Command lines whose -p or --password is no password.
+    "docker run -p 8080:80 -p 8443:443 nginx:1.27",
+    "mysql -u root -p orders  (it prompts)",
+    "echo $CI_REGISTRY_PASSWORD | docker login -u ci --password-stdin registry.acme.io",
+    "docker login -u ci -p $CI_REGISTRY_PASSWORD $CI_REGISTRY",
+    'curl -u "$JIRA_USER:$JIRA_TOKEN" https://acme.atlassian.net/rest/api/3/myself',
+    "ssh -p 2222 deploy@bastion.acme.io",
+    "redis-cli -h cache -a ${REDIS_PASSWORD} ping",
+    # Identifiers, and prose around the word password with no password in it.
+    'password_hash_algorithm = "argon2id"',
+    "token_sha256: 5f2b3c4d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70819",
+    "the password for the vault is in 1Password, ask Dana",
+    "the password reset link is https://acme.io/reset?t=9aF3kL0q7Zx",
+    "password for prod was rotated yesterday",
+    "k8s client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUREekNDQWZlZ0F3SUJBZ0lVWkx3Tm9Ib1F4"
+    "Q2t1M0FqbVhQZ0pkRnd3ZUpJd0RRWUpLb1pJaHZjTkFRRUxCUUF3RnpFVk1CTUdBMVVFQXd3TWEzVmlaWEp1WlhSbGN5MWpZVEFlRncweQ==",
 )
 
 
@@ -367,6 +395,9 @@ def _grouped_card(rng: random.Random, prefix: str, length: int, groups: tuple[in
 def _aws_secret(rng: random.Random) -> str:
     return _r(rng, ALNUM + "/+", 40)
 
+
+#: A Twilio API key SID printed beside its secret: a value of its own (neither hit nor miss).
+_TWILIO_KEY_SID = "SK" + "3c0a" * 8
 
 #: Real-world layouts: the labels and shapes of the providers' own consoles, CLIs and downloads.
 #: Each entry: detector, value generator, text builder (value, key id) -> text.
@@ -416,6 +447,28 @@ LAYOUTS: tuple[tuple[str, Callable[[random.Random], str], Callable[[str, str], s
         lambda r: _r(r, HEX, 32),
         lambda v, k: f"curl -u AC{'1f0e' * 8}:{v} https://api.twilio.com/2010-04-01/Accounts.json",
     ),
+    # Found from outside (tests/quality/outside.py): more layouts people paste.
+    ("twilio-auth-token", lambda r: _r(r, ALNUM, 32), lambda v, k: f"api key {_TWILIO_KEY_SID} secret {v}"),
+    (
+        "payment-card",
+        lambda r: _grouped_card(r, "4", 16, (4, 4, 4, 4)).replace(" ", ".").replace("-", "."),
+        lambda v, k: f"full number {v} 11/27",
+    ),
+    ("payment-card", lambda r: _grouped_card(r, "6011", 16, (4, 4, 4, 4)), lambda v, k: f"discover {v} 08/28"),
+    ("aws-secret-access-key", _aws_secret, lambda v, k: f"the secret key is {v} (key id in the vault)"),
+    ("generic-secret-assignment", lambda r: _r(r, HEX, 32), lambda v, k: f"SLACK_SIGNING_SECRET={v}"),
+    ("generic-secret-assignment", lambda r: _r(r, HEX, 32), lambda v, k: f"Account SID: {k}\nAuth Token: {v}"),
+    ("generic-secret-assignment", _password, lambda v, k: f"the wifi password for the office is {v}"),
+    ("generic-secret-assignment", _password, lambda v, k: f"admin pw: {v}"),
+    ("database-connection-string", _password, lambda v, k: f"REDIS_URL=redis://:{v}@cache.acme.internal:6379/0"),
+    ("cli-password", _password, lambda v, k: f"mysql -h db.internal -u root -p'{v}' orders"),
+    ("cli-password", _password, lambda v, k: f"docker login --username ci --password '{v}' ghcr.io"),
+    ("cli-password", _password, lambda v, k: f"curl -u admin:{v} https://jenkins.acme.io/job/deploy/build"),
+    (
+        "private-key",
+        lambda r: _pem(r, "RSA PRIVATE KEY").replace("\n", "\\n"),
+        lambda v, k: f'private_key = "{v}"',
+    ),
 )
 
 
@@ -430,5 +483,6 @@ def positives(per_detector: int = 25, seed: int = 11) -> list[Planted]:
         for _ in range(per_detector):
             value, key_id = make(rng), samples.fake_aws_access_key_id(rng)
             text = build(value, key_id)
-            corpus.append(Planted(text=text, detector=detector, value=value, also=(key_id,) if key_id in text else ()))
+            also = tuple(side for side in (key_id, _TWILIO_KEY_SID) if side in text)
+            corpus.append(Planted(text=text, detector=detector, value=value, also=also))
     return corpus

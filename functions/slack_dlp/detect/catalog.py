@@ -40,6 +40,8 @@ IDENTIFIER_SUFFIXES = (
     "type", "kind", "length", "len", "size", "ttl", "ref", "count", "format", "arn", "region", "hash",
     "fingerprint", "label", "prefix", "suffix", "expiry", "expires", "expiration", "timeout", "policy", "store",
     "manager", "rotation", "reset", "field", "header", "param", "vault", "provider", "scope", "scopes",
+    "algorithm", "algo", "alg", "mode", "method", "scheme", "strategy", "hint", "rule", "rules", "min", "max",
+    "sha", "sha1", "sha256", "md5", "digest", "checksum", "etag", "enabled", "required",
 )  # fmt: skip
 IDENTIFIER_NAMES = ("public[_.-]?key", "public[_.-]?token", "csrf[_.-]?token", "xsrf[_.-]?token", "key[_.-]?id")
 
@@ -70,7 +72,8 @@ CLOUD: tuple[Detector, ...] = (
         # "AWS Secret Access Key [None]:", JSON "SecretAccessKey", and the downloaded credentials
         # CSV (`Access key ID,Secret access key` then `AKIA…,<secret>`): a key id, then the secret.
         r"(?:(?i:aws|secret[ _.-]?access(?:[ _.-]?key)?|secret[ _.-]?key|secretaccesskey)[\w.-]{0,20}[\"']?"
-        r"(?:[ \t]*\[[^\]\n]{0,20}\])?\s*(?:[:=]|:=|=>|\s|,)\s*[\"'`]?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=_-])"
+        r"(?:[ \t]*\[[^\]\n]{0,20}\])?\s*(?:[:=]|:=|=>|\s|,)\s*(?:(?i:is|was)[ \t]+)?[\"'`]?([A-Za-z0-9/+]{40})"
+        r"(?![A-Za-z0-9/+=_-])"
         r"|(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z2-7]{16}[\"']?[ \t]*[,;|\t:][ \t]*[\"']?([A-Za-z0-9/+]{40})"
         r"(?![A-Za-z0-9/+=_-]))",
         _kw("aws", "secret", "akia", "asia"),
@@ -443,13 +446,16 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
         "twilio-auth-token",
         SECRET,
         "Twilio auth token",
-        # TWILIO_AUTH_TOKEN=…, and the Account SID:auth token pair of `curl -u` / Basic auth.
+        # TWILIO_AUTH_TOKEN=…, the Account SID:auth token pair of `curl -u` / Basic auth, and an API
+        # key SID followed by its secret (the console shows them together: `SK… secret …`).
         "(?:" + _assigned(r"twilio[\w-]{0,20}(?:auth|token|secret)", r"[0-9a-f]{32}") + ""
-        r"|(?<![A-Za-z0-9])AC[0-9a-f]{32}:([0-9a-f]{32})(?![A-Za-z0-9]))",
-        _kw("twilio", "ac"),
-        v.mixed_alnum,
+        r"|(?<![A-Za-z0-9])AC[0-9a-f]{32}:([0-9a-f]{32})(?![A-Za-z0-9])"
+        r"|(?<![A-Za-z0-9])SK[0-9a-fA-F]{32}[\"']?(?:[ \t]*[,:;|/][ \t]*|\s+)(?:(?i:secret|password)\s*[:=]?\s*)?"
+        r"[\"']?([A-Za-z0-9]{32})(?![A-Za-z0-9]))",
+        _kw("twilio", "ac", "sk"),
+        v.token_like,
         secret_group=FIRST_GROUP,
-        trigger=r"(?i:twilio)|AC[0-9a-f]{32}:",
+        trigger=r"(?i:twilio)|AC[0-9a-f]{32}:|SK[0-9a-fA-F]{32}[\"']?[\s,:;|/]",
     ),
     Detector(
         "datadog-api-key",
@@ -539,6 +545,20 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         v.pem_private_key,
     ),
     Detector(
+        "openssh-private-key-truncated",
+        SECRET,
+        "OpenSSH private key (header and body, no END line)",
+        # An OpenSSH key's first body line is a fixed header (the same in every key of a type):
+        # the value is it and the next line, random enough together. Apart from the generic
+        # truncated rule, so that only texts holding an OpenSSH key pay for the longer match.
+        r"-----BEGIN OPENSSH PRIVATE KEY-----\s*(?P<secret>b3BlbnNzaC1rZXktdjE[A-Za-z0-9+/=]{40,}"
+        r"(?:\s{1,2}|\\n)[A-Za-z0-9+/=]{16,})",
+        _kw("openssh private key"),
+        v.entropy_at_least(4.5),
+        MEDIUM,
+        trigger=r"BEGIN OPENSSH PRIVATE KEY",
+    ),
+    Detector(
         "private-key-truncated",
         SECRET,
         "Private key (header and body, no END line)",
@@ -547,6 +567,31 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         _kw("private key"),
         v.entropy_at_least(4.5),
         MEDIUM,
+    ),
+    Detector(
+        "private-key-base64",
+        SECRET,
+        "Private key, base64-encoded PEM (kubeconfig client-key-data, Helm values, CI variables)",
+        # base64 of "-----BEGIN " is "LS0tLS1CRUdJTi"; the validator decodes it and wants PRIVATE KEY.
+        rf"{_START}LS0tLS1CRUdJTi[A-Za-z0-9+/]{{100,}}={{0,2}}(?![A-Za-z0-9+/=])",
+        _kw("ls0tls1crudjti"),
+        v.base64_private_key,
+    ),
+    Detector(
+        "cli-password",
+        SECRET,
+        "Password on a command line (docker login -p, mysql -p…, curl -u user:pass, --password)",
+        r"(?:\bdocker[ \t]+login\b[^\n|;&]{0,120}?[ \t](?:-p|--password)(?:=|[ \t]+)"
+        r"|\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]{0,120}?[ \t]-p"
+        r"|\bcurl\b[^\n|;&]{0,200}?[ \t](?:-u|--user)(?:=|[ \t]+)[\"']?[^\s:\"']{1,64}:"
+        r"|\bredis-cli\b[^\n|;&]{0,120}?[ \t]-a[ \t]+"
+        r"|[ \t]--password(?:=|[ \t]+))"
+        # A value never starts with "-": `psql --password --host=…` prompts for it.
+        r"(?:'([^'\n]{6,128})'|\"([^\"\n]{6,128})\"|([^\s\"'`|;-][^\s\"'`|;]{5,127}))",
+        _kw("docker", "mysql", "mariadb", "curl", "redis-cli", "--password"),
+        v.password_like,
+        secret_group=FIRST_GROUP,
+        trigger=r"(?i)\bdocker[ \t]+login\b|\bmysql|\bmariadb\b|\bcurl\b|\bredis-cli\b|--password[= \t]",
     ),
     Detector(
         "jwt",
@@ -579,29 +624,32 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         SECRET,
         "Database connection string with password",
         r"(?i:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|oracle|"
-        r"cockroachdb|clickhouse|neo4j(?:\+s)?|jdbc:[a-z]+)://[^\s:/@]{1,64}:(?P<secret>[^\s@/]{3,128})@"
+        r"cockroachdb|clickhouse|neo4j(?:\+s)?|jdbc:[a-z]+)://[^\s:/@]{0,64}:(?P<secret>[^\s@/]{3,128})@"
         r"[\w.-]+",
         _kw("://"),
-        trigger=r"://[^\s:/@]+:[^\s@/]+@",
+        trigger=r"://[^\s:/@]*:[^\s@/]+@",
     ),
     Detector(
         "password-in-url",
         SECRET,
         "Password in a URL",
-        r"(?i:https?|ftps?|sftp|ssh|smtps?|imaps?|ldaps?)://[^\s:/@]{1,64}:(?P<secret>[^\s@/]{3,128})@[\w.-]+",
+        r"(?i:https?|ftps?|sftp|ssh|smtps?|imaps?|ldaps?)://[^\s:/@]{0,64}:(?P<secret>[^\s@/]{3,128})@[\w.-]+",
         _kw("://"),
-        trigger=r"://[^\s:/@]+:[^\s@/]+@",
+        trigger=r"://[^\s:/@]*:[^\s@/]+@",
     ),
     Detector(
         "generic-secret-assignment",
         SECRET,
         "Password or secret assigned in code or config",
         # No look-around: the pattern runs on RE2 as it is (the value class stops at a delimiter).
-        r"(?i:password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|"
-        r"client[_-]?secret|private[_-]?key|credentials?)[\w.-]{0,20}[\"']?"
-        r"(?:[ \t]*(?:[:=]|:=|=>)|[ \t]+is)[ \t]*[\"'`]?"
+        # Names as code writes them and as people type them ("Auth Token:", "admin pw:"), and
+        # "the wifi password for the office is …" (a few words between a password and its value).
+        r"(?:(?i:password|passwd|pwd|\bpw\b|secret|api[_ -]?key|apikey|api[_ -]?token|access[_ -]?token|"
+        r"auth[_ -]?token|client[_ -]?secret|private[_ -]?key|credentials?)[\w.-]{0,20}[\"']?"
+        r"(?:[ \t]*(?:[:=]|:=|=>)|[ \t]+(?i:is|was))"
+        r"|(?i:password|passwd|\bpw)\b(?:[ \t]+[\w'-]+){1,4}?[ \t]+(?i:is|was)\b[ \t]*:?)[ \t]*[\"'`]?"
         r"(?P<secret>[^\s\"'`,;()<>]{8,})",
-        _kw("pass", "pwd", "secret", "key", "token", "credential"),
+        _kw("pass", "pwd", "pw", "secret", "key", "token", "credential"),
         v.generic_secret,
         MEDIUM,
         allowlists=(IDENTIFIER_ALLOWLIST,),
@@ -626,7 +674,11 @@ FINANCIAL_DATA: tuple[Detector, ...] = (
         "Payment card number",
         # 13-19 digits, a space or dash between any two; the first digit is one an issuer's range
         # can start with, so epoch timestamps and most order ids never reach the validator.
-        rf"(?<![A-Za-z0-9.-])[{v.CARD_FIRST_DIGITS}](?:[ -]?\d){{12,18}}(?![A-Za-z0-9-]|\.\d)",
+        # A slash ends no card: "… 1212 08/28" is a number then its expiry, not 18 digits. Dots
+        # separate only the issuers' 4-4-4-4 grouping (other dotted digits are versions, amounts).
+        # A number that starts after a group of four digits is the tail of a longer one (USPS tracking).
+        rf"(?<![A-Za-z0-9.-])(?<!\d{{4}}[ -])(?:[{v.CARD_FIRST_DIGITS}](?:[ -]?\d){{12,18}}"
+        rf"|[{v.CARD_FIRST_DIGITS}]\d{{3}}\.\d{{4}}\.\d{{4}}\.\d{{4}})(?![A-Za-z0-9/-]|\.\d)",
         (),
         v.payment_card,
         MEDIUM,
@@ -636,7 +688,7 @@ FINANCIAL_DATA: tuple[Detector, ...] = (
         context_down=_kw("order", "invoice", "tracking", "ticket", "build", "version", "phone", "account id"),
         # Any grouping: 4-4-4-4, Amex 4-6-5, Diners 4-6-4. Any first digit: in the gate's DFA, a
         # first digit among others would make it track every start in a run of digits (slower).
-        trigger=r"\d(?:[ -]?\d){12}",
+        trigger=r"\d(?:[ -]?\d){12}|\d{4}\.\d{4}\.\d{4}\.\d",
     ),
     Detector(
         "us-bank-routing-number",

@@ -167,6 +167,11 @@ def mixed_alnum(value: str) -> bool:
     return has_digit and has_alpha
 
 
+def token_like(value: str) -> bool:
+    """``mixed_alnum``, or random enough without a digit (a 32-character secret of letters only)."""
+    return mixed_alnum(value) or entropy_reaches(value, 4.0)
+
+
 def jwt(value: str) -> bool:
     """Header and payload are base64url JSON objects and the header names an algorithm."""
     parts = value.split(".")
@@ -208,6 +213,8 @@ def pem_private_key(value: str) -> bool:
     if parts is None:
         return False
     label, body = parts
+    if "\\" in body:  # a key pasted as one string, its line breaks escaped ("…\\nMIIE…\\n")
+        body = body.replace("\\r", "").replace("\\n", "\n")
     if ": " in body:  # a header line needs one
         body = _PEM_HEADER_LINE.sub("", body)
     body = "".join(body.split())  # every whitespace character out (re's \s is str.isspace)
@@ -220,6 +227,21 @@ def pem_private_key(value: str) -> bool:
     except (ValueError, binascii.Error):
         return False
     return entropy_reaches(body, 4.5, strictly=True)
+
+
+def base64_private_key(value: str) -> bool:
+    """Base64 of a PEM private key (kubeconfig ``client-key-data``): decodes to a BEGIN line naming
+    a private key, then a body random enough for a key. A paste cut short still counts."""
+    usable = len(value.rstrip("=")) // 4 * 4
+    try:
+        decoded = base64.b64decode(value[:usable], validate=True).decode("ascii")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return False
+    begin = _PEM_BEGIN.match(decoded)
+    if begin is None:
+        return False
+    body = "".join(decoded[begin.end() :].split("-----END")[0].split())
+    return len(body) >= 40 and entropy_reaches(body[:1024], 4.5, strictly=True)
 
 
 def aws_secret_key(value: str) -> bool:
@@ -303,7 +325,19 @@ def password_like(value: str) -> bool:
         + (_DIGIT.search(value) is not None)
         + (not value.isalnum())
     )
+    if len(value) >= _HEX_MIN and _HEX.fullmatch(value):
+        # Hex has 16 symbols: a random 32-character hex secret (a signing secret, a Twilio token)
+        # has ~3.5 bits a character, below the floor for other alphabets. Shorter hex (16
+        # characters) is an id more often than a secret (``credential_id=…``): the usual floor.
+        return classes >= 2 and entropy_reaches(value, _HEX_FLOOR)
+    if classes >= 3:  # letters of both cases and digits or symbols: a person's password ("Quartz99#Qaiafrit")
+        return entropy_reaches(value, min(3.0, 0.75 * math.log2(len(value))))
     return classes >= 2 and entropy_reaches(value, min(3.5, 0.8 * math.log2(len(value))))
+
+
+_HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
+_HEX_MIN = 24
+_HEX_FLOOR = 3.0
 
 
 def basic_auth(value: str) -> bool:
@@ -317,5 +351,6 @@ def basic_auth(value: str) -> bool:
 
 
 def generic_secret(value: str) -> bool:
-    """``password_like``, at most 128 characters (longer runs are data, not a typed secret)."""
-    return len(value) <= 128 and password_like(value)
+    """``password_like``, at most 128 characters (longer runs are data, not a typed secret), and no
+    URL (``password reset link is https://…``: a secret is never a web address)."""
+    return len(value) <= 128 and "://" not in value and password_like(value)

@@ -388,6 +388,10 @@ HARD_NEGATIVES: tuple[str, ...] = (
     'System.setProperty("secret_arn", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db")',
     "config.set('auth', 'password_file', '/etc/acme/pw.txt')",
     "the ARN is arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf",
+    'params.require(:user).permit("password", "password_confirmation")',
+    'headers.set("X-Api-Key", "application/json")',
+    "<passwordEncoder>bcryptPasswordEncoder</passwordEncoder>",
+    "pass: in-progress",
     "bypass=Zx9mQ2vL7pR4sTq passthrough=enabled compass: NorthWest2024",
     "4111 1111 1111 1111 123",
     # Identifiers, and prose around the word password with no password in it.

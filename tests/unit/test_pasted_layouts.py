@@ -66,6 +66,7 @@ FOUND = [
     ("generic-secret-assignment", f'<entry key="db.password">{(p8 := G.password())}</entry>', p8),
     ("generic-secret-assignment", f'<add key="DbPassword" value="{(p9 := G.password())}" />', p9),
     ("generic-secret-assignment", f'<property name="password" value="{(q1 := G.password())}"/>', q1),
+    ("generic-secret-assignment", 'os.Setenv("API_SECRET", "kTwbQFBQtiFMsNuKq")', "kTwbQFBQtiFMsNuKq"),
     ("generic-secret-assignment", f"pass={(q2 := G.password())}", q2),
     ("generic-secret-assignment", f"DB_PASS={(q3 := G.password())}", q3),
     ("cli-password", f"--password {(q4 := G.password())} --host db.internal", q4),
@@ -121,6 +122,14 @@ QUIET = [
     "bypass=Zx9mQ2vL7pR4sTq passthrough=Zx9mQ2vL7pR4sTq",
     "$user->credentials->accessKeyId",
     "4111 1111 1111 1111 123",
+    # Lists of names, header names, MIME types and class names in the setter and XML shapes
+    'params.require(:user).permit("password", "password_confirmation")',
+    'redact("password", "api_key", "access_token")',
+    'headers.set("X-Api-Key", "application/json")',
+    '<add key="ApiKeyHeaderName" value="X-Acme-Api-Key" />',
+    "<passwordEncoder>bcryptPasswordEncoder</passwordEncoder>",
+    '<property name="password" value="#{environment.DB_PASSWORD}"/>',
+    "pass: in-progress, pass=first-round-review",
 ]
 
 

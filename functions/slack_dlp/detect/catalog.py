@@ -33,6 +33,12 @@ def _assigned(names: str, value: str) -> str:
     )
 
 
+#: Names under which the generic rule looks for a value.
+_GENERIC_NAMES = (
+    r"(?i:pass(?:word|wd|phrase)|pwd|\bpw\b|secret|api[_ -]?key|apikey|api[_ -]?token|access[_ -]?token|"
+    r"auth[_ -]?token|client[_ -]?secret|private[_ -]?key|credentials?)"
+)
+
 #: Names that identify a secret rather than hold one (``credential_id``, ``key_alias``, ``api_version``,
 #: ``secret_name``, ``token_url``…): assignments to them are not reported by the generic rule.
 IDENTIFIER_SUFFIXES = (
@@ -58,6 +64,27 @@ IDENTIFIER_ALLOWLIST = RuleAllowlist(
     ),
 )
 
+
+#: The generic rule's shapes beyond `name = value`: a setter with the name quoted
+#: (`Setenv("DB_PASSWORD", "…")`, `config.set('auth', 'password', '…')`), an XML attribute pair
+#: (`key="DbPassword" value="…"`) or element (`<password>…<`, `key="db.password">…<`).
+_QUOTED_OR_XML = r"[\"'](?:[ \t]*,[ \t]*[\"']|[ \t]+(?i:value)[ \t]*=)|(?:[\"']|\b)>"
+#: The short label `pass`/`DB_PASS`, right before its `=` or `:` (`passthrough`, `bypass` are words).
+_SHORT_LABEL = r"(?i:\bpass|_pass)[\"']?\]?[ \t]*(?:[:=]|:=|=>)"
+
+#: Those shapes also hold lists of names, header names, MIME types and class names
+#: (`"password", "password_confirmation"`, `"X-Api-Key", "application/json"`,
+#: `<passwordEncoder>bcryptPasswordEncoder<`, `pass: in-progress`): there a value of letters and
+#: `_./-` alone whose capitals each start a word (camelCase, kebab-case) is a name, not a secret.
+#: As data on the match (checked per candidate), not in the pattern (which runs over every text).
+NAME_LIST_ALLOWLIST = RuleAllowlist(
+    description="names, not values, in the setter, XML and pass shapes",
+    regex_target="match",
+    regexes=(
+        rf"^(?:{_GENERIC_NAMES}[\w.-]{{0,20}}(?:{_QUOTED_OR_XML})|{_SHORT_LABEL})[ \t]*[\"'`]?"
+        r"[A-Z]*[a-z_./-]*(?:[A-Z][a-z_./-]+)*[A-Z]?$",
+    ),
+)
 
 CLOUD: tuple[Detector, ...] = (
     Detector(
@@ -653,23 +680,19 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         SECRET,
         "Password or secret assigned in code or config",
         # No look-around: the pattern runs on RE2 as it is (the value class stops at a delimiter).
-        # Names as code writes them and as people type them ("Auth Token:", "admin pw:"), and
-        # "the wifi password for the office is …" (a few words between a password and its value).
-        # Subscripts (`os.environ["DB_PASSWORD"] =`, `config[:password] =`), setters with the name
-        # quoted (`Setenv("DB_PASSWORD", "…")`, `config.set('auth', 'password', '…')`), XML elements
-        # and attributes (`<password>…<`, `key="db.password">…<`, `key="DbPassword" value="…"`), and
-        # the short label `pass`/`DB_PASS` (only right before its `=` or `:`: `passthrough` is a word).
-        r"(?:(?i:pass(?:word|wd|phrase)|pwd|\bpw\b|secret|api[_ -]?key|apikey|api[_ -]?token|access[_ -]?token|"
-        r"auth[_ -]?token|client[_ -]?secret|private[_ -]?key|credentials?)[\w.-]{0,20}"
-        r"(?:[\"']?\]?(?:[ \t]*(?:[:=]|:=|=>)|[ \t]+(?i:is|was))"
-        r"|[\"'](?:[ \t]*,[ \t]*[\"']|[ \t]+(?i:value)[ \t]*=)|(?:[\"']|\b)>)"
-        r"|(?i:\bpass|_pass)[\"']?\]?[ \t]*(?:[:=]|:=|=>)"
+        # Names as code writes them and as people type them ("Auth Token:", "admin pw:"),
+        # subscripts (`os.environ["DB_PASSWORD"] =`, `config[:password] =`), setters with the name
+        # quoted, XML elements and attributes, the short label `pass` (see _QUOTED_OR_XML and
+        # _SHORT_LABEL), and "the wifi password for the office is …" (a few words between a
+        # password and its value).
+        rf"(?:{_GENERIC_NAMES}[\w.-]{{0,20}}(?:[\"']?\]?(?:[ \t]*(?:[:=]|:=|=>)|[ \t]+(?i:is|was))|{_QUOTED_OR_XML})"
+        rf"|{_SHORT_LABEL}"
         r"|(?i:password|passwd|\bpw)\b(?:[ \t]+[\w'-]+){1,4}?[ \t]+(?i:is|was)\b[ \t]*:?)[ \t]*[\"'`]?"
         r"(?P<secret>[^\s\"'`,;()<>]{8,})",
         _kw("pass", "pwd", "pw", "secret", "key", "token", "credential"),
         v.generic_secret,
         MEDIUM,
-        allowlists=(IDENTIFIER_ALLOWLIST,),
+        allowlists=(IDENTIFIER_ALLOWLIST, NAME_LIST_ALLOWLIST),
         generic=True,
     ),
 )

@@ -215,6 +215,7 @@ class Settings:
         for ok, message in checks:
             if not ok:
                 raise SettingsError(message)
+        object.__setattr__(self, "log_level", self.log_level.upper())  # -c log_level=debug: DEBUG everywhere
         if not self.slack_api_url.endswith("/"):
             object.__setattr__(self, "slack_api_url", self.slack_api_url + "/")
 

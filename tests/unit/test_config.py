@@ -85,3 +85,8 @@ def test_a_misspelt_setting_is_refused_with_the_name_it_resembles_not_ignored() 
     with pytest.raises(SettingsError, match=r"'dlp_request_per_second' \(did you mean 'dlp_requests_per_second'\?\)"):
         Settings.check_names(names, also=("stack_name",))
     Settings.check_names(names[1:], also=("stack_name",))
+
+
+def test_a_lower_case_log_level_reaches_every_function_as_its_level_name() -> None:
+    settings = Settings.from_lookup({"log_level": "debug"}.get)
+    assert settings.to_env()["SLACK_DLP_LOG_LEVEL"] == "DEBUG"

@@ -51,14 +51,16 @@ def test_a_lost_race_rereads_and_retries(aws: None) -> None:
 
 
 def test_a_refusal_one_container_sees_slows_every_container(aws: None) -> None:
-    # GIVEN two containers limited to 10 requests/s on one table, and the API refusing a's first request
+    # GIVEN two containers limited to 10 requests/s on one table, and the API refusing a request of each
     dynamodb = boto3.client("dynamodb")
     create_rate_limit_table(dynamodb, "limits")
     clock = FakeClock(5_000.0)
     a, b = (DynamoDbRateLimiter(dynamodb, "limits", Quota(10), clock=clock, sleep=clock.sleep) for _ in range(2))
     a.acquire()
-    a.throttled()
-    b.throttled()  # b's last request (none) predates the cut: no second cut
+    b.acquire()
+    a.throttled()  # alone, jitter
+    b.throttled()  # a second within a window: the API allows less
+    a.throttled()  # a's request predates the cut: no second cut
     # WHEN both send a backlog for ten seconds
     sends = []
     for limiter in [a, b] * 40:

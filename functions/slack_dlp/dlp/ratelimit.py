@@ -17,7 +17,8 @@ a quota shared with another client). When it refuses a request (429), the caller
 below one request per window), and the rate creeps back by one request per window every
 ``recovery_seconds`` without a refusal (additive increase, multiplicative decrease). Only a refusal
 of a request reserved after the last cut cuts again, so the burst of refusals one too-high rate
-causes cuts once. An API that honours N never refuses, and the limiter stays at N.
+causes cuts once, and a lone refusal (arrival jitter) cuts nothing. An API that honours N never
+refuses, and the limiter stays at N.
 """
 
 from __future__ import annotations
@@ -81,10 +82,12 @@ class Quota:
 
 @dataclass(frozen=True)
 class Pace:
-    """What the API has shown it accepts: the rate after the last refusal, and when that was."""
+    """What the API has shown it accepts: the rate after the last cut and when that was, and the time
+    of a refusal that has not cut (yet)."""
 
     rate: int = 0
     cut_at: float = 0.0
+    refused_at: float = 0.0
 
     def allowed(self, quota: Quota, now: float) -> int:
         """Requests per window allowed now: the quota, or the cut rate plus what it has recovered."""
@@ -94,12 +97,18 @@ class Pace:
         return min(quota.requests, self.rate + recovered)
 
     def refused(self, quota: Quota, reserved_at: float, slot: float, now: float) -> Pace:
-        """A request reserved at ``reserved_at`` for ``slot`` was refused at ``now``. It cuts only if it
-        was reserved after the last cut and the whole window before its slot was paced at the cut
-        rate: the other refusals of a burst, and those of the window in which sends at the old rate
-        still count, were sent at a rate the last cut already corrected."""
+        """A request reserved at ``reserved_at`` for ``slot`` was refused at ``now``.
+
+        It counts only if it was reserved after the last cut and the whole window before its slot
+        was paced at the cut rate: the other refusals of a burst, and those of the window in which
+        sends at the old rate still count, were sent at a rate the last cut already corrected. And
+        it cuts only if another counted refusal came within two windows: a lone one is arrival
+        jitter beyond the margin (a container descheduled between its slot and its send), which a
+        lower rate would not cure, while an API that allows less refuses again within a window."""
         if reserved_at <= self.cut_at or slot < self.cut_at + quota.window_seconds + quota.margin_seconds:
             return self
+        if now - self.refused_at > 2 * quota.window_seconds:
+            return replace(self, refused_at=now)
         return Pace(rate=max(1, math.floor(self.allowed(quota, now) * quota.backoff)), cut_at=now)
 
 
@@ -217,7 +226,11 @@ class DynamoDbRateLimiter:
             new = change(state, self._clock())
             if new == state:
                 return
-            pace = {"rate": {"N": str(new.pace.rate)}, "cut_at": {"N": repr(round(new.pace.cut_at, 6))}}
+            pace = {
+                "rate": {"N": str(new.pace.rate)},
+                "cut_at": {"N": repr(round(new.pace.cut_at, 6))},
+                "refused_at": {"N": repr(round(new.pace.refused_at, 6))},
+            }
             try:
                 self._client.put_item(
                     TableName=self._table,
@@ -225,7 +238,7 @@ class DynamoDbRateLimiter:
                         **self._key,
                         "sends": {"L": [{"N": repr(round(s, 6))} for s in new.sends]},
                         "version": {"N": str(state.version + 1)},
-                        **(pace if new.pace.cut_at else {}),
+                        **(pace if new.pace != Pace() else {}),
                     },
                     ConditionExpression="attribute_not_exists(id) OR version = :v",
                     ExpressionAttributeValues={":v": {"N": str(state.version)}},
@@ -256,5 +269,9 @@ class DynamoDbRateLimiter:
     @staticmethod
     def _parse(item: dict[str, Any]) -> _Shared:
         sends = sorted(float(v["N"]) for v in item.get("sends", {}).get("L", []))
-        pace = Pace(int(item.get("rate", {}).get("N", "0")), float(item.get("cut_at", {}).get("N", "0")))
+
+        def number(name: str) -> float:
+            return float(item.get(name, {}).get("N", "0"))
+
+        pace = Pace(int(number("rate")), number("cut_at"), number("refused_at"))
         return _Shared(sends, pace, int(item.get("version", {}).get("N", "0")))

@@ -1,7 +1,8 @@
 """Reporter: one alert per inspection result, exactly once, and a private word to the author.
 
 SQS delivers at least once, so each alert is posted under an idempotency key made of the
-message and the fingerprints of its findings: a redelivered result posts nothing. A Slack
+message and the fingerprints of its findings: a redelivered result posts nothing, and a copy
+that reaches another invocation at the same time finds the key claimed (``alert_log``). A Slack
 error no retry can fix (wrong channel, revoked token, missing scope) is logged loudly once per
 container, counted, and the result is parked in the dead-letter queue instead of being retried
 until it lands there anyway.
@@ -111,9 +112,10 @@ class Reporter:
         self._reported_config_errors: set[str] = set()
 
     def register_lambda_context(self, context: object) -> None:
-        register = getattr(self._dedup, "register_lambda_context", None)
-        if register is not None:
-            register(context)
+        for store in (self._dedup, self._alerted):
+            register = getattr(store, "register_lambda_context", None)
+            if register is not None:
+                register(context)
 
     def report_batch(self, records: Sequence[tuple[str, str]]) -> dict[str, Exception | None]:
         """A lone result gets its own alert; several are posted as digests of up to ten. Returns,
@@ -136,25 +138,45 @@ class Reporter:
 
         A result posted before (alone, or in another digest: a redelivery after a failed later
         step, the same message inspected live and by a backfill) is not posted again, so grouping
-        never decides twice; if its later steps were not all done, they run now, for it alone."""
-        alerted = self._alert_records([alert_key(result) for _, _, result in group])
+        never decides twice; if its later steps were not all done, they run now, for it alone. The
+        rest is claimed before the post: what another invocation claimed first is either posted
+        already (treated the same way) or being posted now (its records fail, and come back after
+        the claim's lease to find it posted, or to post it if that invocation died)."""
         first: dict[str, str] = {}  # alert key -> the record that carries it (a result twice in one batch)
-        fresh: list[tuple[str, str, InspectionResult]] = []
-        unfinished: list[tuple[str, str, InspectionResult, str]] = []
+        unique: list[tuple[str, str, InspectionResult]] = []
         for message_id, body, result in group:
-            key = alert_key(result)
-            if key not in first:
-                record = alerted.get(key)
-                if record is None:
-                    fresh.append((message_id, body, result))
-                elif not record.followed_up:
-                    unfinished.append((message_id, body, result, record.alert_ts))
-            first.setdefault(key, message_id)
-        if len(fresh) < len(group):
-            metrics.add_metric(name="AlertsDeduplicated", unit="Count", value=len(group) - len(fresh))
-        outcomes = self._post_group(fresh) if fresh else {}
-        for message_id, body, result, alert_ts in unfinished:
-            outcomes.update(self._finish([(message_id, body, result)], [result], alert_ts))
+            if first.setdefault(alert_key(result), message_id) == message_id:
+                unique.append((message_id, body, result))
+        known = self._alert_records([alert_key(result) for _, _, result in unique])
+        fresh = [record for record in unique if alert_key(record[2]) not in known]
+        outcomes: dict[str, Exception | None] = {}
+        if fresh:
+            try:
+                known |= self._claim([alert_key(result) for _, _, result in fresh])
+            except Exception as error:  # the store is unreachable: posting now could post twice
+                logger.warning("alert claim failed; will retry", extra={"items": [r.id for _, _, r in fresh],
+                                                                        "error": type(error).__name__})  # fmt: skip
+                metrics.add_metric(name="AlertPostFailures", unit="Count", value=1)
+                outcomes |= {message_id: error for message_id, _, _ in fresh}
+        won = [record for record in fresh if record[0] not in outcomes and alert_key(record[2]) not in known]
+        if won:
+            outcomes |= self._post_group(won)
+        for message_id, body, result in unique:
+            record = known.get(alert_key(result))
+            if record is None or message_id in outcomes:
+                continue
+            if record.pending:
+                logger.info("alert being posted by another invocation; will retry", extra={"item_id": result.id})
+                outcomes[message_id] = AlertInProgress(message_id)
+            elif not record.followed_up:
+                outcomes |= self._finish([(message_id, body, result)], [result], record.alert_ts)
+        # Alerted before (not claimed and being posted now), or a copy of a result in this group.
+        duplicates = 0
+        for message_id, _, result in group:
+            record = known.get(key := alert_key(result))
+            duplicates += (not record.pending) if record is not None else first[key] != message_id
+        if duplicates:
+            metrics.add_metric(name="AlertsDeduplicated", unit="Count", value=duplicates)
         # A copy shares the outcome of the record it duplicates; an alert fully reported before is done.
         return {message_id: outcomes.get(first[alert_key(result)]) for message_id, _, result in group}
 
@@ -163,8 +185,21 @@ class Reporter:
             return {}
         try:
             return self._alerted.lookup(keys)
-        except Exception:  # the store is unreachable: the group's own key still keeps a redelivery from posting
+        except Exception:  # the store is unreachable: the claim that follows decides
             return {}
+
+    def _claim(self, keys: list[str]) -> dict[str, AlertRecord]:
+        """The records of the keys another invocation holds (raises when the store cannot say)."""
+        return {} if self._alerted is None else self._alerted.claim(keys)
+
+    def _release(self, results: list[InspectionResult]) -> None:
+        """Best effort: a claim not released holds only until its lease runs out."""
+        if self._alerted is None:
+            return
+        try:
+            self._alerted.release([alert_key(result) for result in results])
+        except Exception as error:
+            logger.info("alert claim not released", extra={"error": type(error).__name__})
 
     def _post_group(self, group: list[tuple[str, str, InspectionResult]]) -> dict[str, Exception | None]:
         results = [result for _, _, result in group]
@@ -173,13 +208,16 @@ class Reporter:
         try:
             outcome, alert_ts = self._dedup.run_once_value(key, lambda: self._post_digest(results))
         except NotifyError as error:
+            self._release(results)  # retried or parked: whichever invocation has it next may post it
             return self._post_failed(group, results, error)
         except Exception as error:  # a dropped connection to Slack, the dedup store: retry this group later
             logger.warning("alert post failed; will retry", extra={"items": [r.id for r in results],
                                                                    "error": type(error).__name__})  # fmt: skip
             metrics.add_metric(name="AlertPostFailures", unit="Count", value=1)
+            self._release(results)
             return {message_id: error for message_id, _, _ in group}
-        if outcome is DedupOutcome.IN_PROGRESS:
+        if outcome is DedupOutcome.IN_PROGRESS:  # the same group, posted by an invocation whose claim ran out
+            self._release(results)
             return {message_id: AlertInProgress(message_id) for message_id, _, _ in group}
         if outcome is DedupOutcome.DUPLICATE:
             metrics.add_metric(name="AlertsDeduplicated", unit="Count", value=1)
@@ -193,6 +231,8 @@ class Reporter:
         """The steps after the post, each once; then the results are done whatever group comes next."""
         try:
             self._follow_up(merge_file_results(results), alert_ts)
+        except AlertInProgress as error:
+            return {message_id: error for message_id, _, _ in group}
         except Exception as error:  # the audit write or the notice: retried alone, never the alert
             logger.warning("alert posted, a later step failed; will retry it", extra={
                 "items": [r.id for r in results], "error": type(error).__name__})  # fmt: skip
@@ -230,14 +270,18 @@ class Reporter:
         """After the post, each later step runs once per result under its own idempotency key: when
         one fails, SQS delivers the record again, the alert is not posted again (whatever group the
         record lands in), and only the steps not yet done run."""
+        steps: list[tuple[str, Callable[[], None]]] = []
         for result in results:
             step = f"step#{alert_key(result)}"
             if self._audit is not None:
-                self._dedup.run_once(step + "#audit", partial(self._record_alert, result, alert_ts))
+                steps.append((step + "#audit", partial(self._record_alert, result, alert_ts)))
             if self._author_notice:
-                self._dedup.run_once(step + "#notice", partial(self._notify_author, result))
+                steps.append((step + "#notice", partial(self._notify_author, result)))
             if self._events is not None:
-                self._dedup.run_once(step + "#events", partial(self._publish_events, self._events, result))
+                steps.append((step + "#events", partial(self._publish_events, self._events, result)))
+        # A step another invocation runs now (the same result in two groups) may yet fail there: not done.
+        if [key for key, action in steps if self._dedup.run_once(key, action) is DedupOutcome.IN_PROGRESS]:
+            raise AlertInProgress("a later step is running elsewhere")
 
     def _respond(self, result: InspectionResult) -> str:
         """Delete the message if the policy says so; a note for the alert, empty if nothing was done."""

@@ -49,8 +49,11 @@ def test_a_shared_file_is_queued_once_even_when_announced_twice(load_handler: An
         ("customers.csv", f"name,card,note\nAda,{CARD},vip\n".encode(), "line 2"),
         ("statement.pdf", filefactory.pdf(["Statement", f"card {CARD}"]), "page 1"),
         ("handover.docx", filefactory.docx(["Handover", f"token {TOKEN}"]), "paragraph 2"),
+        ("credentials", f"[default]\ntoken = {TOKEN}\n".encode(), "line 2"),  # no suffix: its bytes are text
+        ("support-bundle.tar.gz", filefactory.tar_of({"logs/app.log": f"ok\nT={TOKEN}".encode()}, gzipped=True),
+         "logs/app.log, line 2"),
     ],
-)
+)  # fmt: skip
 def test_shared_files_alert_naming_the_file_and_where(
     load_handler: Any, stack: FakeStack, slack: SlackStandIn, name: str, content: bytes, where: str
 ) -> None:
@@ -86,6 +89,7 @@ def test_shared_files_alert_naming_the_file_and_where(
         (lambda s: s.add_file("F1", "bomb.zip", filefactory.zip_of({"z.txt": b"0" * 3_000_000})), "zip_bomb"),
         (lambda s: s.add_file("F1", "broken.pdf", b"%PDF-1.4 garbage"), "corrupt"),
         (lambda s: s.add_file("F1", "photo.heic", b"\x00\x01"), "unsupported_type"),
+        (lambda s: s.add_file("F1", "firmware", bytes(range(256)) * 8), "unsupported_type"),  # downloaded: not text
     ],
 )
 def test_files_that_cannot_be_inspected_are_recorded_with_a_reason_and_nothing_fails(

@@ -101,6 +101,40 @@ def test_scan_of_a_missing_file_is_exit_2_and_a_finding_elsewhere_still_wins(
     assert main(["scan", str(tmp_path / "missing.txt"), str(tmp_path / "notes.txt")]) == 1
 
 
+def test_scan_of_a_directory_reads_every_file_under_it_and_counts_what_is_not_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a checkout: a credentials file without a suffix, a clean file, an image, a symbolic link
+    # to a file outside it, and a token in git's own store
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "credentials").write_text(f"[ci]\ntoken = {TOKEN}\n")
+    (tmp_path / "README.md").write_text("nothing here\n")
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_text(f"token {TOKEN}\n")
+    (tmp_path / "linked.txt").symlink_to(outside)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "COMMIT_EDITMSG").write_text(f"token {TOKEN}\n")
+    # WHEN the directory is scanned
+    code = main(["scan", str(tmp_path)])
+    captured = capsys.readouterr()
+    # THEN the credentials file is found, with its path; the image is counted, not an error; the
+    # link and git's store are not read
+    assert code == 1
+    assert f"{tmp_path / 'deploy' / 'credentials'}  2:9" in captured.out
+    assert "1 finding(s)." in captured.out
+    assert captured.err.strip() == "slack-dlp scan: 3 file(s), 1 not text"
+    assert TOKEN not in captured.out + captured.err
+
+
+def test_an_image_named_on_the_command_line_is_still_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    assert main(["scan", str(tmp_path / "logo.png")]) == 2
+    assert "not inspected: unsupported_type (.png)" in capsys.readouterr().err
+
+
 def test_findings_without_a_region_is_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

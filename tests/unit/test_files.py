@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import gzip
+import json
 import random
 import time
 from typing import Any
@@ -9,7 +11,7 @@ import pytest
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
 from slack_dlp.files.chunk import chunk_segments
 from slack_dlp.files.container import Guard, Refused
-from slack_dlp.files.extract import Extracted, Limits, Segment, Skipped, extract
+from slack_dlp.files.extract import UNKNOWN, Extracted, Limits, Segment, Skipped, extract, kind_of, looks_like_text
 from slack_dlp.files.where import locate
 from slack_dlp_tools import hostile
 from slack_dlp_tools.local import samples
@@ -40,8 +42,21 @@ def _found(result: Extracted | Skipped) -> dict[str, str]:
         ("notes.docx", filefactory.docx(["Handover notes", f"use {TOKEN}"]), "paragraph 2"),
         ("salaries.xlsx", filefactory.xlsx({"Payroll": [["name", "token"], ["Ada", TOKEN]]}), "sheet Payroll, row 2"),
         ("bundle.zip", filefactory.zip_of({"config/.env": f"A=1\nT={TOKEN}\n".encode()}), "config/.env, line 2"),
+        ("logs.tar.gz", filefactory.tar_of({"var/log/app.log": f"start\nT={TOKEN}\n".encode()}, gzipped=True),
+         "var/log/app.log, line 2"),
+        ("logs.tgz", filefactory.tar_of({"app.log": f"T={TOKEN}\n".encode()}, gzipped=True), "app.log, line 1"),
+        ("support.tar", filefactory.tar_of({"etc/credentials": f"[ci]\ntoken={TOKEN}\n".encode()}),
+         "etc/credentials, line 2"),
+        ("app.log.gz", gzip.compress(f"boot\nboot\nT={TOKEN}\n".encode()), "line 3"),
+        # names and types that say nothing: the bytes are text, so they are read
+        ("credentials", f"[default]\ntoken = {TOKEN}\n".encode(), "line 2"),
+        ("analysis.ipynb", json.dumps({"cells": [{"source": [f"TOKEN = '{TOKEN}'"]}]}).encode(), "line 1"),
+        ("backup.zip", filefactory.zip_of({"home/.ssh/config.bak": f"# {TOKEN}".encode()}), "home/.ssh/config.bak, line 1"),
+        # PowerShell's `>` writes UTF-16 with a byte-order mark; Windows tools write Latin-1
+        ("out.txt", f"\r\nToken: {TOKEN}\r\n".encode("utf-16"), "line 2"),
+        ("legacy.txt", f"caf\u00e9\nT={TOKEN}\n".encode("latin-1"), "line 2"),
     ],
-)
+)  # fmt: skip
 def test_planted_values_are_found_in_every_supported_format_with_their_location(
     name: str, data: bytes, where: str
 ) -> None:
@@ -71,6 +86,15 @@ def test_docx_tables_are_read() -> None:
          "zip_bomb"),
         ("ratio.zip", filefactory.zip_of({"a.txt": b"a" * 2_000_000}), None, "zip_bomb"),
         ("blob.txt", b"\x00\x01\x02binary", None, "binary"),
+        ("blob", bytes(RNG.randrange(256) for _ in range(4096)), None, "unsupported_type"),
+        ("clip.heic", b"....", None, "unsupported_type"),
+        ("bomb.gz", gzip.compress(b"\x00" * 3_000_000), None, "zip_bomb"),
+        ("broken.gz", b"\x1f\x8b\x08\x00garbage", None, "corrupt"),
+        ("broken.tar", b"not a tar archive " * 100, None, "corrupt"),
+        ("many.tar", filefactory.tar_of({f"f{i}.txt": b"" for i in range(1_001)}), None, "too_many_members"),
+        ("big.tar.gz", filefactory.tar_of({"a.bin": RNG.randbytes(1_500_000)}, gzipped=True),
+         Limits(max_archive_bytes=1_000_000), "too_large"),
+        ("image.gz", gzip.compress(b"\x89PNG\r\n\x1a\n\x00\x00" + RNG.randbytes(2000)), None, "unsupported_type"),
     ],
 )  # fmt: skip
 def test_what_cannot_be_inspected_is_skipped_with_a_reason_and_never_raises(
@@ -181,3 +205,39 @@ def test_chunks_report_the_line_they_start_at() -> None:
 def _spin_forever() -> None:
     while True:
         time.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    ("name", "filetype", "mimetype", "kind"),
+    [
+        ("photo.jpg", "", "", ""),  # media: never downloaded
+        ("Untitled", "binary", "application/octet-stream", ""),
+        ("clip", "", "video/mp4", ""),
+        ("credentials", "", "", UNKNOWN),  # downloaded, and read if its bytes are text
+        ("id_rsa", "", "application/octet-stream", UNKNOWN),
+        ("Untitled", "kotlin", "", "text"),  # a snippet: Slack names the language
+        ("dump.gz", "gzip", "application/gzip", "gzip"),
+        ("key.key", "", "", "text"),  # a PEM key far more often than a Keynote deck
+    ],
+)
+def test_what_a_file_is_taken_for_before_it_is_downloaded(name: str, filetype: str, mimetype: str, kind: str) -> None:
+    assert kind_of(name, filetype, mimetype) == kind
+
+
+def test_text_is_told_from_binary_by_its_first_bytes() -> None:
+    assert looks_like_text("naïve café\tok\r\n".encode("latin-1"))
+    assert looks_like_text("\u2713 done\x1b[0m".encode())  # UTF-8 with a terminal colour code
+    assert looks_like_text("x".encode("utf-16"))
+    assert not looks_like_text(b"\x7fELF\x02\x01\x01" + bytes(100))
+    assert not looks_like_text(bytes(range(1, 32)) * 20)  # no NUL, but control bytes throughout
+
+
+def test_a_gzip_bomb_is_refused_before_it_expands() -> None:
+    # GIVEN 20 MB of zeros gzipped into 87 KB (229x overall), and a file budget of 5 MB, which 100x
+    # the whole compressed size would not reach
+    data = gzip.compress(b"\x00" * 20_000_000, compresslevel=1)
+    # THEN it is refused as a bomb from its first megabytes, not read up to the budget
+    started = time.monotonic()
+    result = extract("zeros.log.gz", data, limits=Limits(max_archive_bytes=5_000_000))
+    assert result == Skipped("zip_bomb", "gzip expands more than 100x")
+    assert time.monotonic() - started < 5

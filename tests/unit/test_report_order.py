@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from slack_dlp.model import Category, Confidence, Finding, InspectionResult, MessageRef
-from slack_dlp.report import Reporter
+from slack_dlp.report import AlertInProgress, Reporter, alert_key
 from slack_dlp.slack.actions import NotifyError
 from tests.fakes import InMemoryDeduplicator, RecordingNotifier
 
@@ -93,3 +93,19 @@ def test_a_rate_limited_notice_is_retried_later() -> None:
     reporter = Reporter(notifier, dedup=InMemoryDeduplicator(), author_notice="found {kinds}")
     assert _deliver_until_done(reporter, [("m1", _result("1700000000.000001").to_json())]) == 2
     assert len(notifier.results) == 1 and len(notifier.notices) == 1
+
+
+def test_a_later_step_another_invocation_is_running_fails_the_record_until_it_is_done() -> None:
+    # GIVEN a result already posted, whose author notice another invocation is sending right now
+    dedup, notifier = InMemoryDeduplicator(), RecordingNotifier()
+    result = _result("1700000000.000001")
+    dedup.done.add(alert_key(result))
+    dedup.in_progress.add(f"step#{alert_key(result)}#notice")
+    reporter = Reporter(notifier, dedup=dedup, author_notice="found {kinds}")
+    # WHEN the result comes back here: the notice is not counted as sent, the record is retried
+    [outcome] = reporter.report_batch([("m1", result.to_json())]).values()
+    assert isinstance(outcome, AlertInProgress)
+    # THEN once the other invocation gave the notice up (it failed there), the retry sends it, posting nothing
+    dedup.in_progress.clear()
+    assert reporter.report_batch([("m1", result.to_json())]) == {"m1": None}
+    assert notifier.results == [] and len(notifier.notices) == 1

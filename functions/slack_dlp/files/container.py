@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import signal
+import tarfile
 import threading
 import time
 import zipfile
@@ -222,3 +223,70 @@ class _GuardedStream(io.RawIOBase):
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+
+def gunzip(data: bytes, guard: Guard) -> tuple[bytes, bool]:
+    """A gzip file's content (every member of a concatenated one), decompressed step by step under
+    the guard, and whether it was cut short: the bytes it expands to are spent from the file's
+    budget, decompression stops where that budget ends, and a ratio beyond the limit is a bomb
+    whatever the header says (gzip records the size modulo 4 GiB only)."""
+    limits = guard.limits
+    parts: list[bytes] = []
+    produced = 0
+    pending = data
+    while pending:
+        inflater = zlib.decompressobj(wbits=31)
+        while not inflater.eof:
+            guard.check_time()
+            try:
+                piece = inflater.decompress(pending, STREAM_CHUNK)
+            except zlib.error as error:
+                raise Refused("corrupt", f"not a readable gzip file ({error})") from None
+            pending = inflater.unconsumed_tail
+            if not piece and not pending:
+                raise Refused("corrupt", "gzip data end early")
+            produced += len(piece)
+            consumed = len(data) - len(pending)  # a bomb shows in its first megabyte, not only at its end
+            if produced > limits.ratio_floor_bytes and produced / max(1, consumed) > limits.max_compression_ratio:
+                raise Refused("zip_bomb", f"gzip expands more than {limits.max_compression_ratio}x")
+            if len(piece) > guard.bytes_left:
+                parts.append(piece[: guard.bytes_left])
+                guard.spend(guard.bytes_left)
+                return b"".join(parts), True
+            guard.spend(len(piece))
+            parts.append(piece)
+        pending = inflater.unused_data.lstrip(b"\x00")  # members may follow; trailing zeros are padding
+    return b"".join(parts), False
+
+
+class TarArchive:
+    """A tar archive (already decompressed: ``gunzip`` spent its bytes) opened under a guard: regular
+    files only (links, devices and the like are never followed), as many as the limits allow."""
+
+    def __init__(self, data: bytes, guard: Guard) -> None:
+        limits = guard.limits
+        try:
+            self._tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:")  # noqa: SIM115 - lives with the archive
+            infos = []
+            for info in self._tar:
+                infos.append(info)
+                if len(infos) > limits.max_archive_members:
+                    raise Refused("too_many_members", f"more than {limits.max_archive_members} members")
+        except tarfile.TarError as error:
+            raise Refused("corrupt", f"not a readable tar archive ({type(error).__name__})") from None
+        self.members = {info.name: info for info in infos if info.isreg()}
+
+    def names(self) -> list[str]:
+        return list(self.members)
+
+    def read(self, name: str, max_bytes: int | None = None) -> bytes:
+        info = self.members[name]
+        try:
+            handle = self._tar.extractfile(info)
+            data = handle.read(max_bytes if max_bytes is not None else -1) if handle is not None else b""
+        except (tarfile.TarError, OSError) as error:
+            raise Refused("corrupt", f"unreadable member ({type(error).__name__})") from None
+        return data
+
+    def encrypted(self, name: str) -> bool:
+        return False

@@ -353,13 +353,15 @@ def _queues_and_tables(est: Estimate, shape: StackShape, volumes: Volumes) -> No
     est.components["SQS"] = sqs / 1e6 * PRICES["sqs_per_million"]
     est.usage["sqs_requests"] = sqs
     # DynamoDB: ingest dedup (a write for the events it records, DEDUP_WRITE_SHARE);
-    # per alert, in the reporter: the post's idempotency record (claim and complete: 2), the alert log's
-    # marks (posted, then followed up: 2), each later step's idempotency record (2 each: the audit, the
-    # author's notice, the event-bus publication) and the audit record itself (1); per press: audit +
-    # allowlist. Reads: the alert log's lookup per result (strongly consistent: 1), and the inspector's
-    # allowlist read for each item with findings (eventually consistent: 0.5).
+    # per alert, in the reporter: the claim of its alert key before the post (1; a digest claims its
+    # results in one transaction, 2 units each, but the model posts each result alone), the post's
+    # idempotency record (claim and complete: 2), the alert log's marks (posted, then followed up: 2),
+    # each later step's idempotency record (2 each: the audit, the author's notice, the event-bus
+    # publication) and the audit record itself (1); per press: audit + allowlist. Reads: the alert
+    # log's lookup per result (strongly consistent: 1), and the inspector's allowlist read for each
+    # item with findings (eventually consistent: 0.5).
     steps = 1 + shape.notify_author + shape.event_bus
-    per_result = 2 + 2 + 2 * steps + 1
+    per_result = 1 + 2 + 2 + 2 * steps + 1
     dedup_writes = volumes.events * DEDUP_WRITE_SHARE * DEDUP_WRITES_PER_RECORD
     writes = dedup_writes + volumes.results * per_result + volumes.presses * 2
     reads = volumes.results + volumes.findings * 0.5

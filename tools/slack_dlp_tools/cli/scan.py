@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -25,8 +25,8 @@ def register(commands: Any) -> None:
     scan.add_argument(
         "file",
         nargs="*",
-        help="files to scan (text, PDF, DOCX, XLSX, PPTX, ODF, ZIP: read as the fetcher reads them); '-' or "
-        "nothing reads stdin",
+        help="files or directories to scan (text, PDF, DOCX, XLSX, PPTX, ODF, ZIP, tar, gzip: read as the fetcher "
+        "reads them); '-' or nothing reads stdin",
     )
     scan.add_argument("--json", action="store_true", help="print findings as JSON")
     scan.add_argument("--jsonl", metavar="FILE", help='read lines {"id", "text"}; write one result line each')
@@ -158,28 +158,57 @@ class FileFinding:
     finding: Finding
 
 
+#: Folders a directory scan does not enter: version control's own store (its objects are compressed).
+SKIPPED_DIRECTORIES = frozenset({".git", ".hg", ".svn"})
+#: Refusals that only say a file found by walking a directory is not text: counted, not errors.
+NOT_TEXT = ("unsupported_type", "binary")
+
+
+def _files(paths: Sequence[str]) -> Iterator[tuple[Path, bool]]:
+    """Each path, and each file under a directory (sorted, symbolic links not followed), with
+    whether it was named on the command line."""
+    for name in paths:
+        path = Path(name)
+        if not path.is_dir():
+            yield path, True
+            continue
+        for root, directories, files in os.walk(path):
+            directories[:] = sorted(d for d in directories if d not in SKIPPED_DIRECTORIES)
+            for file in sorted(files):
+                if not (Path(root) / file).is_symlink():
+                    yield Path(root) / file, False
+
+
 def _scan_files(engine: Any, paths: Sequence[str], *, as_json: bool, exit_zero: bool) -> int:
-    """Each file through the fetcher's extractors and caps; findings with where they are, refusals
-    with why. Exit 1 when something is found, else 2 when a file could not be read, else 0."""
+    """Each file (and each file under a directory) through the fetcher's extractors and caps;
+    findings with where they are, refusals with why. Exit 1 when something is found, else 2 when a
+    file could not be read, else 0; under a directory, files that are not text are only counted."""
     from slack_dlp.files.extract import Limits
 
     limits = Limits(max_file_bytes=Settings.from_env().max_file_mb * 1024 * 1024)
     found: list[FileFinding] = []
     refused: list[dict[str, str]] = []
-    for path in paths:
-        outcome = scan_file(engine, Path(path), limits)
+    scanned = not_text = 0
+    for path, named in _files(paths):
+        scanned += 1
+        outcome = scan_file(engine, path, limits)
         if isinstance(outcome, Refusal):
-            refused.append({"file": path, "reason": outcome.reason, "detail": outcome.detail})
+            if not named and outcome.reason in NOT_TEXT:
+                not_text += 1
+                continue
+            refused.append({"file": str(path), "reason": outcome.reason, "detail": outcome.detail})
             detail = f" ({outcome.detail})" if outcome.detail else ""
             print(f"slack-dlp scan: {path}: not inspected: {outcome.reason}{detail}", file=sys.stderr)
         else:
             found.extend(outcome)
+    if scanned != len(paths):
+        print(f"slack-dlp scan: {scanned} file(s), {not_text} not text", file=sys.stderr)
     if as_json:
         rows = [{"file": f.file, "where": f.where, **finding_row(f.finding)} for f in found]
         json.dump({"findings": rows, "not_inspected": refused}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        _print_file_table(found, several=len(paths) > 1, out=sys.stdout)
+        _print_file_table(found, several=scanned > 1, out=sys.stdout)
     if found and not exit_zero:
         return EXIT_FOUND
     return EXIT_ERROR if refused else EXIT_CLEAN

@@ -13,15 +13,12 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from infra.stack import SlackDlpStack
-from slack_dlp.config import Settings, SettingsError
-
-#: Context keys the app reads besides the settings.
-APP_KEYS = ("stack_name", "local_emulator")
+from slack_dlp.config import APP_CONTEXT_KEYS, Settings, SettingsError
 
 
 def build_app(context: dict[str, object] | None = None, outdir: str | None = None) -> cdk.App:
     app = cdk.App(context=context, outdir=outdir)
-    Settings.check_names(app.node.get_all_context(), also=APP_KEYS)
+    Settings.check_names(app.node.get_all_context(), also=APP_CONTEXT_KEYS)
     settings = Settings.from_lookup(app.node.try_get_context)
     stack_name = str(app.node.try_get_context("stack_name") or "SlackDlp")
     SlackDlpStack(

@@ -258,6 +258,10 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+#: Context keys the CDK app reads besides the settings (``Settings.check_names`` accepts them).
+APP_CONTEXT_KEYS = ("stack_name", "local_emulator")
+
+
 def _with_hint(name: str, known: set[str]) -> str:
     close = get_close_matches(name, known, 1)
     return f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name)

@@ -13,11 +13,12 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from infra.stack import SlackDlpStack
-from slack_dlp.config import Settings
+from slack_dlp.config import APP_CONTEXT_KEYS, Settings, SettingsError
 
 
 def build_app(context: dict[str, object] | None = None, outdir: str | None = None) -> cdk.App:
     app = cdk.App(context=context, outdir=outdir)
+    Settings.check_names(app.node.get_all_context(), also=APP_CONTEXT_KEYS)
     settings = Settings.from_lookup(app.node.try_get_context)
     stack_name = str(app.node.try_get_context("stack_name") or "SlackDlp")
     SlackDlpStack(
@@ -32,5 +33,15 @@ def build_app(context: dict[str, object] | None = None, outdir: str | None = Non
     return app
 
 
+def main() -> int:
+    """A setting the pipeline cannot run with is one line on stderr and exit 2, not a traceback."""
+    try:
+        build_app().synth()
+    except SettingsError as error:
+        print(f"slack-dlp: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    build_app().synth()
+    sys.exit(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,13 @@ from infra.monitoring import FindingsBus, Monitoring, custom_metric, enable_trac
 from infra.nag import acknowledge
 from infra.queues import QueueWithDlq
 from infra.secrets import SlackSecrets
-from slack_dlp.config import Resources, Settings
-from slack_dlp.detect.rules import load_rules
+from slack_dlp.config import Resources, Settings, SettingsError
+from slack_dlp.detect.rules import RulesError, load_rules
 
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 INSPECTOR_TIMEOUT = Duration.seconds(60)
+#: Lambda's longest time-out.
+MAX_FUNCTION_TIMEOUT_SECONDS = 900
 REPORTER_TIMEOUT = Duration.seconds(30)
 #: Downloading and reading a 20 MB file; one file per invocation, a few at a time.
 FETCHER_TIMEOUT = Duration.seconds(120)
@@ -126,9 +129,22 @@ def custom_rule_files(settings: Settings) -> dict[str, Path]:
     files = {}
     for position, name in enumerate(settings.custom_rules):
         source = (REPO_ROOT / name).resolve()
-        load_rules(source)
+        try:
+            load_rules(source)
+        except RulesError as error:
+            raise SettingsError(f"custom_rules: {error}") from None
         files[f"custom_rules/{position}-{source.name}"] = source
     return files
+
+
+def inspector_timeout(settings: Settings) -> Duration:
+    """60 s, plus with an external DLP API the longest wait for a rate slot: every concurrent inspector
+    may be queued on the shared limiter at once, max_concurrency / dlp_requests_per_second seconds,
+    and a function that times out while it waits has spent its slot for nothing."""
+    if settings.dlp_provider != "google":
+        return INSPECTOR_TIMEOUT
+    queued = math.ceil(settings.max_concurrency / settings.dlp_requests_per_second)
+    return Duration.seconds(min(MAX_FUNCTION_TIMEOUT_SECONDS, INSPECTOR_TIMEOUT.to_seconds() + queued))
 
 
 def visibility_timeout(function_timeout: Duration, batching_window_seconds: int) -> Duration:
@@ -167,7 +183,7 @@ class SlackDlpStack(Stack):
             self,
             "InspectQueue",
             key=key,
-            visibility_timeout=visibility_timeout(INSPECTOR_TIMEOUT, settings.batching_window_seconds),
+            visibility_timeout=visibility_timeout(inspector_timeout(settings), settings.batching_window_seconds),
             max_receive_count=settings.max_receive_count,
         )
         results = QueueWithDlq(
@@ -254,7 +270,7 @@ class SlackDlpStack(Stack):
             code=code[DETECT],
             handler="inspector.handler",
             description="slack-dlp: inspects batches of messages with the DLP provider",
-            timeout=INSPECTOR_TIMEOUT,
+            timeout=inspector_timeout(settings),
             memory_size=1024,
             environment=_environment(
                 settings, resources, "results_queue_url", "fingerprint_key_secret_arn", "triage_table"

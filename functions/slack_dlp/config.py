@@ -10,12 +10,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from difflib import get_close_matches
 from typing import Any, ClassVar, Literal, get_args
 
 DlpProvider = Literal["builtin", "google"]
 ENV_PREFIX = "SLACK_DLP_"
+_SNS_ARN = re.compile(r"arn:[a-z-]+:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+")
+#: A DLP request must finish well inside the inspector's 60-second time-out (infra.stack.INSPECTOR_TIMEOUT).
+MAX_DLP_TIMEOUT_SECONDS = 30
+#: What a setting's name looks like (cdk context also holds the CDK's own keys, which never do).
+_SETTING_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 #: The largest body worth accepting. Slack's largest message is 40,000 characters; JSON-escaped as
@@ -173,6 +180,21 @@ class Settings:
             (1 <= self.backfill_requests_per_minute <= 1000, "backfill_requests_per_minute must be between 1 and 1000"),
             (0 <= self.backfill_thread_lookback_days <= 365, "backfill_thread_lookback_days must be between 0 and 365"),
             (self.min_confidence in ("low", "medium", "high"), "min_confidence must be low, medium or high"),
+            (
+                self.auto_delete_min_confidence in ("low", "medium", "high"),
+                "auto_delete_min_confidence must be low, medium or high",
+            ),
+            (
+                1 <= self.dlp_timeout_seconds <= MAX_DLP_TIMEOUT_SECONDS,
+                f"dlp_timeout_seconds must be between 1 and {MAX_DLP_TIMEOUT_SECONDS} (inspector time-out: 60 s)",
+            ),
+            (self.dedup_ttl_seconds >= 1, "dedup_ttl_seconds must be >= 1"),
+            (self.audit_retention_days >= 1, "audit_retention_days must be >= 1"),
+            (
+                not self.alarm_topic_arn or _SNS_ARN.fullmatch(self.alarm_topic_arn) is not None,
+                "alarm_topic_arn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)",
+            ),
+            (not self.alarm_email or "@" in self.alarm_email, "alarm_email must be an email address"),
             (self.allowlist_ttl_days >= 0, "allowlist_ttl_days must be >= 0 (0: no expiry)"),
             (
                 not (self.alarm_email and self.alarm_topic_arn),
@@ -193,6 +215,7 @@ class Settings:
         for ok, message in checks:
             if not ok:
                 raise SettingsError(message)
+        object.__setattr__(self, "log_level", self.log_level.upper())  # -c log_level=debug: DEBUG everywhere
         if not self.slack_api_url.endswith("/"):
             object.__setattr__(self, "slack_api_url", self.slack_api_url + "/")
 
@@ -210,6 +233,16 @@ class Settings:
         return cls(**values)
 
     @classmethod
+    def check_names(cls, names: Iterable[str], *, also: Iterable[str] = ()) -> None:
+        """Refuse a name that looks like a setting but is none (``-c batchsize=25``): it would be
+        ignored silently and the default used. Names with ``:``, ``@`` or ``-`` are the CDK's own."""
+        known = {f.name for f in fields(cls)} | set(also)
+        unknown = sorted(n for n in names if _SETTING_NAME.fullmatch(n) and n not in known)
+        if unknown:
+            hints = [_with_hint(name, known) for name in unknown]
+            raise SettingsError(f"unknown setting {', '.join(hints)}; README, Configuration lists them")
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         return cls.from_lookup(lambda name: env.get(ENV_PREFIX + name.upper()))
@@ -223,6 +256,18 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+#: Context keys the CDK app reads besides the settings (``Settings.check_names`` accepts them).
+APP_CONTEXT_KEYS = ("stack_name", "local_emulator")
+
+
+def _with_hint(name: str, known: set[str]) -> str:
+    close = get_close_matches(name, known, 1)
+    return f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name)
+
+
+_EXPECTED = {"int": "a whole number", "bool": "true or false"}
 
 
 def _coerce(name: str, annotation: object, raw: Any) -> Any:
@@ -244,8 +289,9 @@ def _coerce(name: str, annotation: object, raw: Any) -> Any:
                 items = list(raw)
             return tuple(str(item).strip() for item in items if str(item).strip())
         return str(raw)
-    except (TypeError, ValueError) as error:
-        raise SettingsError(f"setting {name!r} has an invalid value") from error
+    except (TypeError, ValueError):
+        expected = _EXPECTED.get(kind, "a list" if kind.startswith("tuple") else "text")
+        raise SettingsError(f"setting {name!r} must be {expected}, not {str(raw)[:40]!r}") from None
 
 
 @dataclass(frozen=True)

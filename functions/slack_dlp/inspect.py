@@ -97,8 +97,8 @@ class Inspector:
 
     def _inspect_chunk(self, chunk: list[tuple[str, InspectionItem]]) -> list[ItemOutcome]:
         try:
-            # A file chunk carries its file's name: rules with a ``path`` apply only to files it matches.
-            paths = [item.ref.file_name if item.ref.kind is MessageKind.FILE else "" for _, item in chunk]
+            # A file chunk carries its file's path: rules with a ``path`` apply only to files it matches.
+            paths = [item.ref.file_path if item.ref.kind is MessageKind.FILE else "" for _, item in chunk]
             outcomes = self._dlp.inspect([item.text for _, item in chunk], paths if any(paths) else None)
         except DlpError as error:
             logger.warning("DLP request failed", extra={"provider": self._dlp.name, "error": str(error)})

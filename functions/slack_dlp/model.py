@@ -79,6 +79,8 @@ class MessageRef:
     file_where: str = ""
     file_chunk: int = 0
     file_link: str = ""
+    #: Inside an archive: the member's path, an archive inside it joined by ``!`` (``inner.zip!deploy/main.tf``).
+    file_member: str = ""
     #: Enterprise Grid: the organization (E0123...) of ``team_id``, the workspace; empty elsewhere.
     enterprise_id: str = ""
     #: Posted by an app or an incoming webhook (B0123...), not by a person.
@@ -97,6 +99,13 @@ class MessageRef:
     def is_smoke_test(self) -> bool:
         """A synthetic event from ``slack-dlp smoke`` (signed with the stack's signing secret)."""
         return self.event_id.startswith(SMOKE_TEST_EVENT_PREFIX)
+
+    @property
+    def file_path(self) -> str:
+        """The path rules with a ``path`` (gitleaks' ``main.tf`` rules) are matched against: the file's
+        name, and inside an archive the member's after a ``!`` (``bundle.zip!infra/main.tf``), as
+        gitleaks names archive members."""
+        return f"{self.file_name}!{self.file_member}" if self.file_member else self.file_name
 
     @property
     def item_id(self) -> str:
@@ -131,6 +140,7 @@ class MessageRef:
                 file_where=_str(data, "file_where"),
                 file_chunk=int(data.get("file_chunk") or 0),
                 file_link=_str(data, "file_link"),
+                file_member=_str(data, "file_member"),
                 enterprise_id=_str(data, "enterprise_id"),
                 bot_id=_str(data, "bot_id"),
             )

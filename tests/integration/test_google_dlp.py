@@ -69,6 +69,44 @@ def test_a_request_the_api_rejects_as_too_large_is_split_and_retried() -> None:
         assert sum(len(o) for o in outcomes if not isinstance(o, DlpError)) == 4
 
 
+def test_an_api_accepting_fewer_rows_than_configured_costs_refused_requests_once_not_every_batch() -> None:
+    # GIVEN a client configured for 100 rows per request, and an API that accepts 25
+    with DlpEmulator(requests_per_second=1000, max_rows=25) as small:
+        client = _client(small.endpoint)
+        # WHEN it inspects four batches of 100
+        for _ in range(4):
+            outcomes = client.inspect(_texts(100))
+            assert all(not isinstance(o, DlpError) for o in outcomes)
+        # THEN only the first batch spent refused requests (100 and 50 rows); later ones go as 25s
+        assert small.state.bad_requests == 3
+        assert small.state.accepted - small.state.bad_requests == 4 * 4
+        assert small.state.rows == 400
+
+
+class CountingLimiter:
+    def __init__(self) -> None:
+        self.acquired = self.refusals = 0
+
+    def acquire(self) -> float:
+        self.acquired += 1
+        return 0.0
+
+    def throttled(self) -> None:
+        self.refusals += 1
+
+
+@pytest.mark.parametrize(
+    ("status", "status_name", "refusals"),
+    [(429, "RESOURCE_EXHAUSTED", 1), (503, "UNAVAILABLE", 0)],  # an outage is no quota: the rate stays
+)
+def test_a_refusal_for_quota_tells_the_limiter_to_slow_down(status: int, status_name: str, refusals: int) -> None:
+    limiter = CountingLimiter()
+    transport = _fake(status, {"error": {"code": status, "status": status_name, "message": "no"}})
+    client = GoogleDlpClient(GoogleDlpConfig(project="acme"), fingerprinter=KEY, limiter=limiter, transport=transport)  # type: ignore[arg-type]
+    assert all(isinstance(o, DlpError) and o.retryable for o in client.inspect(["a", "b"]))
+    assert (limiter.acquired, limiter.refusals) == (1, refusals)
+
+
 def test_quota_exceeded_fails_the_items_retryably_with_retry_after() -> None:
     with DlpEmulator(requests_per_second=1) as strict:
         client = _client(strict.endpoint)

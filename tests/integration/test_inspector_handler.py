@@ -55,24 +55,27 @@ def test_rules_with_a_path_fire_on_file_chunks_of_matching_files_only(
     load_handler: Any, stack: FakeStack, monkeypatch: Any
 ) -> None:
     # GIVEN the upstream gitleaks rules deployed, and the same Terraform text as a chunk of a file
-    # named main.tf, a chunk of notes.txt and a chat message
+    # named main.tf, a chunk of notes.txt, chunks of a zip's main.tf and notes.txt, and a chat message
     rules = Path(__file__).resolve().parents[1] / "data" / "gitleaks.toml"
     monkeypatch.setenv("SLACK_DLP_CUSTOM_RULES", json.dumps([str(rules)]))
     inspector = load_handler("inspector")
     terraform = 'resource "azurerm_sql_server" "db" {\n  administrator_login_password = "Tq7Zk2Lp9Wm4xv"\n}\n'
     message = inspection_item(terraform, ts="1700000000.000001")
-    tf_chunk, txt_chunk = (
+    chunks = [
         InspectionItem(
-            ref=replace(message.ref, kind=MessageKind.FILE, file_id=f"F0{i}", file_name=name), text=terraform
+            ref=replace(message.ref, kind=MessageKind.FILE, file_id=f"F0{i}", file_name=name, file_member=member),
+            text=terraform,
         )
-        for i, name in enumerate(("infra/main.tf", "notes.txt"))
-    )
-    event = sqs_event([tf_chunk.to_json(), txt_chunk.to_json(), message.to_json()])
+        for i, (name, member) in enumerate(
+            (("infra/main.tf", ""), ("notes.txt", ""), ("bundle.zip", "infra/main.tf"), ("bundle.zip", "notes.txt"))
+        )
+    ]
+    event = sqs_event([chunk.to_json() for chunk in chunks] + [message.to_json()])
     # WHEN the inspector handles the batch
     response = inspector.handler(event, FakeLambdaContext())
-    # THEN only the main.tf chunk fires the Terraform rule
+    # THEN only the main.tf chunks fire the Terraform rule, the zip's named as gitleaks names members
     assert response == {"batchItemFailures": []}
     results = [InspectionResult.from_json(m["Body"]) for m in stack.drain(stack.results_queue_url)]
-    fired = {r.ref.file_name or "message" for r in results for f in r.findings if f.detector == TF_RULE}
-    assert fired == {"infra/main.tf"}
+    fired = {r.ref.file_path or "message" for r in results for f in r.findings if f.detector == TF_RULE}
+    assert fired == {"infra/main.tf", "bundle.zip!infra/main.tf"}
     assert all("Tq7Zk2Lp9Wm4xv" not in r.to_json() for r in results)

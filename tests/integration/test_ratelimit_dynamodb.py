@@ -50,6 +50,27 @@ def test_a_lost_race_rereads_and_retries(aws: None) -> None:
     assert clock.now >= first + 1.0 + Quota(2).margin_seconds
 
 
+def test_a_refusal_one_container_sees_slows_every_container(aws: None) -> None:
+    # GIVEN two containers limited to 10 requests/s on one table, and the API refusing a request of each
+    dynamodb = boto3.client("dynamodb")
+    create_rate_limit_table(dynamodb, "limits")
+    clock = FakeClock(5_000.0)
+    a, b = (DynamoDbRateLimiter(dynamodb, "limits", Quota(10), clock=clock, sleep=clock.sleep) for _ in range(2))
+    a.acquire()
+    b.acquire()
+    a.throttled()  # alone, jitter
+    b.throttled()  # a second within a window: the API allows less
+    a.throttled()  # a's request predates the cut: no second cut
+    # WHEN both send a backlog for ten seconds
+    sends = []
+    for limiter in [a, b] * 40:
+        limiter.acquire()
+        sends.append(clock.now)
+    # THEN together they keep to the cut rate, 7 in any second, and a later write kept the cut
+    assert max_in_window(sends, 1.0) == 7
+    assert b._read().pace.rate == 7
+
+
 def _worker(endpoint: str, dlp_endpoint: str, quota: int, count: int, results: Any) -> None:
     from slack_dlp.detect.engine import Fingerprinter
     from slack_dlp.dlp.google import GoogleDlpClient, GoogleDlpConfig

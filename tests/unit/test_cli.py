@@ -144,3 +144,22 @@ def test_findings_without_a_region_is_one_line_and_exit_2(
     assert main(["findings"]) == 2
     err = capsys.readouterr().err
     assert "region" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_scan_applies_path_rules_to_archive_members_by_their_own_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import zipfile
+
+    # GIVEN the upstream gitleaks rules, and a zip holding a Terraform file and the same text as notes
+    rules = Path(__file__).resolve().parents[1] / "data" / "gitleaks.toml"
+    terraform = 'resource "azurerm_sql_server" "db" {\n  administrator_login_password = "Tq7Zk2Lp9Wm4xv"\n}\n'
+    with zipfile.ZipFile(tmp_path / "bundle.zip", "w") as archive:
+        archive.writestr("infra/main.tf", terraform)
+        archive.writestr("notes.txt", terraform)
+    # WHEN the zip is scanned
+    assert main(["scan", "--json", "--rules", str(rules), str(tmp_path / "bundle.zip")]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    # THEN the Terraform rule fires in main.tf only, as if the file had been shared alone
+    fired = {f["where"].split(",")[0] for f in findings if f["type"] == "gitleaks.hashicorp-tf-password"}
+    assert fired == {"infra/main.tf"}

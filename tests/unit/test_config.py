@@ -46,6 +46,13 @@ def test_env_round_trip_gives_the_same_settings_the_stack_was_built_with() -> No
         ({"dlp_provider": "acme"}, "dlp_provider"),
         ({"batch_size": "lots"}, "batch_size"),
         ({"min_confidence": "certain"}, "min_confidence"),
+        ({"auto_delete_min_confidence": "extreme"}, "auto_delete_min_confidence"),
+        ({"dlp_timeout_seconds": "120"}, "dlp_timeout_seconds"),
+        ({"dedup_ttl_seconds": "0"}, "dedup_ttl_seconds"),
+        ({"audit_retention_days": "0"}, "audit_retention_days"),
+        ({"alarm_topic_arn": "ops-alarms"}, "alarm_topic_arn"),
+        ({"alarm_email": "secops"}, "alarm_email"),
+        ({"snapstart": "maybe"}, "'snapstart' must be true or false, not 'maybe'"),
     ],
 )
 def test_invalid_settings_fail_with_a_message_naming_the_setting(changes: dict[str, str], message: str) -> None:
@@ -69,3 +76,17 @@ def test_automatic_deletion_without_an_admin_token_is_refused_with_a_clear_messa
     with pytest.raises(SettingsError, match="admin_user_token=true"):
         Settings.from_lookup({"auto_delete_categories": "secret"}.get)
     assert Settings.from_lookup({"auto_delete_categories": "secret", "admin_user_token": "true"}.get).admin_user_token
+
+
+def test_a_misspelt_setting_is_refused_with_the_name_it_resembles_not_ignored() -> None:
+    # GIVEN cdk context with a typo, the app's own keys, and the CDK's own keys
+    names = ["dlp_request_per_second", "stack_name", "batch_size", "@aws-cdk/core:checkSecretUsage", "aws:cdk:x"]
+    # WHEN the names are checked THEN only the typo is refused, and the real name is suggested
+    with pytest.raises(SettingsError, match=r"'dlp_request_per_second' \(did you mean 'dlp_requests_per_second'\?\)"):
+        Settings.check_names(names, also=("stack_name",))
+    Settings.check_names(names[1:], also=("stack_name",))
+
+
+def test_a_lower_case_log_level_reaches_every_function_as_its_level_name() -> None:
+    settings = Settings.from_lookup({"log_level": "debug"}.get)
+    assert settings.to_env()["SLACK_DLP_LOG_LEVEL"] == "DEBUG"

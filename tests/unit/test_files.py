@@ -241,3 +241,18 @@ def test_a_gzip_bomb_is_refused_before_it_expands() -> None:
     result = extract("zeros.log.gz", data, limits=Limits(max_archive_bytes=5_000_000))
     assert result == Skipped("zip_bomb", "gzip expands more than 100x")
     assert time.monotonic() - started < 5
+
+
+def test_segments_and_chunks_of_archive_members_know_the_member_path() -> None:
+    # GIVEN a zip holding a file and a zip that holds a tar.gz with a Terraform file
+    inner = filefactory.zip_of({"deploy/logs.tar.gz": filefactory.tar_of({"infra/main.tf": b"x"}, gzipped=True)})
+    data = filefactory.zip_of({"README.md": b"read me", "inner.zip": inner})
+    # WHEN it is extracted and chunked
+    result = extract("bundle.zip", data, limits=Limits(max_depth=3))
+    assert isinstance(result, Extracted)
+    # THEN each segment and chunk names its member, nested archives joined by "!" (gitleaks' way)
+    assert [s.member for s in result.segments] == ["README.md", "inner.zip!deploy/logs.tar.gz!infra/main.tf"]
+    assert [c.member for c in chunk_segments(result.segments)] == [s.member for s in result.segments]
+    # AND a file that is no archive has none
+    plain = extract("main.tf", b"x")
+    assert isinstance(plain, Extracted) and plain.segments[0].member == ""

@@ -151,3 +151,14 @@ def test_auto_join_asks_for_channels_join_and_the_channel_events_and_org_deploy_
     assert grid["settings"]["org_deploy_enabled"] is True  # type: ignore[index]
     off = _manifest(capsys, tmp_path, "-c", "auto_join_public_channels=false")
     assert "channels:join" not in off["oauth_config"]["scopes"]["bot"]  # type: ignore[index]
+
+
+def test_manifest_refuses_a_misspelt_setting_as_cdk_deploy_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # GIVEN a setting name with a typo, which would otherwise leave the default scopes in place
+    code = main(["manifest", "--no-stack", "--cdk-json", str(tmp_path / "none.json"), "-c", "admin_user_tokn=true"])
+    # THEN it is one line naming the closest setting, and exit 2
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert "admin_user_token" in err and "\n" not in err

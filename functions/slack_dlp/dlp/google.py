@@ -5,8 +5,10 @@ their text through ``recordLocation.tableLocation.rowIndex``. Facts of the wire 
 relies on: int64 fields arrive as JSON strings, and proto3 JSON omits zero values, so a finding in
 row 0 has an empty ``tableLocation`` and one at offset 0 has no ``start``: every missing number is 0.
 A request is split before it exceeds the API's size limit, and again if the API says it is too
-large. Push-back (429, 5xx, time-outs, connection errors) fails the affected items so SQS
-delivers them again; a response that does not parse fails them loudly, never reports "clean".
+large; the halves bound later requests too, so a container learns an API's lower limit once instead
+of spending a refused request on it in every batch. Push-back (429, 5xx, time-outs, connection
+errors) fails the affected items so SQS delivers them again, and tells the rate limiter to slow
+down; a response that does not parse fails them loudly, never reports "clean".
 """
 
 from __future__ import annotations
@@ -134,6 +136,8 @@ class GoogleDlpClient:
         self._transport = transport or urllib3_transport()
         self._token = token
         self._on_request = on_request
+        #: Rows per request: max_items, lowered when the API refuses a request as too large.
+        self._max_rows = config.max_items
 
     @property
     def max_items(self) -> int:
@@ -183,7 +187,7 @@ class GoogleDlpClient:
         overhead = len(self.request_body([]))
         while start < len(texts):
             size, end = overhead, start
-            while end < len(texts) and end - start < self._config.max_items:
+            while end < len(texts) and end - start < self._max_rows:
                 row = len(json.dumps(texts[end], ensure_ascii=False).encode("utf-8")) + 32
                 if end > start and size + row > self._config.max_request_bytes:
                     break
@@ -200,6 +204,7 @@ class GoogleDlpClient:
             if len(texts) == 1:
                 return [DlpError("a single message is larger than the DLP API accepts", retryable=False)]
             middle = len(texts) // 2
+            self._max_rows = min(self._max_rows, middle)
             return self._inspect_rows(texts[:middle]) + self._inspect_rows(texts[middle:])
         except DlpError as error:
             return [error] * len(texts)
@@ -242,6 +247,7 @@ class GoogleDlpClient:
         retryable = result.status == 429 or result.status >= 500 or result.status == 408
         if result.status == 429:
             metrics.add_metric(name="DlpRateLimited", unit="Count", value=1)
+            self._limiter.throttled()  # the API allows less than the settings say: every container slows down
         retry_after = _retry_after(result.headers)
         raise DlpError(f"DLP API HTTP {result.status}: {message}", retryable=retryable, retry_after=retry_after)
 

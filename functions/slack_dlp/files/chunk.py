@@ -22,6 +22,7 @@ class Chunk:
     text: str
     where: str
     first_line: int
+    member: str = ""
 
 
 def chunk_segments(
@@ -39,7 +40,7 @@ def chunk_segments(
                 newline = text.rfind("\n", start + size - overlap, end)
                 end = newline + 1 if newline > start else end
             line = segment.first_line + text.count("\n", 0, start)
-            chunks.append(Chunk(len(chunks), text[start:end], at_line(segment.where, line), line))
+            chunks.append(Chunk(len(chunks), text[start:end], at_line(segment.where, line), line, segment.member))
             if end >= len(text):
                 break
             start = max(end - overlap, start + 1)

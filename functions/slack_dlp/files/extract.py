@@ -84,6 +84,8 @@ class Segment:
     text: str
     where: str
     first_line: int = 1
+    #: Inside an archive: the member's path, an archive inside it joined by ``!``; "" for the file itself.
+    member: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ class _Budget:
     chars_left: int
     truncated: bool = False
     segments: list[Segment] = field(default_factory=list)
+    #: The archive members being read, outermost first.
+    members: list[str] = field(default_factory=list)
 
     def add(self, text: str, where: str, first_line: int = 1) -> bool:
         if self.chars_left <= 0:
@@ -112,7 +116,7 @@ class _Budget:
             text, self.truncated = text[: self.chars_left], True
         self.chars_left -= len(text)
         if text.strip():
-            self.segments.append(Segment(text, where, first_line))
+            self.segments.append(Segment(text, where, first_line, "!".join(self.members)))
         return not self.truncated
 
 
@@ -279,12 +283,15 @@ def _members(archive: _Archive, budget: _Budget, guard: Guard, prefix: str) -> N
         where = f"{prefix}{member}, "
         textual = kind in ("text", UNKNOWN)
         content = archive.read(member, budget.chars_left * 4 + 4) if textual else archive.read(member)
+        budget.members.append(member)
         try:
             _EXTRACTORS[kind](content, budget, guard, where)
         except Refused as refused:
             if refused.reason in ("corrupt", "binary", "encrypted", "unsupported_type"):
                 continue  # one unreadable member does not hide the others
             raise
+        finally:
+            budget.members.pop()
         if budget.truncated:
             return
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from slack_dlp.files.chunk import DEFAULT_CHUNK_CHARS, DEFAULT_OVERLAP_CHARS, chunk_segments
+from slack_dlp.files.chunk import DEFAULT_CHUNK_CHARS, DEFAULT_OVERLAP_CHARS, Chunk, chunk_segments
 from slack_dlp.files.extract import Limits, Skipped, extract, kind_of
 from slack_dlp.model import FileRef, InspectionItem, MessageKind, MessageRef
 from slack_dlp.observability import logger, metrics
@@ -153,7 +153,7 @@ class FileInspector:
             return self._skip(ref, info, extracted.reason, extracted.detail)
         chunks = chunk_segments(extracted.segments, self._chunk_chars, self._overlap_chars)
         for chunk in chunks:
-            item = InspectionItem(ref=self._ref(ref, info, name, chunk.index, chunk.where), text=chunk.text)
+            item = InspectionItem(ref=self._ref(ref, info, name, chunk), text=chunk.text)
             self._queue.publish(item.to_json())
         metrics.add_metric(name="FileChunksEnqueued", unit="Count", value=len(chunks))
         logger.info("file queued for inspection", extra={"file_id": ref.file_id, "chunks": len(chunks),
@@ -161,7 +161,7 @@ class FileInspector:
         return FileOutcome(chunks=len(chunks))
 
     @staticmethod
-    def _ref(ref: FileRef, info: dict[str, Any], name: str, chunk: int, where: str) -> MessageRef:
+    def _ref(ref: FileRef, info: dict[str, Any], name: str, chunk: Chunk) -> MessageRef:
         channels = info.get("channels") or info.get("groups") or info.get("ims") or []
         channel = ref.channel_id or (str(channels[0]) if channels else "")
         return MessageRef(
@@ -173,8 +173,9 @@ class FileInspector:
             kind=MessageKind.FILE,
             file_id=ref.file_id,
             file_name=name,
-            file_where=where,
-            file_chunk=chunk,
+            file_where=chunk.where,
+            file_chunk=chunk.index,
+            file_member=chunk.member,
             file_link=str(info.get("permalink") or ""),
             enterprise_id=ref.enterprise_id,
         )

@@ -17,6 +17,15 @@ def register(commands: Any) -> None:
     bench.add_argument("--rows-per-request", type=int, default=100)
     bench.add_argument("--api-latency", type=float, default=0.0, help="seconds the emulator takes per request")
     bench.add_argument("--margin-ms", type=int, default=40, help="the rate limiter's jitter margin")
+    bench.add_argument(
+        "--api-requests-per-second",
+        type=int,
+        help="the emulator's limit when the API is stricter than the pipeline's quota (default: the quota)",
+    )
+    bench.add_argument("--api-max-rows", type=int, help="the emulator's rows per request (default: --rows-per-request)")
+    bench.add_argument(
+        "--max-receive-count", type=int, default=10, help="failed deliveries before a message goes to the DLQ"
+    )
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--plot", metavar="FILE.png", help="requests/s and items/s over time against the quota")
     bench.set_defaults(func=run)
@@ -35,9 +44,12 @@ def run(args: argparse.Namespace) -> int:
             api_latency=args.api_latency,
             margin_ms=args.margin_ms,
             dlp_endpoint=args.dlp_endpoint,
+            api_requests_per_second=args.api_requests_per_second,
+            api_max_rows=args.api_max_rows,
+            max_receive_count=args.max_receive_count,
         )
     )
     if args.plot:
         plot(report, args.plot)
     print_report(report, args.json)
-    return EXIT_CLEAN if report["lost"] == 0 else EXIT_FOUND
+    return EXIT_CLEAN if report["lost"] == 0 and report["dead_lettered"] == 0 else EXIT_FOUND

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from slack_dlp.config import Settings, SettingsError
+from slack_dlp.config import APP_CONTEXT_KEYS, Settings, SettingsError
 from slack_dlp_tools.cli.common import EXIT_CLEAN, StackTarget, UsageError, add_stack_arguments, api_url
 
 PLACEHOLDER = "https://REPLACE-AFTER-DEPLOY.execute-api.REGION.amazonaws.com"
@@ -51,6 +51,7 @@ def settings_from(cdk_json: Path, overrides: list[str]) -> Settings:
             raise UsageError(f"-c takes KEY=VALUE, not {pair!r}")
         context[key.strip()] = value
     try:
+        Settings.check_names(context, also=APP_CONTEXT_KEYS)  # as `cdk deploy` would refuse it
         return Settings.from_lookup(context.get)
     except SettingsError as error:
         raise UsageError(str(error)) from None

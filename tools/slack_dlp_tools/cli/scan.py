@@ -237,8 +237,10 @@ def scan_file(engine: Any, path: Path, limits: Any) -> list[FileFinding] | Refus
         return Refusal(extracted.reason, extracted.detail)
     found: list[FileFinding] = []
     for segment in extracted.segments:
-        # In overlapping pieces for long texts; rules with a `path` (gitleaks' main.tf rules) see the name.
-        for finding in engine.scan_large(segment.text, path=str(path)):
+        # In overlapping pieces for long texts; rules with a `path` (gitleaks' main.tf rules) see the
+        # name, and inside an archive the member's after a "!" (bundle.zip!infra/main.tf), as the fetcher.
+        file_path = f"{path}!{segment.member}" if segment.member else str(path)
+        for finding in engine.scan_large(segment.text, path=file_path):
             where = locate(segment.where, segment.text, finding.start)
             if where.startswith("line "):  # plain text: line:column, as before
                 column = finding.start - (segment.text.rfind("\n", 0, finding.start) + 1) + 1

@@ -4,13 +4,18 @@ Each worker is a separate process, like a concurrent Lambda container: it builds
 ``Inspector`` with the real ``GoogleDlpClient`` and the real ``DynamoDbRateLimiter`` (sharing only
 a DynamoDB table, in MiniStack), takes batches of up to 100 messages from a shared queue (the
 inspect queue), and puts every failed message back (SQS redelivery). The DLP API is the given
-endpoint, or the local emulator (its own process) enforcing the quota for real.
+endpoint, or the local emulator (its own process) enforcing the quota for real. The emulator may
+be stricter than the pipeline is configured for (``api_requests_per_second``, ``api_max_rows``), as
+a real API's quota can be: failed messages then come back after the API's Retry-After, as SQS
+redelivers them, and a message that failed ``max_receive_count`` times goes to the dead-letter queue.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import multiprocessing
+import os
 import queue
 import random
 import sys
@@ -40,6 +45,19 @@ class BenchConfig:
     margin_ms: int = 40
     dlp_endpoint: str | None = None
     timeout: float = 600.0
+    #: The emulator's own limits, when the API is stricter than the pipeline's settings (default: the same).
+    api_requests_per_second: int | None = None
+    api_max_rows: int | None = None
+    #: Deliveries of a message before SQS moves it to the dead-letter queue (the stack's max_receive_count).
+    max_receive_count: int = 10
+
+    @property
+    def api_limits(self) -> tuple[int, int]:
+        """Requests per second and rows per request the API enforces."""
+        return (
+            self.api_requests_per_second or self.requests_per_second,
+            self.api_max_rows or self.rows_per_request,
+        )
 
 
 def _messages(count: int) -> list[str]:
@@ -71,6 +89,9 @@ def _worker(config: BenchConfig, aws_endpoint: str, dlp_endpoint: str, work: Any
     from slack_dlp.observability import logger
 
     logger.setLevel("WARNING")  # a finding per 50 messages would drown the report
+    # ... and so would the metric lines Powertools prints (FindingsByDetector), which would also make
+    # --json output unparseable: a worker has nothing to say on stdout.
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
 
     class CountingPublisher:
         published = 0
@@ -119,10 +140,47 @@ def _worker(config: BenchConfig, aws_endpoint: str, dlp_endpoint: str, work: Any
             except Exception as error:  # any failure means SQS redelivers it
                 failed.append((message_id, body))
                 rejected += "429" in str(error)
-        if failed:
-            work.put(failed)  # redelivery
-        done.put(("batch", completed, len(failed), rejected))
+        # As the handler does: a Retry-After keeps the failed messages invisible that long.
+        delays = Inspector.retry_delays(inspected, [message_id for message_id, _ in failed])
+        done.put(("batch", completed, [(m, b, delays.get(m, 0.0)) for m, b in failed], rejected))
     done.put(("requests", requests, [sent - slot for (sent, _), slot in zip(requests, lateness, strict=False)], 0))
+
+
+class _InspectQueue:
+    """What SQS does with the results of each delivery: a failed message becomes visible again after
+    its Retry-After (else at once) and goes to the dead-letter queue after ``max_receive_count``
+    failed deliveries."""
+
+    def __init__(self, work: Any, max_receive_count: int) -> None:
+        self._work = work
+        self._max_receive_count = max_receive_count
+        self._invisible: list[tuple[float, str, str]] = []  # (visible again at, message id, body)
+        self.completions: Counter[str] = Counter()
+        self.failed_deliveries: Counter[str] = Counter()
+        self.dead_lettered: set[str] = set()
+        self.finish_times: list[float] = []
+
+    def outstanding(self, total: int) -> bool:
+        return len(self.completions) + len(self.dead_lettered) < total
+
+    def redeliver_due(self) -> None:
+        due = []
+        while self._invisible and self._invisible[0][0] <= time.time():
+            _, message_id, body = heapq.heappop(self._invisible)
+            due.append((message_id, body))
+        for first in range(0, len(due), BATCH):
+            self._work.put(due[first : first + BATCH])
+
+    def settle(self, completed: list[tuple[str, float]], failed: list[tuple[str, str, float]]) -> None:
+        for message_id, at in completed:
+            self.completions[message_id] += 1
+            self.finish_times.append(at)
+        for message_id, body, delay in failed:
+            self.failed_deliveries[message_id] += 1
+            if self.failed_deliveries[message_id] >= self._max_receive_count:
+                self.dead_lettered.add(message_id)  # the next receive would move it to the DLQ
+            else:
+                heapq.heappush(self._invisible, (time.time() + delay, message_id, body))
 
 
 def run(config: BenchConfig) -> dict[str, Any]:
@@ -137,8 +195,7 @@ def run(config: BenchConfig) -> dict[str, Any]:
             emulator = context.Process(
                 target=_emulator_process,
                 args=(
-                    config.requests_per_second,
-                    config.rows_per_request,
+                    *config.api_limits,
                     config.api_latency,
                     ready,
                     stop,
@@ -159,21 +216,18 @@ def run(config: BenchConfig) -> dict[str, Any]:
         started = time.time()
         for first in range(0, len(bodies), BATCH):
             work.put([(str(first + i), body) for i, body in enumerate(bodies[first : first + BATCH])])
-        completions: Counter[str] = Counter()
-        finish_times: list[float] = []
-        failures = rejected = 0
+        inspect_queue = _InspectQueue(work, config.max_receive_count)
+        rejected = 0
         deadline = time.monotonic() + config.timeout
-        while len(completions) < len(bodies) and time.monotonic() < deadline:
+        while inspect_queue.outstanding(len(bodies)) and time.monotonic() < deadline:
+            inspect_queue.redeliver_due()
             try:
-                kind, completed, failed, rejected_now = done.get(timeout=5)
+                _, completed, failed, rejected_now = done.get(timeout=0.05)
             except queue.Empty:
                 continue
-            for message_id, at in completed:
-                completions[message_id] += 1
-                finish_times.append(at)
-            failures += failed
+            inspect_queue.settle(completed, failed)
             rejected += rejected_now
-        finished = max(finish_times) if finish_times else time.time()
+        finished = max(inspect_queue.finish_times, default=time.time())
         for _ in workers:
             work.put(None)
         requests: list[tuple[float, int]] = []
@@ -193,22 +247,29 @@ def run(config: BenchConfig) -> dict[str, Any]:
             api_stats = stats_queue.get(timeout=30)
             emulator.join(timeout=30)
     seconds = max(finished - started, 1e-9)
-    pending = len(bodies) - len(completions)
+    completions, failed_deliveries = inspect_queue.completions, inspect_queue.failed_deliveries
+    pending = len(bodies) - len(completions) - len(inspect_queue.dead_lettered)
+    api_rps, api_rows = config.api_limits
+    limit = min(config.requests_per_second, api_rps) * min(config.rows_per_request, api_rows)
     return {
         "items": len(bodies),
         "workers": config.workers,
         "quota_requests_per_second": config.requests_per_second,
         "rows_per_request": config.rows_per_request,
+        "api_requests_per_second": config.api_limits[0],
+        "api_max_rows": config.api_limits[1],
         "api_latency_seconds": config.api_latency,
         "seconds": round(seconds, 2),
         "items_per_second": round(len(completions) / seconds, 1),
-        "quota_utilization": round(
-            len(completions) / seconds / (config.requests_per_second * config.rows_per_request), 3
-        ),
+        # Of what both sides allow: the pipeline's settings and the API's own limits.
+        "limit_items_per_second": limit,
+        "quota_utilization": round(len(completions) / seconds / limit, 3),
         "requests": len(requests),
         "mean_rows_per_request": round(sum(r for _, r in requests) / len(requests), 1) if requests else 0,
         "rejected": api_stats.get("rejected", rejected),
-        "failed_deliveries": failures,
+        "failed_deliveries": sum(failed_deliveries.values()),
+        "most_deliveries_of_one_message": max(failed_deliveries.values(), default=0) + 1,
+        "dead_lettered": len(inspect_queue.dead_lettered),
         "lost": pending,
         "duplicates": sum(count - 1 for count in completions.values() if count > 1),
         "max_requests_in_any_second": api_stats.get("max_in_any_second"),

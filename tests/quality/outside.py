@@ -792,6 +792,75 @@ def negatives_secrets(g: Gen) -> Iterator[Case]:
     yield Case(n, f'public_key = "{g.s(B64, 44)}"')
 
 
+# -- second pass: code, config files and command lines ----------------------------------------------
+#: category -> messages with a password in them (``{pw}``).
+PASSWORD_LAYOUTS: dict[str, tuple[str, ...]] = {
+    "code-config": (
+        'conftest.py has os.environ["DB_PASSWORD"] = "{pw}" hardcoded, fix pls',
+        '```\nsettings["password"] = "{pw}"\nsettings["host"] = "db7.internal"\n```',
+        'config[:password] = "{pw}"  # rails console, prod',
+        '```go\nos.Setenv("DB_PASSWORD", "{pw}")\n```',
+        'System.setProperty("db.password", "{pw}");',
+        "config.set('auth', 'password', '{pw}')\nconfig.write(f)",
+        "settings.xml for the mirror:\n```\n<server>\n  <id>nexus</id>\n  <username>deploy</username>\n"
+        "  <password>{pw}</password>\n</server>\n```",
+        '<entry key="db.user">app</entry>\n<entry key="db.password">{pw}</entry>',
+        'app.config:\n<appSettings>\n  <add key="DbUser" value="svc_app" />\n  <add key="DbPassword" value="{pw}" />'
+        "\n</appSettings>",
+        '<bean id="ds">\n  <property name="password" value="{pw}"/>\n</bean>',
+        "ftp login for the vendor: user=acme pass={pw}",
+        "DB_HOST=db7.internal\nDB_USER=app\nDB_PASS={pw}",
+    ),
+    "cli-more": (
+        "pg_restore args:\n--username app\n--password {pw}",
+        "sshpass -p '{pw}' ssh root@10.0.4.12 uptime",
+        "htpasswd -b /etc/nginx/.htpasswd admin {pw}",
+        "on the jump box: net user svc_backup {pw} /add",
+    ),
+}
+
+
+@builder
+def code_and_config(g: Gen) -> Iterator[Case]:
+    sec = g.aws_secret()
+    yield Case("code-config", f"in the test setup:\n```\nos.environ['AWS_SECRET_ACCESS_KEY'] = '{sec}'\n```", (sec,))
+    for category, layouts in PASSWORD_LAYOUTS.items():
+        for layout in layouts:
+            pw = g.password()
+            yield Case(category, layout.format(pw=pw), (pw,))
+    n = g.card("visa")
+    yield Case("card", f"{group(n, (4, 4, 4, 4))} 331 exp 09/28", (group(n, (4, 4, 4, 4)),))
+    n = g.card("mc")
+    yield Case("card", f"card {group(n, (4, 4, 4, 4))} cvv 804", (group(n, (4, 4, 4, 4)),))
+
+
+@builder
+def negatives_config(g: Gen) -> Iterator[Case]:
+    n = "neg-config"
+    yield Case(n, "```\n<password>{{ .Values.db.password }}</password>\n<username/>\n<password/>\n```")
+    yield Case(n, "<password>${DB_PASSWORD}</password>\n<secret>changeme</secret>")
+    yield Case(n, '<property name="password" value="${db.password}"/>')
+    yield Case(n, '<add key="DbPassword" value="&lt;your-password&gt;" />')
+    yield Case(n, 'os.environ["DB_PASSWORD"] = os.environ["VAULT_DB_PASSWORD"]')
+    yield Case(n, 'settings["password_policy"] = "StrictPolicy2024"\nsettings["password_min_length"] = "14"')
+    yield Case(n, f'os.Setenv("TOKEN_ID", "{g.s(HEX, 20)}")\nos.Setenv("KEY_ALIAS", "prod-signing-2026")')
+    yield Case(n, 'System.setProperty("secret_arn", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db")')
+    yield Case(n, "config.set('auth', 'password_file', '/etc/acme/pw.txt')")
+    yield Case(n, "the ARN is arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf")
+    yield Case(n, 'FILTERED_PARAMS = ("password", "password_confirmation", "secret_token", "access_token")')
+    yield Case(n, 'req.headers.set("X-Api-Key", "application/json")')
+    yield Case(n, '<bean id="auth">\n  <passwordEncoder>bcryptPasswordEncoder</passwordEncoder>\n</bean>')
+    yield Case(n, "code review: first pass: in-progress")
+    yield Case(n, "echo $PW | podman login -u ci --password-stdin quay.io")
+    yield Case(n, "restic backup --password-file /run/secrets/restic ~/work")
+    yield Case(n, "net user admin * /add\nnet user guest /active:no")
+    yield Case(n, "sshpass -f ~/.ssh/pw ssh deploy@bastion")
+    yield Case(n, "htpasswd -c /etc/nginx/.htpasswd admin  (it prompts)")
+    yield Case(n, "bypass=true passthrough=enabled compass: north")
+    yield Case(n, "did it pass: yes, the second pass=done")
+    yield Case(n, f"order {g.digits(16)} 331 units")
+
+
 # -- measuring through the CLI -----------------------------------------------------------------------
 def score(labeled: list[Case], found: list[list[tuple[int, int]]]) -> dict[str, list[int]]:
     """category -> [expected, hit, missed, false alarms]."""

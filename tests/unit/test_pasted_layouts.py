@@ -54,6 +54,28 @@ FOUND = [
     ("openssh-private-key-truncated", f"{_SSH}\n(cut off)", "\n".join(_SSH.split("\n")[1:3])),
     ("private-key", 'private_key = "' + _RSA.replace("\n", "\\n") + '"', _RSA.replace("\n", "\\n")),
     ("private-key-base64", f"    client-key-data: {_B64_KEY}\n    token: none", _B64_KEY),
+    # Subscripts, setters, XML and .NET/Spring config, more command lines, short labels (second pass)
+    ("aws-secret-access-key", f"os.environ['AWS_SECRET_ACCESS_KEY'] = '{(a := G.aws_secret())}'", a),
+    ("generic-secret-assignment", f'os.environ["DB_PASSWORD"] = "{(p := G.password())}"', p),
+    ("generic-secret-assignment", f'settings["password"] = "{(p2 := G.password())}"', p2),
+    ("generic-secret-assignment", f'config[:password] = "{(p3 := G.password())}"', p3),
+    ("generic-secret-assignment", f'os.Setenv("DB_PASSWORD", "{(p4 := G.password())}")', p4),
+    ("generic-secret-assignment", f'System.setProperty("db.password", "{(p5 := G.password())}");', p5),
+    ("generic-secret-assignment", f"config.set('auth', 'password', '{(p6 := G.password())}')", p6),
+    ("generic-secret-assignment", f"<password>{(p7 := G.password())}</password>", p7),
+    ("generic-secret-assignment", f'<entry key="db.password">{(p8 := G.password())}</entry>', p8),
+    ("generic-secret-assignment", f'<add key="DbPassword" value="{(p9 := G.password())}" />', p9),
+    ("generic-secret-assignment", f'<property name="password" value="{(q1 := G.password())}"/>', q1),
+    ("generic-secret-assignment", 'os.Setenv("API_SECRET", "kTwbQFBQtiFMsNuKq")', "kTwbQFBQtiFMsNuKq"),
+    ("generic-secret-assignment", f"pass={(q2 := G.password())}", q2),
+    ("generic-secret-assignment", f"DB_PASS={(q3 := G.password())}", q3),
+    ("cli-password", f"--password {(q4 := G.password())} --host db.internal", q4),
+    ("cli-password", f"sshpass -p '{(q5 := G.password())}' ssh root@bastion", q5),
+    ("cli-password", f"htpasswd -b .htpasswd admin {(q6 := G.password())}", q6),
+    ("cli-password", f"htpasswd -nb admin {(q7 := G.password())}", q7),
+    ("cli-password", f"net user svc_backup {(q8 := G.password())} /add", q8),
+    # A card and its security code run together read as 19 digits: the number is what comes before it
+    ("payment-card", f"{group(_VISA, (4, 4, 4, 4))} 331", f"{group(_VISA, (4, 4, 4, 4))} 331"),
 ]
 
 
@@ -80,6 +102,34 @@ QUIET = [
     "password for prod was rotated yesterday",
     "version 4615.4715.0828 and 4615.4715.0828.0627.1",
     "client-certificate-data: " + base64.b64encode(G.rsa_pem("CERTIFICATE").encode()).decode(),
+    # Near misses of the second pass: templates, element docs, identifiers, switches, other words
+    "<password>{{ .Values.pw }}</password>",
+    "<password/>",
+    "<password>${DB_PASSWORD}</password>",
+    '<property name="password" value="${db.password}"/>',
+    'os.environ["DB_PASSWORD"] = "<your-password>"',
+    "os.environ['DB_PASSWORD'] = os.environ['VAULT_DB_PASSWORD']",
+    'settings["password_policy"] = "StrictPolicy2024"',
+    'config.set("auth", "password_file", "/etc/acme/pw.txt")',
+    'os.Setenv("TOKEN_ID", "a1b2c3d4e5f6a7b8c9d0")',
+    'fields = ["password", "username"]',
+    "<password>changeme</password> <secret>****</secret>",
+    "--password-file /run/secrets/db_password",
+    "net user admin * /add",
+    "net user administrator /active:yes",
+    "htpasswd -B .htpasswd admin",
+    "sshpass -f ~/.pw ssh root@bastion",
+    "bypass=Zx9mQ2vL7pR4sTq passthrough=Zx9mQ2vL7pR4sTq",
+    "$user->credentials->accessKeyId",
+    "4111 1111 1111 1111 123",
+    # Lists of names, header names, MIME types and class names in the setter and XML shapes
+    'params.require(:user).permit("password", "password_confirmation")',
+    'redact("password", "api_key", "access_token")',
+    'headers.set("X-Api-Key", "application/json")',
+    '<add key="ApiKeyHeaderName" value="X-Acme-Api-Key" />',
+    "<passwordEncoder>bcryptPasswordEncoder</passwordEncoder>",
+    '<property name="password" value="#{environment.DB_PASSWORD}"/>',
+    "pass: in-progress, pass=first-round-review",
 ]
 
 
@@ -116,3 +166,12 @@ def test_a_key_pasted_as_one_string_validates() -> None:
 def test_token_like_takes_random_letters_without_digits() -> None:
     assert v.token_like("KvjGpBiyeSdrrkrRkSSQuWWoLaeZSHDa")
     assert not v.token_like("abcdefabcdefabcdefabcdefabcdefab")
+
+
+def test_a_card_with_its_security_code_validates_by_the_number() -> None:
+    # Given a card number followed by a 3-digit CVV, and an Amex followed by its 4-digit CID
+    visa, amex = group(_VISA, (4, 4, 4, 4)), group(G.card("amex"), (4, 6, 5))
+    # Then the number decides, not the 19 digits; a test card or a wrong number with a code does not
+    assert v.payment_card(f"{visa} 331") and v.payment_card(f"{amex} 7719")
+    assert not v.payment_card("4111 1111 1111 1111 123")
+    assert not v.payment_card(f"{visa[:-1]}{(int(visa[-1]) + 1) % 10} 331")

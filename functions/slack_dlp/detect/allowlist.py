@@ -54,7 +54,7 @@ _PLACEHOLDER_ALTERNATIVES = (
     r"your[_-]?(?:own[_-]?)?(?:token|key|secret|password|api|pass|app|bot|user|id)",
     rf"(?:^|[^a-z0-9])(?:{_FILLER_WORDS})",  # a filler word at a token boundary…
     rf"(?:{_FILLER_WORDS})(?:[^a-z0-9]|$)",  # …on either side
-    r"<[^>]{1,40}>|\$\{[^}]*\}|\{\{[^}]*\}\}|%\([a-z_]+\)s",  # template syntax
+    r"<[^>]{1,40}>|[$#]\{[^}]*\}|\{\{[^}]*\}\}|%\([a-z_]+\)s",  # template syntax (`#{…}`: Spring EL, Ruby)
     r"^\$[a-z_][a-z0-9_]*$",  # a shell variable
     rf"^(?:{_WEAK_VALUES})\d{{0,3}}$",  # a word that names the value instead of being it
 )

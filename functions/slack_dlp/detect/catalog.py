@@ -33,6 +33,12 @@ def _assigned(names: str, value: str) -> str:
     )
 
 
+#: Names under which the generic rule looks for a value.
+_GENERIC_NAMES = (
+    r"(?i:pass(?:word|wd|phrase)|pwd|\bpw\b|secret|api[_ -]?key|apikey|api[_ -]?token|access[_ -]?token|"
+    r"auth[_ -]?token|client[_ -]?secret|private[_ -]?key|credentials?)"
+)
+
 #: Names that identify a secret rather than hold one (``credential_id``, ``key_alias``, ``api_version``,
 #: ``secret_name``, ``token_url``…): assignments to them are not reported by the generic rule.
 IDENTIFIER_SUFFIXES = (
@@ -43,7 +49,10 @@ IDENTIFIER_SUFFIXES = (
     "algorithm", "algo", "alg", "mode", "method", "scheme", "strategy", "hint", "rule", "rules", "min", "max",
     "sha", "sha1", "sha256", "md5", "digest", "checksum", "etag", "enabled", "required",
 )  # fmt: skip
-IDENTIFIER_NAMES = ("public[_.-]?key", "public[_.-]?token", "csrf[_.-]?token", "xsrf[_.-]?token", "key[_.-]?id")
+IDENTIFIER_NAMES = (
+    "public[_.-]?key", "public[_.-]?token", "csrf[_.-]?token", "xsrf[_.-]?token", "key[_.-]?id",
+    "secretsmanager",  # an ARN's service (`arn:aws:secretsmanager:us-east-1:…`)
+)  # fmt: skip
 
 #: The generic rule's suppression, as data: a gitleaks-style allowlist on the whole match.
 IDENTIFIER_ALLOWLIST = RuleAllowlist(
@@ -51,10 +60,31 @@ IDENTIFIER_ALLOWLIST = RuleAllowlist(
     regex_target="match",
     regexes=(
         r"(?i)^[\w.-]*?(?:[_.-](?:" + "|".join(IDENTIFIER_SUFFIXES) + r")|" + "|".join(IDENTIFIER_NAMES) + r")"
-        r"[\"']?\s*(?:[:=]|:=|=>|\s)",
+        r"[\"']?\]?\s*(?:[:=]|:=|=>|\s|,|>)",
     ),
 )
 
+
+#: The generic rule's shapes beyond `name = value`: a setter with the name quoted
+#: (`Setenv("DB_PASSWORD", "…")`, `config.set('auth', 'password', '…')`), an XML attribute pair
+#: (`key="DbPassword" value="…"`) or element (`<password>…<`, `key="db.password">…<`).
+_QUOTED_OR_XML = r"[\"'](?:[ \t]*,[ \t]*[\"']|[ \t]+(?i:value)[ \t]*=)|(?:[\"']|\b)>"
+#: The short label `pass`/`DB_PASS`, right before its `=` or `:` (`passthrough`, `bypass` are words).
+_SHORT_LABEL = r"(?i:\bpass|_pass)[\"']?\]?[ \t]*(?:[:=]|:=|=>)"
+
+#: Those shapes also hold lists of names, header names, MIME types and class names
+#: (`"password", "password_confirmation"`, `"X-Api-Key", "application/json"`,
+#: `<passwordEncoder>bcryptPasswordEncoder<`, `pass: in-progress`): there a value of letters and
+#: `_./-` alone whose capitals each start a word (camelCase, kebab-case) is a name, not a secret.
+#: As data on the match (checked per candidate), not in the pattern (which runs over every text).
+NAME_LIST_ALLOWLIST = RuleAllowlist(
+    description="names, not values, in the setter, XML and pass shapes",
+    regex_target="match",
+    regexes=(
+        rf"^(?:{_GENERIC_NAMES}[\w.-]{{0,20}}(?:{_QUOTED_OR_XML})|{_SHORT_LABEL})[ \t]*[\"'`]?"
+        r"[A-Z]*[a-z_./-]*(?:[A-Z][a-z_./-]+)*[A-Z]?$",
+    ),
+)
 
 CLOUD: tuple[Detector, ...] = (
     Detector(
@@ -68,10 +98,11 @@ CLOUD: tuple[Detector, ...] = (
         "aws-secret-access-key",
         SECRET,
         "AWS secret access key",
-        # `aws_secret_access_key =`, the console's "Secret access key", the CLI's
+        # `aws_secret_access_key =` (also `os.environ['AWS_SECRET_ACCESS_KEY'] =`, `Setenv("…", "…")`),
+        # the console's "Secret access key", the CLI's
         # "AWS Secret Access Key [None]:", JSON "SecretAccessKey", and the downloaded credentials
         # CSV (`Access key ID,Secret access key` then `AKIA…,<secret>`): a key id, then the secret.
-        r"(?:(?i:aws|secret[ _.-]?access(?:[ _.-]?key)?|secret[ _.-]?key|secretaccesskey)[\w.-]{0,20}[\"']?"
+        r"(?:(?i:aws|secret[ _.-]?access(?:[ _.-]?key)?|secret[ _.-]?key|secretaccesskey)[\w.-]{0,20}[\"']?\]?"
         r"(?:[ \t]*\[[^\]\n]{0,20}\])?\s*(?:[:=]|:=|=>|\s|,)\s*(?:(?i:is|was)[ \t]+)?[\"'`]?([A-Za-z0-9/+]{40})"
         r"(?![A-Za-z0-9/+=_-])"
         r"|(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z2-7]{16}[\"']?[ \t]*[,;|\t:][ \t]*[\"']?([A-Za-z0-9/+]{40})"
@@ -580,18 +611,25 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
     Detector(
         "cli-password",
         SECRET,
-        "Password on a command line (docker login -p, mysql -p…, curl -u user:pass, --password)",
+        "Password on a command line (docker login -p, mysql -p…, curl -u user:pass, --password, sshpass -p,"
+        " htpasswd -b, net user)",
         r"(?:\bdocker[ \t]+login\b[^\n|;&]{0,120}?[ \t](?:-p|--password)(?:=|[ \t]+)"
         r"|\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]{0,120}?[ \t]-p"
         r"|\bcurl\b[^\n|;&]{0,200}?[ \t](?:-u|--user)(?:=|[ \t]+)[\"']?[^\s:\"']{1,64}:"
         r"|\bredis-cli\b[^\n|;&]{0,120}?[ \t]-a[ \t]+"
-        r"|[ \t]--password(?:=|[ \t]+))"
-        # A value never starts with "-": `psql --password --host=…` prompts for it.
-        r"(?:'([^'\n]{6,128})'|\"([^\"\n]{6,128})\"|([^\s\"'`|;-][^\s\"'`|;]{5,127}))",
-        _kw("docker", "mysql", "mariadb", "curl", "redis-cli", "--password"),
+        r"|\bsshpass\b[^\n|;&]{0,60}?[ \t]-p[ \t]*"
+        # htpasswd -b[c] [FILE] USER PASSWORD (-nb: no file); net user NAME PASSWORD [/add]
+        r"|\bhtpasswd\b[^\n|;&]{0,60}?[ \t]-[A-Za-z]*b[A-Za-z]*[ \t]+(?:[^\s-]\S*[ \t]+)?[^\s-]\S*[ \t]+"
+        r"|\b(?i:net)[ \t]+(?i:user)[ \t]+[^\s/*]\S*[ \t]+"
+        r"|(?:(?m:^)|[ \t])--password(?:=|[ \t]+))"
+        # A value never starts with "-" (`psql --password --host=…` prompts for it) or "/" (`net user
+        # NAME /delete` is a switch).
+        r"(?:'([^'\n]{6,128})'|\"([^\"\n]{6,128})\"|([^\s\"'`|;/-][^\s\"'`|;]{5,127}))",
+        _kw("docker", "mysql", "mariadb", "curl", "redis-cli", "--password", "sshpass", "htpasswd", "net"),
         v.password_like,
         secret_group=FIRST_GROUP,
-        trigger=r"(?i)\bdocker[ \t]+login\b|\bmysql|\bmariadb\b|\bcurl\b|\bredis-cli\b|--password[= \t]",
+        trigger=r"(?i)\bdocker[ \t]+login\b|\bmysql|\bmariadb\b|\bcurl\b|\bredis-cli\b|--password[= \t]"
+        r"|\bsshpass\b|\bhtpasswd\b|\bnet[ \t]+user\b",
     ),
     Detector(
         "jwt",
@@ -642,17 +680,19 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         SECRET,
         "Password or secret assigned in code or config",
         # No look-around: the pattern runs on RE2 as it is (the value class stops at a delimiter).
-        # Names as code writes them and as people type them ("Auth Token:", "admin pw:"), and
-        # "the wifi password for the office is …" (a few words between a password and its value).
-        r"(?:(?i:password|passwd|pwd|\bpw\b|secret|api[_ -]?key|apikey|api[_ -]?token|access[_ -]?token|"
-        r"auth[_ -]?token|client[_ -]?secret|private[_ -]?key|credentials?)[\w.-]{0,20}[\"']?"
-        r"(?:[ \t]*(?:[:=]|:=|=>)|[ \t]+(?i:is|was))"
+        # Names as code writes them and as people type them ("Auth Token:", "admin pw:"),
+        # subscripts (`os.environ["DB_PASSWORD"] =`, `config[:password] =`), setters with the name
+        # quoted, XML elements and attributes, the short label `pass` (see _QUOTED_OR_XML and
+        # _SHORT_LABEL), and "the wifi password for the office is …" (a few words between a
+        # password and its value).
+        rf"(?:{_GENERIC_NAMES}[\w.-]{{0,20}}(?:[\"']?\]?(?:[ \t]*(?:[:=]|:=|=>)|[ \t]+(?i:is|was))|{_QUOTED_OR_XML})"
+        rf"|{_SHORT_LABEL}"
         r"|(?i:password|passwd|\bpw)\b(?:[ \t]+[\w'-]+){1,4}?[ \t]+(?i:is|was)\b[ \t]*:?)[ \t]*[\"'`]?"
         r"(?P<secret>[^\s\"'`,;()<>]{8,})",
         _kw("pass", "pwd", "pw", "secret", "key", "token", "credential"),
         v.generic_secret,
         MEDIUM,
-        allowlists=(IDENTIFIER_ALLOWLIST,),
+        allowlists=(IDENTIFIER_ALLOWLIST, NAME_LIST_ALLOWLIST),
         generic=True,
     ),
 )

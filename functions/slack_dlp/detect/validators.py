@@ -16,6 +16,8 @@ from collections import Counter
 from collections.abc import Callable
 from itertools import pairwise
 
+from slack_dlp.detect.allowlist import is_known_example
+
 Validator = Callable[[str], bool]
 
 _NON_DIGITS = re.compile(r"\D")
@@ -100,9 +102,25 @@ def _all_same_or_sequential(digits: str) -> bool:
 
 
 def payment_card(value: str) -> bool:
+    """A card number, or one followed by its security code (``4539 1488 0343 6467 331``: the pattern
+    reads 19 digits; the number is the digits before the last group of 3 or 4)."""
     digits = digits_of(value)
+    if _card_number(digits):
+        return True
+    code = _SECURITY_CODE.search(value)
+    if code is None:
+        return False
+    head = digits[: -len(code.group(1))]
+    return _card_number(head) and not is_known_example(head)
+
+
+def _card_number(digits: str) -> bool:
     # The issuer's ranges first: most digit runs that are no card (timestamps, ids) fail there, cheaply.
     return card_issuer(digits) is not None and _luhn_digits(digits) and not _all_same_or_sequential(digits[:-1])
+
+
+#: A last group of 3 or 4 digits after a separator: a CVV/CVC (4 for an Amex CID) typed after the number.
+_SECURITY_CODE = re.compile(r"\d[ -](\d{3,4})$")
 
 
 def shannon_entropy(value: str) -> float:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -18,6 +20,10 @@ from slack_dlp.config import APP_CONTEXT_KEYS, Settings, SettingsError
 
 def build_app(context: dict[str, object] | None = None, outdir: str | None = None) -> cdk.App:
     app = cdk.App(context=context, outdir=outdir)
+    if outdir is None and "CDK_OUTDIR" not in os.environ:
+        # Synthesized in this process only (tests, `slack-dlp cost`): the CDK writes the assembly and
+        # its assets (~90 MB) to a temporary folder of its own, and never removes it.
+        atexit.register(shutil.rmtree, app.outdir, True)
     Settings.check_names(app.node.get_all_context(), also=APP_CONTEXT_KEYS)
     settings = Settings.from_lookup(app.node.try_get_context)
     stack_name = str(app.node.try_get_context("stack_name") or "SlackDlp")

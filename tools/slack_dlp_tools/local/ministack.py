@@ -47,6 +47,12 @@ class MiniStack:
     def log_path(self) -> Path:
         return self.state_dir / "ministack.log"
 
+    @property
+    def temp_dir(self) -> Path:
+        """MiniStack's temporary files: every function's code, unzipped per worker (tens of MB each),
+        which its workers do not remove when MiniStack stops. Removed by ``stop``."""
+        return self.state_dir / "tmp"
+
     def start(self, timeout: float = 60) -> MiniStack:
         self.port = free_port(self.port)
         binary = shutil.which("ministack", path=str(Path(sys.executable).parent)) or shutil.which("ministack")
@@ -54,7 +60,10 @@ class MiniStack:
             raise MiniStackError("the ministack command is not installed; run `make setup`")
         workdir = self.state_dir / "ministack"
         workdir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "GATEWAY_PORT": str(self.port), "MINISTACK_HOST": "127.0.0.1", "LAMBDA_EXECUTOR": "local"}
+        shutil.rmtree(self.temp_dir, ignore_errors=True)  # left by a MiniStack that was killed
+        self.temp_dir.mkdir(parents=True)
+        env = {**os.environ, "GATEWAY_PORT": str(self.port), "MINISTACK_HOST": "127.0.0.1", "LAMBDA_EXECUTOR": "local",
+               "TMPDIR": str(self.temp_dir)}  # fmt: skip
         for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
             env.pop(name, None)
         with self.log_path.open("wb") as log:
@@ -75,14 +84,16 @@ class MiniStack:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def __enter__(self) -> MiniStack:
         try:

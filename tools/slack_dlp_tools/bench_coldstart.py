@@ -495,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
                     ingest_stages(ingest.asset, runtime, {**ingest.environment, **aws}, args.runs) if ingest else None
                 )
     print(render(functions, imports, baseline, sources_only, requests, references, args.runs, stages))
+    # The deployment's assets and MiniStack's log (~110 MB) are kept only when a run failed, to read.
+    shutil.rmtree(state, ignore_errors=True)
     return 0 if all(r.runs_ms for r in imports.values()) else 1
 
 

@@ -16,7 +16,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from slack_dlp.batches import batch_get, batch_write
@@ -37,6 +37,8 @@ class AlertRecord:
     followed_up: bool
     #: Claimed by an invocation that has not recorded a post yet: it may be posting it right now.
     pending: bool = False
+    #: For a claim: seconds until its lease ends (0 when unknown), when a retry finds it posted or free.
+    retry_after: float = 0.0
 
 
 #: The record of a key another invocation holds a claim on.
@@ -167,7 +169,7 @@ class DynamoDbAlertLog:
         if float(item.get("expiration", {}).get("N", "inf")) <= now:  # TTL deletes late
             return None
         if "claimed_by" in item:
-            return PENDING
+            return replace(PENDING, retry_after=max(1.0, float(item["expiration"]["N"]) - now))
         followed_up = item.get("followed_up", {}).get("BOOL", "alert_ts" not in item)
         return AlertRecord(item.get("alert_ts", {}).get("S", ""), bool(followed_up))
 

@@ -7,8 +7,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from slack_dlp.slack.actions import NotifyError
-
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -96,9 +94,11 @@ class RedeliveryDelayer:
         return True
 
     def honour_retry_after(self, record: SQSRecord, error: BaseException) -> None:
-        """Slack said when to come back (a ``NotifyError`` with Retry-After): SQS redelivers no sooner."""
-        if isinstance(error, NotifyError) and error.retry_after:
-            self.delay(record.event_source_arn, record.receipt_handle, error.retry_after)
+        """The error says when to come back (Slack's Retry-After on a ``NotifyError``, the end of
+        another invocation's claim on an alert): SQS redelivers then, no sooner and no later."""
+        retry_after = getattr(error, "retry_after", None)
+        if isinstance(retry_after, int | float) and retry_after > 0:
+            self.delay(record.event_source_arn, record.receipt_handle, retry_after)
 
     def _queue_url(self, arn: str) -> str:
         if arn not in self._urls:

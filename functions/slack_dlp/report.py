@@ -29,7 +29,12 @@ from slack_dlp.triage import AuditLog
 
 
 class AlertInProgress(Exception):
-    """Another container is posting this very alert now; retry later in case it fails."""
+    """Another container is posting this very alert now; retry later in case it fails
+    (``retry_after``: when its claim ends, if known; else the queue's visibility timeout)."""
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class _NoDedup:
@@ -167,7 +172,7 @@ class Reporter:
                 continue
             if record.pending:
                 logger.info("alert being posted by another invocation; will retry", extra={"item_id": result.id})
-                outcomes[message_id] = AlertInProgress(message_id)
+                outcomes[message_id] = AlertInProgress(message_id, retry_after=record.retry_after)
             elif not record.followed_up:
                 outcomes |= self._finish([(message_id, body, result)], [result], record.alert_ts)
         # Alerted before (not claimed and being posted now), or a copy of a result in this group.

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from slack_dlp import aws
-from slack_dlp.alert_log import PENDING, AlertRecord, DynamoDbAlertLog
+from slack_dlp.alert_log import AlertRecord, DynamoDbAlertLog
 from slack_dlp.config import Resources, Settings
 from slack_dlp.dedup import IdempotencyDeduplicator
 from slack_dlp.model import Category, Confidence, Finding, InspectionResult, MessageRef
@@ -132,6 +132,7 @@ def test_a_reporter_that_claims_while_another_posts_the_result_posts_the_rest_an
     # THEN B's claim is partial: it posts the other result, and fails the shared one for SQS to retry
     assert outcomes["b2"] is None
     assert isinstance(outcomes["b1"], AlertInProgress)
+    assert 1 <= outcomes["b1"].retry_after <= FakeLambdaContext().get_remaining_time_in_millis() / 1000 + 1
     assert _posted(slack, "C0SHARED") == 1 and _posted(slack, "C0OTHER") == 1
     assert _claim_items() == []  # each claim became a record of its post
     # AND when SQS delivers it again (in yet another group), B finds it alerted and posts nothing
@@ -226,13 +227,15 @@ def test_claims_are_all_or_none_per_key_and_a_release_deletes_only_its_own(stack
     assert a.claim(["k1", "k2"]) == {}
     a.mark(["k2"], "1700000000.000200", followed_up=False)
     # WHEN B claims them with a new one: it gets the new key only, and learns what holds the others
-    assert b.claim(["k1", "k2", "k3"]) == {"k1": PENDING, "k2": AlertRecord("1700000000.000200", False)}
-    assert b.lookup(["k1", "k2", "k3"]) == {"k1": PENDING, "k2": AlertRecord("1700000000.000200", False),
-                                            "k3": PENDING}  # fmt: skip
+    lost = b.claim(["k1", "k2", "k3"])
+    assert lost.keys() == {"k1", "k2"} and lost["k2"] == AlertRecord("1700000000.000200", False)
+    assert lost["k1"].pending and 30 <= lost["k1"].retry_after <= 31  # what is left of A's lease
+    found = b.lookup(["k1", "k2", "k3"])
+    assert {key: record.pending for key, record in found.items()} == {"k1": True, "k2": False, "k3": True}
     # AND once A's lease ran out, B takes k1 over; A's late release leaves B's claim alone
     now[0] += 31
     assert b.claim(["k1"]) == {}
     a.release(["k1"])
-    assert a.lookup(["k1"]) == {"k1": PENDING}
+    assert a.lookup(["k1"])["k1"].pending
     b.release(["k1", "k3"])
     assert a.lookup(["k1", "k2", "k3"]) == {"k2": AlertRecord("1700000000.000200", False)}

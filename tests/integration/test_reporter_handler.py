@@ -132,6 +132,38 @@ def test_a_long_rate_limit_fails_the_record_and_delays_its_redelivery(
     assert sqs.receive_message(QueueUrl=stack.results_queue_url).get("Messages") is None
 
 
+def test_a_result_another_invocation_is_posting_comes_back_when_its_claim_ends_not_minutes_later(
+    load_handler: Any, stack: FakeStack, slack: SlackStandIn
+) -> None:
+    from slack_dlp.report import alert_key
+
+    # GIVEN a result on the results queue (1 s visibility timeout here, minutes in the stack) whose
+    # alert key another invocation claimed 3 s before the end of its lease
+    reporter = load_handler("reporter")
+    sqs = boto3.client("sqs")
+    result = _result()
+    claim = {"id": {"S": f"reported#{alert_key(result)}"}, "expiration": {"N": str(int(time.time()) + 3)},
+             "claimed_by": {"S": "another-invocation"}}  # fmt: skip
+    boto3.client("dynamodb").put_item(TableName="dedup", Item=claim)
+    sqs.send_message(QueueUrl=stack.results_queue_url, MessageBody=result.to_json())
+    [message] = sqs.receive_message(QueueUrl=stack.results_queue_url, VisibilityTimeout=1)["Messages"]
+    arn = sqs.get_queue_attributes(QueueUrl=stack.results_queue_url, AttributeNames=["QueueArn"])["Attributes"]
+    event = sqs_event([message["Body"]])
+    event["Records"][0] |= {"receiptHandle": message["ReceiptHandle"], "eventSourceARN": arn["QueueArn"]}
+    # WHEN the reporter runs
+    with pytest.raises(BatchProcessingError):
+        reporter.handler(event, FakeLambdaContext())
+    # THEN it posts nothing, and the record stays away until the claim ends (past the 1 s the queue
+    # alone would keep it away), then comes back
+    assert slack.alerts() == []
+    time.sleep(1.5)
+    assert sqs.receive_message(QueueUrl=stack.results_queue_url).get("Messages") is None
+    deadline = time.monotonic() + 10
+    while not (again := sqs.receive_message(QueueUrl=stack.results_queue_url, WaitTimeSeconds=1).get("Messages")):
+        assert time.monotonic() < deadline
+    assert again[0]["Body"] == message["Body"]
+
+
 def test_short_rate_limit_is_absorbed_by_the_retry_handler(
     load_handler: Any, stack: FakeStack, slack: SlackStandIn
 ) -> None:

@@ -166,10 +166,11 @@ class DynamoDbAlertLog:
 
     @staticmethod
     def _record(item: dict[str, Any], now: float) -> AlertRecord | None:
-        if float(item.get("expiration", {}).get("N", "inf")) <= now:  # TTL deletes late
+        expires = float(item.get("expiration", {}).get("N", "inf"))
+        if expires <= now:  # TTL deletes late
             return None
         if "claimed_by" in item:
-            return replace(PENDING, retry_after=max(1.0, float(item["expiration"]["N"]) - now))
+            return replace(PENDING, retry_after=max(1.0, expires - now))
         followed_up = item.get("followed_up", {}).get("BOOL", "alert_ts" not in item)
         return AlertRecord(item.get("alert_ts", {}).get("S", ""), bool(followed_up))
 

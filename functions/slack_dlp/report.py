@@ -147,27 +147,28 @@ class Reporter:
         rest is claimed before the post: what another invocation claimed first is either posted
         already (treated the same way) or being posted now (its records fail, and come back after
         the claim's lease to find it posted, or to post it if that invocation died)."""
+        keys = {message_id: alert_key(result) for message_id, _, result in group}
         first: dict[str, str] = {}  # alert key -> the record that carries it (a result twice in one batch)
         unique: list[tuple[str, str, InspectionResult]] = []
         for message_id, body, result in group:
-            if first.setdefault(alert_key(result), message_id) == message_id:
+            if first.setdefault(keys[message_id], message_id) == message_id:
                 unique.append((message_id, body, result))
-        known = self._alert_records([alert_key(result) for _, _, result in unique])
-        fresh = [record for record in unique if alert_key(record[2]) not in known]
+        known = self._alert_records([keys[message_id] for message_id, _, _ in unique])
+        fresh = [record for record in unique if keys[record[0]] not in known]
         outcomes: dict[str, Exception | None] = {}
         if fresh:
             try:
-                known |= self._claim([alert_key(result) for _, _, result in fresh])
+                known |= self._claim([keys[message_id] for message_id, _, _ in fresh])
             except Exception as error:  # the store is unreachable: posting now could post twice
                 logger.warning("alert claim failed; will retry", extra={"items": [r.id for _, _, r in fresh],
                                                                         "error": type(error).__name__})  # fmt: skip
                 metrics.add_metric(name="AlertPostFailures", unit="Count", value=1)
                 outcomes |= {message_id: error for message_id, _, _ in fresh}
-        won = [record for record in fresh if record[0] not in outcomes and alert_key(record[2]) not in known]
+        won = [record for record in fresh if record[0] not in outcomes and keys[record[0]] not in known]
         if won:
             outcomes |= self._post_group(won)
         for message_id, body, result in unique:
-            record = known.get(alert_key(result))
+            record = known.get(keys[message_id])
             if record is None or message_id in outcomes:
                 continue
             if record.pending:
@@ -177,13 +178,13 @@ class Reporter:
                 outcomes |= self._finish([(message_id, body, result)], [result], record.alert_ts)
         # Alerted before (not claimed and being posted now), or a copy of a result in this group.
         duplicates = 0
-        for message_id, _, result in group:
-            record = known.get(key := alert_key(result))
+        for message_id, key in keys.items():
+            record = known.get(key)
             duplicates += (not record.pending) if record is not None else first[key] != message_id
         if duplicates:
             metrics.add_metric(name="AlertsDeduplicated", unit="Count", value=duplicates)
         # A copy shares the outcome of the record it duplicates; an alert fully reported before is done.
-        return {message_id: outcomes.get(first[alert_key(result)]) for message_id, _, result in group}
+        return {message_id: outcomes.get(first[key]) for message_id, key in keys.items()}
 
     def _alert_records(self, keys: list[str]) -> dict[str, AlertRecord]:
         if self._alerted is None:

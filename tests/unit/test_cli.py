@@ -127,6 +127,14 @@ def test_scan_of_a_directory_reads_every_file_under_it_and_counts_what_is_not_te
     assert TOKEN not in captured.out + captured.err
 
 
+def test_a_directory_holding_only_an_image_says_so_rather_than_only_no_findings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    assert main(["scan", str(tmp_path)]) == 0
+    assert capsys.readouterr().err.strip() == "slack-dlp scan: 1 file(s), 1 not text"
+
+
 def test_an_image_named_on_the_command_line_is_still_an_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

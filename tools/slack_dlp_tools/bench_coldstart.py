@@ -496,8 +496,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
     print(render(functions, imports, baseline, sources_only, requests, references, args.runs, stages))
     # The deployment's assets and MiniStack's log (~110 MB) are kept only when a run failed, to read.
-    shutil.rmtree(state, ignore_errors=True)
-    return 0 if all(r.runs_ms for r in imports.values()) else 1
+    completed = all(r.runs_ms for r in imports.values())
+    if completed:
+        shutil.rmtree(state, ignore_errors=True)
+    return 0 if completed else 1
 
 
 if __name__ == "__main__":

@@ -189,8 +189,10 @@ def _scan_files(engine: Any, paths: Sequence[str], *, as_json: bool, exit_zero: 
     found: list[FileFinding] = []
     refused: list[dict[str, str]] = []
     scanned = not_text = 0
+    walked = False  # a directory was named: its files that are not text are counted on stderr
     for path, named in _files(paths):
         scanned += 1
+        walked = walked or not named
         outcome = scan_file(engine, path, limits)
         if isinstance(outcome, Refusal):
             if not named and outcome.reason in NOT_TEXT:
@@ -201,7 +203,7 @@ def _scan_files(engine: Any, paths: Sequence[str], *, as_json: bool, exit_zero: 
             print(f"slack-dlp scan: {path}: not inspected: {outcome.reason}{detail}", file=sys.stderr)
         else:
             found.extend(outcome)
-    if scanned != len(paths):
+    if walked:
         print(f"slack-dlp scan: {scanned} file(s), {not_text} not text", file=sys.stderr)
     if as_json:
         rows = [{"file": f.file, "where": f.where, **finding_row(f.finding)} for f in found]

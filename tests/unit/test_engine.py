@@ -185,3 +185,38 @@ def test_findings_are_the_models_own_findings() -> None:
     assert fast.to_dict() == model.to_dict() and Finding.from_dict(fast.to_dict()) == model
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.start = 0  # type: ignore[misc]
+
+
+def test_a_pattern_compiled_once_serves_every_rule_and_a_bad_one_fails_every_time() -> None:
+    import re2
+
+    from slack_dlp.detect.fastre2 import Re2Pattern
+
+    # GIVEN the same allowlist regex in two rules (gitleaks' global allowlist is in all 222)
+    first, second = Re2Pattern(r"(?i)example|^x{5,}$"), Re2Pattern(r"(?i)example|^x{5,}$")
+    # THEN each answers for itself
+    assert first.search("an EXAMPLE key") and second.search("xxxxxx")
+    assert not first.search("ghp_realvalue") and not second.search("xxxxxx1")
+    # AND a regex that does not compile is refused each time it is asked for (no failure is kept)
+    for _ in range(2):
+        with pytest.raises(re2.error):
+            Re2Pattern("(unclosed")
+
+
+def test_locators_are_compiled_when_first_needed_and_kept() -> None:
+    # GIVEN an engine with a rule that has no Latin-1 locator, and text that wakes a few detectors
+    rule = Detector("ru-secret", Category.SECRET, "d", r"секрет=(?P<secret>[а-я]{10})", engine="re2")
+    engine = DetectionEngine((*BUILTIN_DETECTORS, rule), fingerprinter=Fingerprinter(KEY))
+    exhaustive = DetectionEngine((*BUILTIN_DETECTORS, rule), fingerprinter=Fingerprinter(KEY), use_prefilter=False)
+    prefilter = engine._prefilter
+    ranks = {d.id: rank for rank, d in enumerate(engine.detectors)}
+    token = samples.fake_github_pat(RNG)
+    texts = [f"token {token}", "SSN 536-22-1234", "и секрет=абвгдежзик", f"card {samples.fake_card_number(RNG)}"]
+    # WHEN scanned one by one (each wakes other locators)
+    for text in texts:
+        # THEN what is found is what every exact pattern over the text finds
+        assert engine.scan(text) == exhaustive.scan(text)
+    # AND a locator, once compiled, is the same one; a rule without one has None
+    github = prefilter.locator(ranks["github-pat"])
+    assert github is not None and prefilter.locator(ranks["github-pat"]) is github
+    assert prefilter.locator(ranks["ru-secret"]) is None

@@ -139,7 +139,10 @@ class Prefilter:
         #: multiply with the keywords' states and fresh text keeps building new ones (~1.6x slower).
         self._sets: list[tuple[Any, list[int]]] = []
         self._always: list[int] = []
+        #: Detector index -> its locator (None: it has none), compiled when first needed: a text
+        #: seldom wakes most of 300 rules, and compiling all of them cost a tenth of a second at start.
         self._locators: dict[int, Any] = {}
+        self._locator_sources: dict[int, str] = {}
         #: Detectors whose locator is their exact pattern (user RE2 rules, patterns without look-arounds).
         self.exact: list[bool] = [d.engine == "re2" or relax_for_re2(d.pattern) == d.pattern for d in detectors]
         self._reach: list[int | None] = [None] * len(self._detectors)
@@ -153,7 +156,8 @@ class Prefilter:
             self._always = [i for i, d in enumerate(self._detectors) if not d.keywords]
             return
         self._unanchored = _re2.RE2.Anchor.UNANCHORED
-        options, locator_options = re2_options(_DFA_MEMORY), re2_options(_LOCATOR_MEMORY)
+        self._new_re2 = _re2.RE2
+        options, self._locator_options = re2_options(_DFA_MEMORY), re2_options(_LOCATOR_MEMORY)
         keyword_set, pattern_set = _re2.Set(self._unanchored, options), _re2.Set(self._unanchored, options)
         keyword_members: list[int] = []
         pattern_members: list[int] = []
@@ -169,12 +173,7 @@ class Prefilter:
             source = _locator_source(detector)
             if detector.engine == "re2":
                 source, self.word_prefix[index] = split_word_prefix(source)
-            try:
-                locator = _re2.RE2(_latin1_pattern(source), locator_options)
-            except ValueError:
-                continue
-            if locator.ok():
-                self._locators[index] = locator
+            self._locator_sources[index] = source  # compiled when the gate first lets the detector run
         for rset, members in ((keyword_set, keyword_members), (pattern_set, pattern_members)):
             if members:
                 rset.Compile()
@@ -207,7 +206,20 @@ class Prefilter:
         return sorted(found.union(self._always))
 
     def locator(self, index: int) -> Any:
-        return self._locators.get(index)
+        """Detector ``index``'s RE2 locator, or None (no RE2 form: its exact pattern runs instead)."""
+        if index in self._locators:
+            return self._locators[index]
+        source = self._locator_sources.get(index)  # kept: two threads may both compile it, harmlessly
+        locator = None
+        if source is not None:
+            try:
+                locator = self._new_re2(_latin1_pattern(source), self._locator_options)
+            except ValueError:
+                locator = None
+            if locator is not None and not locator.ok():
+                locator = None
+        self._locators[index] = locator
+        return locator
 
     def locate(
         self, locator: Any, data: bytes, starts: list[int], ends: list[int], word_prefix: int = 0

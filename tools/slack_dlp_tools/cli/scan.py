@@ -6,11 +6,11 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
+from itertools import compress, islice, repeat
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any, TextIO
 
 from slack_dlp.config import Settings
 from slack_dlp.model import Finding
@@ -80,30 +80,33 @@ def _scan_jsonl(engine: Any, source: TextIO, out: TextIO, batch_lines: int = JSO
     Lines are parsed and scanned in batches (the whole batch is one JSON parse and one
     ``scan_many``); output stays in input order, one line per record.
     """
-    items = found = 0
-    numbered = ((number, line) for number, line in enumerate(source, start=1) if line.strip())
-    while batch := list(islice(numbered, batch_lines)):
-        records = _parse_records(batch)
-        results = engine.scan_many([record["text"] for record in records])
-        lines = []
-        for record, findings in zip(records, results, strict=True):
-            found += bool(findings)
-            rows = ", ".join(_json_object(finding_row(f)) for f in findings)
-            lines.append(f'{{"id": {_json_value(record.get("id"))}, "findings": [{rows}]}}')
-        items += len(records)
-        out.write("\n".join(lines) + "\n")
+    items = found = read = 0
+    while lines := list(islice(source, batch_lines)):
+        first, read = read + 1, read + len(lines)
+        kept = [line for line in lines if not line.isspace()]  # a file's lines are never "" (EOF)
+        if kept:
+            records, texts = _parse_records(kept, lines, first)
+            results = engine.scan_many(texts)
+            out.write(_result_lines(records, results))
+            items += len(records)
+            found += len(results) - results.count([])
     return items, found
 
 
-def _parse_records(batch: list[tuple[int, str]]) -> list[dict[str, Any]]:
-    """Parse a batch of JSON lines at once; on any problem, find and name the first bad line."""
+def _parse_records(kept: list[str], lines: list[str], first: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records of a batch's non-blank lines and their texts, in one JSON parse; on any problem,
+    the first bad line (``lines`` is the batch as read, its first line numbered ``first``) is named."""
     try:
-        records = json.loads("[" + ",".join(line for _, line in batch) + "]")
-        if len(records) == len(batch) and all(isinstance(r, dict) and isinstance(r.get("text"), str) for r in records):
-            return cast(list[dict[str, Any]], records)
+        records = json.loads("[" + ",".join(kept) + "]")
+        if len(records) == len(kept) and set(map(type, records)) == {dict}:  # json.loads makes plain dicts
+            texts: list[Any] = list(map(dict.get, records, repeat("text")))
+            if set(map(type, texts)) == {str}:
+                return records, texts
     except ValueError:
         pass
-    for number, line in batch:
+    for number, line in enumerate(lines, start=first):
+        if line.isspace():
+            continue
         try:
             record = json.loads(line)
             if not isinstance(record, dict) or not isinstance(record["text"], str):
@@ -111,6 +114,23 @@ def _parse_records(batch: list[tuple[int, str]]) -> list[dict[str, Any]]:
         except (ValueError, KeyError, TypeError):
             raise UsageError(f"line {number} is not a JSON object with a string 'text'") from None
     raise UsageError("the input is not one JSON object per line")  # e.g. a line holding two objects
+
+
+_NO_FINDINGS = '{"id": %s, "findings": []}'
+
+
+def _result_lines(records: list[dict[str, Any]], results: list[list[Finding]]) -> str:
+    """One line ``{"id", "findings"}`` per record, each as ``json.dumps`` writes it, and a final newline.
+    Most records have no finding: their lines are made in C calls, not one Python step each."""
+    ids = list(map(dict.get, records, repeat("id")))
+    kinds = set(map(type, ids))
+    encode: Callable[[Any], str] = int.__repr__ if kinds == {int} else _json_string if kinds == {str} else _json_value
+    encoded = list(map(encode, ids))
+    lines = list(map(_NO_FINDINGS.__mod__, encoded))
+    for index in compress(range(len(results)), results):
+        rows = ", ".join(map(_finding_json, results[index]))
+        lines[index] = f'{{"id": {encoded[index]}, "findings": [{rows}]}}'
+    return "\n".join(lines) + "\n"
 
 
 # -- JSON out: the bytes ``json.dumps`` writes, without its per-call cost --------------------------
@@ -135,6 +155,10 @@ def _json_value(value: Any) -> str:
 def _json_object(row: dict[str, Any]) -> str:
     """``json.dumps(row)`` for a flat object."""
     return "{" + ", ".join(f"{_json_string(key)}: {_json_value(value)}" for key, value in row.items()) + "}"
+
+
+def _finding_json(finding: Finding) -> str:
+    return _json_object(finding_row(finding))
 
 
 def _json_document(sections: dict[str, list[dict[str, Any]]]) -> str:

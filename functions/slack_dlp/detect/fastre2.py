@@ -38,6 +38,14 @@ def options(max_mem: int = 64 << 20) -> Any:
     return opts
 
 
+def utf8_options(max_mem: int = 64 << 20) -> Any:
+    import re2
+
+    opts = re2.Options()
+    opts.max_mem = max_mem
+    return opts
+
+
 class Re2Pattern:
     """A compiled RE2 pattern with a cheap ``search`` (a bool) for short strings. It answers yes or
     no only, so it matches UTF-8 (every character as it is), not the Latin-1 stand-in."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from slack_dlp.detect.detector import Detector
 from slack_dlp.detect.fastre2 import options as re2_options
+from slack_dlp.detect.fastre2 import utf8_options as re2_options_utf8
 
 _DFA_MEMORY = 128 << 20  # the gate: one Set of every trigger
 _LOCATOR_MEMORY = 16 << 20  # each locator (RE2's default is 8 MB); used lazily, as the text needs
@@ -112,15 +113,21 @@ UNBOUNDED_REACH = 1024
 _WIDTH_LIMIT = 100_000
 
 
-def pattern_reach(detector: Detector) -> int:
-    """The longest text ``detector.pattern`` can match (UNBOUNDED_REACH when it has no bound)."""
+def pattern_width(detector: Detector) -> int | None:
+    """The longest text ``detector.pattern`` can match; None when it has no bound (or none we can tell)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # RE2 syntax can look like Python's future nested sets
             _, high = re._parser.parse(detector.pattern, detector.flags).getwidth()  # type: ignore[attr-defined]
     except Exception:
-        return UNBOUNDED_REACH
-    return UNBOUNDED_REACH if high >= _WIDTH_LIMIT else max(int(high), 1)
+        return None
+    return None if high >= _WIDTH_LIMIT else max(int(high), 1)
+
+
+def pattern_reach(detector: Detector) -> int:
+    """The longest text ``detector.pattern`` can match (UNBOUNDED_REACH when it has no bound)."""
+    width = pattern_width(detector)
+    return UNBOUNDED_REACH if width is None else width
 
 
 class Prefilter:
@@ -143,9 +150,13 @@ class Prefilter:
         #: seldom wakes most of 300 rules, and compiling all of them cost a tenth of a second at start.
         self._locators: dict[int, Any] = {}
         self._locator_sources: dict[int, str] = {}
+        #: ``keyword_rules_in``'s RE2 Set (UTF-8: keywords may be any text), built when first needed;
+        #: False without RE2.
+        self._keyword_rules: Any = None
         #: Detectors whose locator is their exact pattern (user RE2 rules, patterns without look-arounds).
         self.exact: list[bool] = [d.engine == "re2" or relax_for_re2(d.pattern) == d.pattern for d in detectors]
-        self._reach: list[int | None] = [None] * len(self._detectors)
+        #: Per detector: its pattern's width (0: not worked out yet, None: unbounded).
+        self._width: list[int | None] = [0] * len(self._detectors)
         #: Per detector: N when its pattern opens with ``[\w.-]{0,N}?`` (most gitleaks rules), which its
         #: locator leaves out (a DFA that tracks N possible starts is several times slower); ``locate``
         #: puts the run of word characters before each hit back.
@@ -179,16 +190,42 @@ class Prefilter:
                 rset.Compile()
                 self._sets.append((rset, members))
 
-    def reach(self, index: int) -> int:
-        """``pattern_reach`` of detector ``index``, worked out when first needed (parsing a pattern
+    def width(self, index: int) -> int | None:
+        """``pattern_width`` of detector ``index``, worked out when first needed (parsing a pattern
         costs more than compiling it: a process that never needs one does not pay for 222 rules)."""
-        reach = self._reach[index]
-        if reach is None:
-            reach = self._reach[index] = pattern_reach(self._detectors[index])
-        return reach
+        width = self._width[index]
+        if width == 0:
+            width = self._width[index] = pattern_width(self._detectors[index])
+        return width
 
-    def max_reach(self) -> int:
-        return max((self.reach(index) for index in range(len(self._detectors))), default=0)
+    def reach(self, index: int) -> int:
+        """``pattern_reach`` of detector ``index``: how far after a locator hit its window goes."""
+        width = self.width(index)
+        return UNBOUNDED_REACH if width is None else width
+
+    def max_width(self) -> int | None:
+        """The longest match any detector can make; None when one has no bound."""
+        widest = 0
+        for index in range(len(self._detectors)):
+            width = self.width(index)
+            if width is None:
+                return None
+            widest = max(widest, width)
+        return widest
+
+    def keyword_rules_in(self, text: str) -> frozenset[int]:
+        """Indexes of the keyword-gated rules (gitleaks') that ``text`` holds a keyword of (``_has_keyword``
+        on the whole text): one RE2 pass over it, not one search per keyword."""
+        gated = [i for i, d in enumerate(self._detectors) if d.keyword_gated]
+        if not gated:
+            return frozenset()
+        lowered = text.lower()
+        if self._keyword_rules is None:
+            self._keyword_rules = _literal_set([self._detectors[i].keywords for i in gated])
+        if self._keyword_rules is False:
+            return frozenset(i for i in gated if any(k in lowered for k in self._detectors[i].keywords))
+        data = lowered.encode("utf-8", errors="surrogatepass")
+        return frozenset(gated[hit] for hit in self._keyword_rules.Match(data) or ())
 
     @property
     def uses_re2(self) -> bool:
@@ -254,6 +291,28 @@ class Prefilter:
                     spans = [(first - run, last), *spans[1:]]
             yield index, spans
             pos = last if last > first else last + 1
+
+
+def _literal_set(keyword_lists: Sequence[tuple[str, ...]]) -> Any:
+    """An RE2 Set (UTF-8) with pattern i matching any of ``keyword_lists[i]`` literally; False
+    without RE2 or when it cannot be built."""
+    try:
+        from re2 import _re2
+    except ImportError:  # pragma: no cover - re2 is a pinned dependency
+        return False
+    rset = _re2.Set(_re2.RE2.Anchor.UNANCHORED, re2_options_utf8())
+    try:
+        for keywords in keyword_lists:
+            rset.Add("|".join(_literal(k) for k in keywords).encode("utf-8", errors="surrogatepass") or b"(?:)")
+        rset.Compile()
+    except Exception:
+        return False
+    return rset
+
+
+def _literal(word: str) -> str:
+    """``word`` as an RE2 pattern matching exactly it (letters and digits as they are, the rest as \\x{..})."""
+    return "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):x}}}" for c in word)
 
 
 _WORD_PREFIX = re.compile(r"(\(\?[a-zA-Z]+\))?\[\\w\.-\]\{0,(\d+)\}\?")

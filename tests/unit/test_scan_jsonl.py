@@ -63,6 +63,10 @@ def test_json_values_are_written_as_json_dumps_writes_them(value: object) -> Non
         {"findings": [{}], "not_inspected": [{"file": "a.zip", "reason": "zip_bomb", "detail": ""}]},
         {"findings": [{"type": s, "start": n, "masked": s} for n, s in enumerate(ODD_STRINGS)], "x": []},
         {"findings": [{"type": "t", "nested": [1, {"a": None}], "n": 1.5}]},  # not flat: json.dumps itself
+        {"findings": [{"a%s": 1, "b": "x"}, {"a%s": "2", "b": "%d"}, {"a%s": 3, "b": ""}]},  # a column of both
+        {"findings": [{"a": 1}, {"b": 2}, {}], "more": [{"c": "d"}]},  # objects with other keys
+        {"findings": [{"a": 1}, {"a": True}]},  # true is not an integer here
+        {"findings": [{"a": 1}, {"a": None}]},
     ],
 )
 def test_json_documents_are_written_as_json_dumps_indent_2_writes_them(sections: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import compress, islice, repeat
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from slack_dlp.config import Settings
 from slack_dlp.model import Finding
@@ -164,21 +164,39 @@ def _finding_json(finding: Finding) -> str:
 def _json_document(sections: dict[str, list[dict[str, Any]]]) -> str:
     """``json.dumps(sections, indent=2)`` for lists of flat objects of strings and integers (anything
     else goes to ``json.dumps`` itself), as one string: one write."""
-    flat = all(type(v) in (str, int) for rows in sections.values() for row in rows for v in row.values())
-    if not flat:
-        return json.dumps(sections, indent=2)
     parts = []
     for key, rows in sections.items():
-        objects = ",\n".join(
-            "    {\n"
-            + ",\n".join(f"      {_json_string(name)}: {_json_value(value)}" for name, value in row.items())
-            + "\n    }"
-            if row
-            else "    {}"
-            for row in rows
-        )
+        objects = _indented_objects(rows)
+        if objects is None:
+            return json.dumps(sections, indent=2)
         parts.append(f"  {_json_string(key)}: [\n{objects}\n  ]" if rows else f"  {_json_string(key)}: []")
     return "{\n" + ",\n".join(parts) + "\n}" if parts else "{}"
+
+
+def _indented_objects(rows: list[dict[str, Any]]) -> str | None:
+    """Flat objects of strings and integers as ``json.dumps(indent=2)`` writes them two levels deep;
+    None for anything else. Objects with the same keys (a scan's findings) are encoded a column at a
+    time, in C calls: a 20 MB file's 33,000 findings took a fifth of a second one value at a time."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    if any(list(row) != keys for row in rows):  # keys differ: one object at a time
+        objects = [_indented_objects([row]) for row in rows]
+        return None if None in objects else ",\n".join(cast(list[str], objects))
+    if not keys:
+        return ",\n".join("    {}" for _ in rows)
+    columns = []
+    for key in keys:
+        column = [row[key] for row in rows]
+        kinds = set(map(type, column))
+        if not kinds <= {str, int}:
+            return None
+        encode: Callable[[Any], str] = (
+            _json_string if kinds == {str} else int.__repr__ if kinds == {int} else _json_value
+        )
+        columns.append(map(encode, column))
+    template = "    {\n" + ",\n".join(f"      {_json_string(k).replace('%', '%%')}: %s" for k in keys) + "\n    }"
+    return ",\n".join(map(template.__mod__, zip(*columns, strict=True)))
 
 
 def _print_table(findings: Sequence[Finding], text: str, out: TextIO) -> None:

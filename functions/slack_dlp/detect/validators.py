@@ -196,6 +196,17 @@ def token_like(value: str) -> bool:
     return mixed_alnum(value) or entropy_reaches(value, 4.0)
 
 
+def mixed_or_entropy(bits: float) -> Validator:
+    """``mixed_alnum``, or at least ``bits`` of entropy without a digit (a short random token of
+    letters only: 20 random letters have ~4 bits a character, English words ~3.5)."""
+
+    def check(value: str) -> bool:
+        return mixed_alnum(value) or entropy_reaches(value, bits)
+
+    check.__name__ = f"mixed_or_entropy_{bits}"
+    return check
+
+
 def jwt(value: str) -> bool:
     """Header and payload are base64url JSON objects and the header names an algorithm."""
     parts = value.split(".")

@@ -261,18 +261,17 @@ CLOUD: tuple[Detector, ...] = (
         # 84-character format with its fixed `AZDO` signature, which needs no name.
         "(?:"
         + _assigned(
-            r"(?:azure[_ -]?devops|\bado|\bvsts|\bazdo)[\w -]{0,20}?(?:pat|token|key)|system\.accesstoken",
+            r"(?:azure[_ -]?devops|\bado[_ -]|\bvsts|\bazdo)[\w -]{0,20}?(?:pat|token|key)|system\.accesstoken",
             r"[a-z2-7]{52}|[A-Za-z0-9]{84}",
         )
         + rf"|{_START}(?P<new>[A-Za-z0-9]{{76}}AZDO[A-Za-z0-9]{{4}}){_END}"
         # The docs' `echo $PAT | az devops login`, and a PAT as the user of a clone URL.
         r"|\becho[ \t]+[\"']?([a-z2-7]{52})[\"']?[ \t]*\|[ \t]*az[ \t]+devops[ \t]+login"
         r"|https://(?:[^\s:/@]{1,64}:)?([a-z2-7]{52})@dev\.azure\.com)",
-        _kw("devops", "ado", "vsts", "azdo", "accesstoken", "dev.azure.com"),
+        # Literal keywords, no pattern trigger: counted repetitions in the gate's DFA cost every text.
+        _kw("devops", "ado_", "ado-", "ado ", "vsts", "azdo", "accesstoken", "dev.azure"),
         v.entropy_at_least(4.0),
         secret_group=FIRST_GROUP,
-        trigger=r"(?i)(?:azure[_ -]?devops|\bado|\bvsts|\bazdo|system\.accesstoken|az[ \t]+devops|dev\.azure\.com)"
-        r"|AZDO[A-Za-z0-9]{4}",
     ),
     Detector(
         "digitalocean-token",
@@ -367,7 +366,7 @@ CODE_HOSTING: tuple[Detector, ...] = (
             "gloas-",
             "glft-",
             "gr1348941",
-            "_gitlab_session=",
+            "_gitlab_session",
         ),
     ),
     Detector(
@@ -638,10 +637,9 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
             r"[A-Za-z0-9_+-]{20}|[0-9a-f]{32}",
         )
         + r"|(?i:authorization)[\"']?\s*:\s*[\"']?Token token=(?P<header>[A-Za-z0-9_+-]{20})(?![A-Za-z0-9_+-]))",
-        _kw("pagerduty", "pager_duty", "pager duty", "pd_", "pd-", "routing", "token token="),
+        _kw("pager", "pd_", "pd-", "routing", "token token="),
         v.password_like,
         secret_group=FIRST_GROUP,
-        trigger=r"(?i)pager[_ -]?duty|\bpd[_-]|routing[_-]?key|token token=",
     ),
     Detector(
         "vercel-token",
@@ -697,6 +695,7 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
         r"|ops_eyJ[A-Za-z0-9+/]{250,}={0,3}",
         _kw("a3-", "ops_eyj"),
         v.entropy_at_least(3.8),
+        # `a3-` ends many a UUID's group: case-sensitive, with its shape, it does not.
         trigger=r"A3-[A-Z0-9]{6}-|ops_eyJ",
     ),
     _token("adafruit-io-key", "Adafruit IO key", r"aio_[A-Za-z0-9]{28}", _kw("aio_"), v.entropy_at_least(3.5)),
@@ -714,7 +713,6 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
         r"pat[A-Za-z0-9]{14}\.[a-f0-9]{64}",
         _kw("pat"),
         v.entropy_at_least(3.5),
-        trigger=r"pat[A-Za-z0-9]{14}\.[a-f0-9]{8}",
     ),
     _token(
         "alibaba-access-key-id",
@@ -729,7 +727,6 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
         r"AKCp[A-Za-z0-9]{69}|cmVmd[A-Za-z0-9]{59}",
         _kw("akcp", "cmvmd"),
         v.entropy_at_least(4.5),
-        trigger=r"AKCp[A-Za-z0-9]{8}|cmVmd[A-Za-z0-9]{8}",
     ),
     _token(
         "authress-access-key",
@@ -738,7 +735,6 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
         r"\.[A-Za-z0-9+/_=-]{30,120}",
         _kw(".acc_", ".acc-"),
         v.entropy_at_least(3.5),
-        trigger=r"\.acc[_-]",
     ),
     _token(
         "aws-bedrock-api-key",
@@ -746,7 +742,6 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
         r"ABSK[A-Za-z0-9+/]{109,269}={0,2}|bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t[A-Za-z0-9+/]{20,}={0,2}",
         _kw("absk", "bedrock-api-key-"),
         v.entropy_at_least(4.0),
-        trigger=r"ABSK[A-Za-z0-9+/]{20}|bedrock-api-key-",
     ),
     _token(
         "aws-mws-auth-token",
@@ -760,7 +755,6 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
         r"4b1d[A-Za-z0-9]{38}",
         _kw("4b1d"),
         v.token_like,
-        trigger=r"4b1d[A-Za-z0-9]{38}",
     ),
     _token("clojars-token", "Clojars deploy token", r"(?i:CLOJARS_[a-z0-9]{60})", _kw("clojars_"), v.mixed_alnum),
     _token(
@@ -790,7 +784,6 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
         r"sl\.(?:u\.)?[A-Za-z0-9_=-]{130,}|[A-Za-z0-9]{11}AAAAAAAAAA[A-Za-z0-9_=-]{43}",
         _kw("sl.", "aaaaaaaaaa"),
         v.entropy_at_least(4.0),
-        trigger=r"\bsl\.(?:u\.)?[A-Za-z0-9_=-]{40}|[A-Za-z0-9]{11}AAAAAAAAAA[A-Za-z0-9_=-]{8}",
     ),
     _token(
         "duffel-token",
@@ -832,7 +825,7 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
         "flyio-token",
         "Fly.io access token",
         r"fo1_[\w-]{43}|fm1[ar]_[A-Za-z0-9+/]{100,}={0,3}|fm2_[A-Za-z0-9+/]{100,}={0,3}",
-        _kw("fo1_", "fm1a_", "fm1r_", "fm2_"),
+        _kw("fo1_", "fm1", "fm2_"),
         v.entropy_at_least(4.0),
     ),
     _token("frameio-token", "Frame.io API token", r"fio-u-[A-Za-z0-9_=-]{64}", _kw("fio-u-"), v.entropy_at_least(3.5)),
@@ -850,14 +843,13 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
         r"(?:pat|sat)\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20}",
         _kw("pat.", "sat."),
         v.entropy_at_least(3.5),
-        trigger=r"[ps]at\.[A-Za-z0-9_-]{22}\.",
     ),
     _token("infracost-token", "Infracost API token", r"ico-[A-Za-z0-9]{32}", _kw("ico-"), v.entropy_at_least(3.5)),
     _token(
         "intra42-client-secret",
         "42 Intra client secret",
         r"s-s4t2(?:ud|af)-[a-f0-9]{64}",
-        _kw("s-s4t2ud-", "s-s4t2af-"),
+        _kw("s-s4t2"),
     ),
     _token(
         "maxmind-license-key",
@@ -872,7 +864,6 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
         r"API-[A-Z0-9]{26}",
         _kw("api-"),
         v.mixed_or_entropy(3.8),
-        trigger=r"API-[A-Z0-9]{26}",
     ),
     _token("openshift-token", "OpenShift user token", r"sha256~[\w-]{43}", _kw("sha256~"), v.entropy_at_least(3.5)),
     _token("perplexity-api-key", "Perplexity API key", r"pplx-[A-Za-z0-9]{48}", _kw("pplx-"), v.entropy_at_least(4.0)),
@@ -880,7 +871,7 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
         "planetscale-token",
         "PlanetScale service token / OAuth token / password",
         r"pscale_(?:tkn|oauth|pw)_[\w=.-]{32,64}",
-        _kw("pscale_tkn_", "pscale_oauth_", "pscale_pw_"),
+        _kw("pscale_"),
         v.entropy_at_least(3.5),
     ),
     _token("prefect-api-key", "Prefect API key", r"pnu_[A-Za-z0-9]{36}", _kw("pnu_"), v.entropy_at_least(3.5)),
@@ -921,7 +912,7 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
         "twitter-bearer-token",
         "X (Twitter) app bearer token",
         r"A{22}[A-Za-z0-9%]{80,100}",
-        _kw("aaaaaaaaaaaaaaaaaaaaaa"),
+        _kw("aaaaaaaaaa"),
         v.entropy_at_least(3.5),
     ),
     _token(
@@ -1057,7 +1048,6 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         r"\bmachine[ \t]+[^\s]+(?:\s+(?:login|account)[ \t]+[^\s]+){0,2}\s+password[ \t]+(?P<secret>[^\s]+)",
         _kw("machine"),
         v.password_like,
-        trigger=r"\bmachine[ \t]+[^\s]+\s+(?:login|account|password)[ \t]",
     ),
     Detector(
         "docker-config-auth",
@@ -1066,7 +1056,6 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         r"\"auth\"\s*:\s*\"(?P<secret>[A-Za-z0-9+/]{8,}={0,2})\"",
         _kw('"auth"'),
         v.basic_auth,
-        trigger=r"\"auth\"\s*:\s*\"",
     ),
     Detector(
         "jwt",

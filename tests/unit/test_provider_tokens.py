@@ -140,3 +140,13 @@ def test_netrc_takes_each_token_on_its_own_line(engine: DetectionEngine) -> None
     secret = password(RNG)
     text = f"machine gitlab.acme.io\n    login deploy\n    password {secret}\n"
     assert _only(engine, text) == [("netrc-password", secret)]
+
+
+def test_legacy_slack_tokens_as_gitleaks_has_them(engine: DetectionEngine) -> None:
+    # GIVEN a legacy workspace token (`xoxr-`, an optional digit, 8-48 characters) and a legacy bot token
+    alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    workspace, bot = f"xoxr-1-{r_(RNG, alnum, 24)}", f"xoxb-{r_(RNG, '0123456789', 12)}-{r_(RNG, alnum, 24)}"
+    # THEN each is found by its Slack detector, and a prefix alone is not
+    assert _only(engine, f"workspace token {workspace}") == [("slack-legacy-token", workspace)]
+    assert _only(engine, f"old bot token {bot}") == [("slack-bot-token", bot)]
+    assert _only(engine, "the xoxa-abc and xoxb-1234 prefixes") == []

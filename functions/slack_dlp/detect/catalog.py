@@ -2,6 +2,33 @@
 
 Patterns follow the providers' published token formats (and gitleaks' rules where those are
 the best public reference). Values are confirmed by a validator wherever the format has one.
+
+Of the upstream gitleaks rules (tests/data/gitleaks.toml, 222), every one whose format stands on
+its own (a literal prefix of 3 or more characters, or a fixed structure) is a built-in, with
+gitleaks' lengths and alphabets and its entropy floor or a stricter one (``PROVIDER_TOKENS`` and
+the provider groups above it). Not ported, on purpose:
+
+- 78 rules that find a value only after the provider's name (``cloudflare-api-key`` = 40
+  characters after "cloudflare"; ``adafruit-api-key``, ``algolia-api-key``, ``asana-*``,
+  ``bitbucket-client-*``, ``cloudflare-global-api-key``, ``codecov``, ``cohere``, ``coinbase``,
+  ``confluent-*``, ``contentful``, ``discord-client-*``, ``dropbox-api-token``, ``fastly``,
+  ``hubspot``, ``intercom``, ``jfrog-*``, ``launchdarkly``, ``linkedin-*``, ``lob-api-key``,
+  ``looker-*``, ``mailgun-signing-key``, ``netlify``, ``plaid-*``, ``sendbird-*``, ``snyk``,
+  ``sonar``, ``sumologic-*``, ``twitch``, ``twitter-*`` but the bearer token, ``yandex-access-token``,
+  ``zendesk``… and the exchanges, CI and SaaS rules of the same shape): the generic assignment
+  rule finds the layout they describe (``CLOUDFLARE_API_KEY=…``, ``"confluent_secret": "…"``);
+  a rule with the name is added only where that misses a layout people paste (PagerDuty, Azure
+  DevOps, Vercel, Twilio's "auth token").
+- Public identifiers: ``flutterwave-public-key``, ``lob-pub-api-key``, ``mailgun-pub-key``,
+  ``mapbox-api-token`` (``pk.``, meant for browsers), ``new-relic-browser-api-token``
+  (``NRJS-``, in every page), ``new-relic-user-api-id``, client ids.
+- Too short or too common to stand alone: the legacy ``s.`` + 24 of ``vault-service-token``, the
+  bare 40 hex of ``sourcegraph-access-token`` (a git SHA), ``facebook-access-token``
+  (``digits|…``), ``jwt-base64``, ``flutterwave-encryption-key`` (a prefix of the secret key).
+- Covered otherwise: ``generic-api-key`` (the generic rule), ``curl-auth-*`` (``cli-password``,
+  ``basic-auth-header``, ``bearer-token``), ``kubernetes-secret-yaml``, ``nuget-config-password``
+  and ``hashicorp-tf-password`` (the generic rule's YAML, XML and HCL shapes),
+  ``sidekiq-sensitive-url`` (``password-in-url``), ``pkcs12-file`` (a file name, not content).
 """
 
 from __future__ import annotations
@@ -462,7 +489,8 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
         "slack-legacy-token",
         SECRET,
         "Slack legacy / workspace token",
-        rf"{_START}xox[aors]-(?:\d+-){{2,3}}[A-Za-z0-9]{{20,64}}{_END}",
+        # gitleaks' legacy workspace tokens too: `xoxa-`/`xoxr-`, an optional digit, 8-48 characters.
+        rf"{_START}(?:xox[aors]-(?:\d+-){{2,3}}[A-Za-z0-9]{{20,64}}|xox[ar]-(?:\d-)?[0-9a-zA-Z]{{8,48}}){_END}",
         _kw("xoxa-", "xoxo-", "xoxr-", "xoxs-"),
     ),
     Detector(
@@ -672,21 +700,10 @@ def _token(
     return Detector(id_, SECRET, description, rf"{_START}(?:{body}){_END}", keywords, validator, trigger=trigger)
 
 
-#: Providers' tokens with a prefix or structure of their own, ported from the upstream gitleaks
-#: rules (same lengths and alphabets, its entropy floors or stricter) and a few gitleaks lacks
-#: (Supabase, Groq, Figma, Replicate, Adafruit `aio_`). Not ported, on purpose:
-#: - rules that need the provider's name as a label (`cloudflare-api-key`, `twitch-api-token`,
-#:   `lob-api-key`, `beamer-api-token`, `yandex-access-token`…, about 100): the generic assignment
-#:   rule finds their `PROVIDER_API_KEY=…` layout; a labeled rule is added only where it misses
-#:   a layout people paste (PagerDuty, Azure DevOps, Twilio's "auth token");
-#: - public identifiers: `flutterwave-public-key`, `lob-pub-api-key`, `mailgun-pub-key`,
-#:   `mapbox-api-token` (`pk.`), `new-relic-browser-api-token` (`NRJS-`, in every page), client ids;
-#: - too noisy alone: `vault-service-token`'s legacy `s.` + 24, `sourcegraph-access-token`'s bare
-#:   40 hex (a git SHA), `facebook-access-token` (`digits|…`), `jwt-base64`, `generic-api-key`;
-#: - covered by a built-in already: AWS, GitHub, GitLab, Slack, Stripe, Square, Shopify, Sentry,
-#:   npm, PyPI, Heroku, Databricks, DigitalOcean, Postman, Linear, Notion, Anthropic, OpenAI,
-#:   Hugging Face, Vault, Terraform, Telegram, Teams, private keys, `curl-auth-*`,
-#:   `kubernetes-secret-yaml` and `nuget-config-password` (the generic rule), `pkcs12-file` (a file).
+#: Providers' tokens with a prefix or structure of their own: ported from the upstream gitleaks
+#: rules (what was not, and why: the module docstring) and a few gitleaks lacks (Supabase, Groq,
+#: Figma, Replicate, Adafruit `aio_`). Their keywords are literal: a pattern trigger's counted
+#: repetitions in the gate's DFA cost every text, not only the texts that hold a token.
 PROVIDER_TOKENS: tuple[Detector, ...] = (
     _token(
         "1password-token",

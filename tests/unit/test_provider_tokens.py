@@ -13,7 +13,7 @@ from slack_dlp.detect.catalog import PROVIDER_TOKENS
 from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
 from slack_dlp.detect.validators import card_issuer, payment_card
 from tests.quality.outside import Gen, group
-from tests.quality.providers import HEX, TOKENS, password, r_
+from tests.quality.providers import ALNUM, HEX, TOKENS, password, r_
 
 KEY = b"unit-test-fingerprint-key-000000"
 RNG = random.Random(23)
@@ -63,6 +63,9 @@ QUIET = [
     "ssl.create_default_context() reads openssl.cnf",
     "the pul-request template and rdme_notes",
     "API-GATEWAYINTEGRATIONRESPONSE is the CloudFormation resource",
+    # base64 blobs whose runs start like a token (`cmVmd` is base64 of "ref", zero bytes are `AAAA`)
+    "data:image/png;base64," + "A" * 22 + r_(RNG, ALNUM, 90) + "+/w8AAAA=",
+    "certificate body: cmVmd" + r_(RNG, ALNUM, 59) + "/Zm9v+YmFy",
     # .netrc, docker and PuTTY look-alikes
     "the machine learning team needs a login and a password manager",
     "machine api.acme.io login ci password $NETRC_PASSWORD",

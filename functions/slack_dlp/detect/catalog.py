@@ -687,6 +687,11 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
 )
 
 
+#: An alphanumeric run followed by `+`, `/` or `=` is a piece of a base64 blob (an image, a
+#: certificate), not a token: for formats whose prefix base64 can produce (`cmVmd` is "ref").
+_NOT_IN_BASE64 = r"(?![+/=])"
+
+
 def _token(
     id_: str,
     description: str,
@@ -741,7 +746,7 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
     _token(
         "artifactory-token",
         "JFrog Artifactory API key / reference token",
-        r"AKCp[A-Za-z0-9]{69}|cmVmd[A-Za-z0-9]{59}",
+        rf"(?:AKCp[A-Za-z0-9]{{69}}|cmVmd[A-Za-z0-9]{{59}}){_NOT_IN_BASE64}",
         _kw("akcp", "cmvmd"),
         v.entropy_at_least(4.5),
     ),
@@ -769,7 +774,7 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
     _token(
         "clickhouse-cloud-key",
         "ClickHouse Cloud API secret key",
-        r"4b1d[A-Za-z0-9]{38}",
+        rf"4b1d[A-Za-z0-9]{{38}}{_NOT_IN_BASE64}",
         _kw("4b1d"),
         v.token_like,
     ),
@@ -798,7 +803,7 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
     _token(
         "dropbox-token",
         "Dropbox access token (short-lived `sl.`, long-lived)",
-        r"sl\.(?:u\.)?[A-Za-z0-9_=-]{130,}|[A-Za-z0-9]{11}AAAAAAAAAA[A-Za-z0-9_=-]{43}",
+        rf"sl\.(?:u\.)?[A-Za-z0-9_=-]{{130,}}|[A-Za-z0-9]{{11}}AAAAAAAAAA[A-Za-z0-9_=-]{{43}}{_NOT_IN_BASE64}",
         _kw("sl.", "aaaaaaaaaa"),
         v.entropy_at_least(4.0),
     ),
@@ -826,7 +831,7 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
     _token(
         "facebook-page-token",
         "Facebook page / user access token",
-        r"EAA[MC][A-Za-z0-9]{100,}",
+        rf"EAA[MC][A-Za-z0-9]{{100,}}{_NOT_IN_BASE64}",
         _kw("eaam", "eaac"),
         v.entropy_at_least(4.0),
     ),
@@ -928,7 +933,7 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
     _token(
         "twitter-bearer-token",
         "X (Twitter) app bearer token",
-        r"A{22}[A-Za-z0-9%]{80,100}",
+        rf"A{{22}}[A-Za-z0-9%]{{80,100}}{_NOT_IN_BASE64}",
         _kw("aaaaaaaaaa"),
         v.entropy_at_least(3.5),
     ),
@@ -939,7 +944,13 @@ PROVIDER_TOKENS: tuple[Detector, ...] = (
         _kw("tfp_"),
         v.entropy_at_least(3.5),
     ),
-    _token("yandex-api-key", "Yandex Cloud API key", r"AQVN[A-Za-z0-9_-]{35,38}", _kw("aqvn"), v.entropy_at_least(3.5)),
+    _token(
+        "yandex-api-key",
+        "Yandex Cloud API key",
+        rf"AQVN[A-Za-z0-9_-]{{35,38}}{_NOT_IN_BASE64}",
+        _kw("aqvn"),
+        v.entropy_at_least(3.5),
+    ),
 )
 
 PAYMENTS: tuple[Detector, ...] = (

@@ -21,6 +21,13 @@ _END = r"(?![A-Za-z0-9_-])"
 _START = r"(?<![A-Za-z0-9_-])"
 
 
+#: Slack's formatting around a label, as the composer sends it: `*Password:* …`, `*Password*: …`,
+#: `_password_: …`, `~token:~ …`. Before the separator (`_` is already a name character) and after
+#: it, where a marker must be followed by a space (a value may itself start with `*` or `_`).
+_MARK_BEFORE = r"[*~]{0,2}"
+_MARK_AFTER = r"(?:[*_~]{1,2}[ \t])?"
+
+
 def _kw(*words: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in words)
 
@@ -28,7 +35,7 @@ def _kw(*words: str) -> tuple[str, ...]:
 def _assigned(names: str, value: str) -> str:
     """``name = value`` / ``name: "value"`` / ``NAME=value`` with the value as group ``secret``."""
     return (
-        rf"(?i:{names})[\w.-]{{0,20}}[\"']?\s*(?:[:=]|:=|=>|\s)\s*[\"'`]?"
+        rf"(?i:{names})[\w.-]{{0,20}}{_MARK_BEFORE}[\"']?\s*(?:[:=]|:=|=>|\s){_MARK_AFTER}\s*[\"'`]?"
         rf"(?P<secret>{value})(?![A-Za-z0-9/+=_-])"
     )
 
@@ -70,7 +77,7 @@ IDENTIFIER_ALLOWLIST = RuleAllowlist(
 #: (`key="DbPassword" value="…"`) or element (`<password>…<`, `key="db.password">…<`).
 _QUOTED_OR_XML = r"[\"'](?:[ \t]*,[ \t]*[\"']|[ \t]+(?i:value)[ \t]*=)|(?:[\"']|\b)>"
 #: The short label `pass`/`DB_PASS`, right before its `=` or `:` (`passthrough`, `bypass` are words).
-_SHORT_LABEL = r"(?i:\bpass|_pass)[\"']?\]?[ \t]*(?:[:=]|:=|=>)"
+_SHORT_LABEL = rf"(?i:\bpass|_pass){_MARK_BEFORE}[\"']?\]?[ \t]*(?:[:=]|:=|=>){_MARK_AFTER}"
 
 #: Those shapes also hold lists of names, header names, MIME types and class names
 #: (`"password", "password_confirmation"`, `"X-Api-Key", "application/json"`,
@@ -102,8 +109,9 @@ CLOUD: tuple[Detector, ...] = (
         # the console's "Secret access key", the CLI's
         # "AWS Secret Access Key [None]:", JSON "SecretAccessKey", and the downloaded credentials
         # CSV (`Access key ID,Secret access key` then `AKIA…,<secret>`): a key id, then the secret.
-        r"(?:(?i:aws|secret[ _.-]?access(?:[ _.-]?key)?|secret[ _.-]?key|secretaccesskey)[\w.-]{0,20}[\"']?\]?"
-        r"(?:[ \t]*\[[^\]\n]{0,20}\])?\s*(?:[:=]|:=|=>|\s|,)\s*(?:(?i:is|was)[ \t]+)?[\"'`]?([A-Za-z0-9/+]{40})"
+        r"(?:(?i:aws|secret[ _.-]?access(?:[ _.-]?key)?|secret[ _.-]?key|secretaccesskey)[\w.-]{0,20}"
+        rf"{_MARK_BEFORE}[\"']?\]?(?:[ \t]*\[[^\]\n]{{0,20}}\])?\s*(?:[:=]|:=|=>|\s|,){_MARK_AFTER}\s*"
+        r"(?:(?i:is|was)[ \t]+)?[\"'`]?([A-Za-z0-9/+]{40})"
         r"(?![A-Za-z0-9/+=_-])"
         r"|(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z2-7]{16}[\"']?[ \t]*[,;|\t:][ \t]*[\"']?([A-Za-z0-9/+]{40})"
         r"(?![A-Za-z0-9/+=_-]))",
@@ -684,8 +692,9 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         # subscripts (`os.environ["DB_PASSWORD"] =`, `config[:password] =`), setters with the name
         # quoted, XML elements and attributes, the short label `pass` (see _QUOTED_OR_XML and
         # _SHORT_LABEL), and "the wifi password for the office is …" (a few words between a
-        # password and its value).
-        rf"(?:{_GENERIC_NAMES}[\w.-]{{0,20}}(?:[\"']?\]?(?:[ \t]*(?:[:=]|:=|=>)|[ \t]+(?i:is|was))|{_QUOTED_OR_XML})"
+        # password and its value); labels in Slack's bold, italics or strike-through (_MARK_BEFORE/AFTER).
+        rf"(?:{_GENERIC_NAMES}[\w.-]{{0,20}}{_MARK_BEFORE}"
+        rf"(?:[\"']?\]?(?:[ \t]*(?:[:=]|:=|=>){_MARK_AFTER}|[ \t]+(?i:is|was))|{_QUOTED_OR_XML})"
         rf"|{_SHORT_LABEL}"
         r"|(?i:password|passwd|\bpw)\b(?:[ \t]+[\w'-]+){1,4}?[ \t]+(?i:is|was)\b[ \t]*:?)[ \t]*[\"'`]?"
         r"(?P<secret>[^\s\"'`,;()<>]{8,})",

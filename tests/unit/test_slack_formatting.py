@@ -1,5 +1,6 @@
-"""Labels as Slack's composer sends them: bold, italics, strike-through around the label
-(`*Password:* …`); the value is found whole, without the markers. Each beside near misses."""
+"""Labels and values as Slack's composer sends them: bold, italics, strike-through around the label
+(`*Password:* …`) or the value (`*…*`), and values that end where their syntax ends them (a URL's
+`&`): each found whole, nothing more. Each beside near misses."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ FOUND = [
     ("generic-secret-assignment", f"*API key*: {_HEX}", _HEX),
     ("aws-secret-access-key", f"*AWS Secret Access Key:* {_AWS}", _AWS),
     ("aws-session-token", f"*AWS_SESSION_TOKEN:* {(t := G.session_token())}", t),
+    ("generic-secret-assignment", f"password: *{_PW}*", _PW),
+    ("generic-secret-assignment", f"*password:* ~{_PW}~ (rotated)", _PW),
+    ("generic-secret-assignment", f'dotnet user-secrets set "Db:Password" "{_PW}"', _PW),
+    ("password-in-query", f"jdbc:mysql://db:3306/app?user=root&password={_PW}&useSSL=false", _PW),
+    ("password-in-query", f"https://api.acme.io/v1/export?format=csv&api_key={_HEX}", _HEX),
 ]
 
 
@@ -46,6 +52,9 @@ QUIET = [
     "*password_policy:* at_least_twelve_characters",
     "*Token:* expired, ask #it-help",
     "*secret santa:* sign up by Friday",
+    "https://acme.io/login?next=/home&password=reset",
+    "https://acme.io/docs?api_key=YOUR_API_KEY&format=json",
+    'say "password" "twice"',
 ]
 
 

@@ -74,8 +74,9 @@ IDENTIFIER_ALLOWLIST = RuleAllowlist(
 
 #: The generic rule's shapes beyond `name = value`: a setter with the name quoted
 #: (`Setenv("DB_PASSWORD", "…")`, `config.set('auth', 'password', '…')`), an XML attribute pair
-#: (`key="DbPassword" value="…"`) or element (`<password>…<`, `key="db.password">…<`).
-_QUOTED_OR_XML = r"[\"'](?:[ \t]*,[ \t]*[\"']|[ \t]+(?i:value)[ \t]*=)|(?:[\"']|\b)>"
+#: (`key="DbPassword" value="…"`) or element (`<password>…<`, `key="db.password">…<`), and a
+#: command's quoted name then quoted value (`dotnet user-secrets set "Db:Password" "…"`).
+_QUOTED_OR_XML = r"[\"'](?:[ \t]*,[ \t]*[\"']|[ \t]+[\"']|[ \t]+(?i:value)[ \t]*=)|(?:[\"']|\b)>"
 #: The short label `pass`/`DB_PASS`, right before its `=` or `:` (`passthrough`, `bypass` are words).
 _SHORT_LABEL = rf"(?i:\bpass|_pass){_MARK_BEFORE}[\"']?\]?[ \t]*(?:[:=]|:=|=>){_MARK_AFTER}"
 
@@ -684,6 +685,19 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         trigger=r"://[^\s:/@]*:[^\s@/]+@",
     ),
     Detector(
+        "password-in-query",
+        SECRET,
+        "Password or secret in a URL's query string",
+        # `jdbc:mysql://db/app?user=root&password=…&useSSL=false`: a parameter ends at `&`, where the
+        # generic rule (a password may hold `&`) would read on into the next parameter.
+        r"[?&](?i:password|passwd|pwd|pass|secret|client_secret|api_?key|access_token|auth_token)="
+        r"(?P<secret>[^\s&;#\"'`<>]{8,})",
+        _kw("pass", "pwd", "secret", "key", "token"),
+        v.generic_secret,
+        MEDIUM,
+        trigger=r"[?&](?i:pass|pwd|secret|client_secret|api_?key|access_token|auth_token)",
+    ),
+    Detector(
         "generic-secret-assignment",
         SECRET,
         "Password or secret assigned in code or config",
@@ -697,7 +711,8 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         rf"(?:[\"']?\]?(?:[ \t]*(?:[:=]|:=|=>){_MARK_AFTER}|[ \t]+(?i:is|was))|{_QUOTED_OR_XML})"
         rf"|{_SHORT_LABEL}"
         r"|(?i:password|passwd|\bpw)\b(?:[ \t]+[\w'-]+){1,4}?[ \t]+(?i:is|was)\b[ \t]*:?)[ \t]*[\"'`]?"
-        r"(?P<secret>[^\s\"'`,;()<>]{8,})",
+        # A value in Slack's bold or strike-through (`*…*`, `~…~`) is the value without the markers.
+        r"[*~]?(?P<secret>[^\s\"'`,;()<>]{7,}[^\s\"'`,;()<>*~])",
         _kw("pass", "pwd", "pw", "secret", "key", "token", "credential"),
         v.generic_secret,
         MEDIUM,

@@ -13,6 +13,7 @@ import string
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from slack_dlp.detect.validators import IBAN_LENGTHS, luhn
 from slack_dlp_tools.local import samples
@@ -262,6 +263,11 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], str], str]] = {
     "gcp-oauth-access-token": (lambda r: "ya29." + _r(r, URLSAFE, 120), "gcloud token ya29 is {v}"),
     "database-connection-string": (_password, "DATABASE_URL=postgres://app:{v}@db.internal:5432/app"),
     "password-in-url": (_password, "git clone https://deploy:{v}@git.acme.io/platform.git"),
+    # In a URL a password is percent-encoded (`&` would end it).
+    "password-in-query": (
+        lambda r: quote(_password(r), safe=""),
+        "jdbc:mysql://db.acme.io:3306/orders?user=app&password={v}&useSSL=false",
+    ),
     "generic-secret-assignment": (_password, 'db_password = "{v}"'),
     "payment-card": (_card, "my card is {v} exp 04/29"),
     "iban": (_iban, "please wire to IBAN {v}"),

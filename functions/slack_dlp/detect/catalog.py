@@ -48,6 +48,13 @@ _END = r"(?![A-Za-z0-9_-])"
 _START = r"(?<![A-Za-z0-9_-])"
 
 
+#: Slack's formatting around a label, as the composer sends it: `*Password:* …`, `*Password*: …`,
+#: `_password_: …`, `~token:~ …`. Before the separator (`_` is already a name character) and after
+#: it, where a marker must be followed by a space (a value may itself start with `*` or `_`).
+_MARK_BEFORE = r"[*~]{0,2}"
+_MARK_AFTER = r"(?:[*_~]{1,2}[ \t])?"
+
+
 def _kw(*words: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in words)
 
@@ -55,7 +62,7 @@ def _kw(*words: str) -> tuple[str, ...]:
 def _assigned(names: str, value: str) -> str:
     """``name = value`` / ``name: "value"`` / ``NAME=value`` with the value as group ``secret``."""
     return (
-        rf"(?i:{names})[\w.-]{{0,20}}[\"']?\s*(?:[:=]|:=|=>|\s)\s*[\"'`]?"
+        rf"(?i:{names})[\w.-]{{0,20}}{_MARK_BEFORE}[\"']?\s*(?:[:=]|:=|=>|\s){_MARK_AFTER}\s*[\"'`]?"
         rf"(?P<secret>{value})(?![A-Za-z0-9/+=_-])"
     )
 
@@ -158,10 +165,11 @@ IDENTIFIER_ALLOWLIST = RuleAllowlist(
 
 #: The generic rule's shapes beyond `name = value`: a setter with the name quoted
 #: (`Setenv("DB_PASSWORD", "…")`, `config.set('auth', 'password', '…')`), an XML attribute pair
-#: (`key="DbPassword" value="…"`) or element (`<password>…<`, `key="db.password">…<`).
-_QUOTED_OR_XML = r"[\"'](?:[ \t]*,[ \t]*[\"']|[ \t]+(?i:value)[ \t]*=)|(?:[\"']|\b)>"
+#: (`key="DbPassword" value="…"`) or element (`<password>…<`, `key="db.password">…<`), and a
+#: command's quoted name then quoted value (`dotnet user-secrets set "Db:Password" "…"`).
+_QUOTED_OR_XML = r"[\"'](?:[ \t]*,[ \t]*[\"']|[ \t]+[\"']|[ \t]+(?i:value)[ \t]*=)|(?:[\"']|\b)>"
 #: The short label `pass`/`DB_PASS`, right before its `=` or `:` (`passthrough`, `bypass` are words).
-_SHORT_LABEL = r"(?i:\bpass|_pass)[\"']?\]?[ \t]*(?:[:=]|:=|=>)"
+_SHORT_LABEL = rf"(?i:\bpass|_pass){_MARK_BEFORE}[\"']?\]?[ \t]*(?:[:=]|:=|=>){_MARK_AFTER}"
 
 #: Those shapes also hold lists of names, header names, MIME types and class names
 #: (`"password", "password_confirmation"`, `"X-Api-Key", "application/json"`,
@@ -193,8 +201,9 @@ CLOUD: tuple[Detector, ...] = (
         # the console's "Secret access key", the CLI's
         # "AWS Secret Access Key [None]:", JSON "SecretAccessKey", and the downloaded credentials
         # CSV (`Access key ID,Secret access key` then `AKIA…,<secret>`): a key id, then the secret.
-        r"(?:(?i:aws|secret[ _.-]?access(?:[ _.-]?key)?|secret[ _.-]?key|secretaccesskey)[\w.-]{0,20}[\"']?\]?"
-        r"(?:[ \t]*\[[^\]\n]{0,20}\])?\s*(?:[:=]|:=|=>|\s|,)\s*(?:(?i:is|was)[ \t]+)?[\"'`]?([A-Za-z0-9/+]{40})"
+        r"(?:(?i:aws|secret[ _.-]?access(?:[ _.-]?key)?|secret[ _.-]?key|secretaccesskey)[\w.-]{0,20}"
+        rf"{_MARK_BEFORE}[\"']?\]?(?:[ \t]*\[[^\]\n]{{0,20}}\])?\s*(?:[:=]|:=|=>|\s|,){_MARK_AFTER}\s*"
+        r"(?:(?i:is|was)[ \t]+)?[\"'`]?([A-Za-z0-9/+]{40})"
         r"(?![A-Za-z0-9/+=_-])"
         r"|(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z2-7]{16}[\"']?[ \t]*[,;|\t:][ \t]*[\"']?([A-Za-z0-9/+]{40})"
         r"(?![A-Za-z0-9/+=_-]))",
@@ -1130,6 +1139,19 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         trigger=r"://[^\s:/@]*:[^\s@/]+@",
     ),
     Detector(
+        "password-in-query",
+        SECRET,
+        "Password or secret in a URL's query string",
+        # `jdbc:mysql://db/app?user=root&password=…&useSSL=false`: a parameter ends at `&`, where the
+        # generic rule (a password may hold `&`) would read on into the next parameter.
+        r"[?&](?i:password|passwd|pwd|pass|secret|client_secret|api_?key|access_token|auth_token)="
+        r"(?P<secret>[^\s&;#\"'`<>]{8,})",
+        _kw("pass", "pwd", "secret", "key", "token"),
+        v.generic_secret,
+        MEDIUM,
+        trigger=r"[?&](?i:pass|pwd|secret|client_secret|api_?key|access_token|auth_token)",
+    ),
+    Detector(
         "generic-secret-assignment",
         SECRET,
         "Password or secret assigned in code or config",
@@ -1138,11 +1160,13 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         # subscripts (`os.environ["DB_PASSWORD"] =`, `config[:password] =`), setters with the name
         # quoted, XML elements and attributes, the short label `pass` (see _QUOTED_OR_XML and
         # _SHORT_LABEL), and "the wifi password for the office is …" (a few words between a
-        # password and its value).
-        rf"(?:{_GENERIC_NAMES}[\w.-]{{0,20}}(?:[\"']?\]?(?:[ \t]*(?:[:=]|:=|=>)|[ \t]+(?i:is|was))|{_QUOTED_OR_XML})"
+        # password and its value); labels in Slack's bold, italics or strike-through (_MARK_BEFORE/AFTER).
+        rf"(?:{_GENERIC_NAMES}[\w.-]{{0,20}}{_MARK_BEFORE}"
+        rf"(?:[\"']?\]?(?:[ \t]*(?:[:=]|:=|=>){_MARK_AFTER}|[ \t]+(?i:is|was))|{_QUOTED_OR_XML})"
         rf"|{_SHORT_LABEL}"
         r"|(?i:password|passwd|\bpw)\b(?:[ \t]+[\w'-]+){1,4}?[ \t]+(?i:is|was)\b[ \t]*:?)[ \t]*[\"'`]?"
-        r"(?P<secret>[^\s\"'`,;()<>]{8,})",
+        # A value in Slack's bold or strike-through (`*…*`, `~…~`) is the value without the markers.
+        r"[*~]?(?P<secret>[^\s\"'`,;()<>]{7,}[^\s\"'`,;()<>*~])",
         _kw("pass", "pwd", "pw", "secret", "key", "token", "credential"),
         v.generic_secret,
         MEDIUM,

@@ -16,9 +16,10 @@ the provider groups above it). Not ported, on purpose:
   ``looker-*``, ``mailgun-signing-key``, ``netlify``, ``plaid-*``, ``sendbird-*``, ``snyk``,
   ``sonar``, ``sumologic-*``, ``twitch``, ``twitter-*`` but the bearer token, ``yandex-access-token``,
   ``zendesk``… and the exchanges, CI and SaaS rules of the same shape): the generic assignment
-  rule finds the layout they describe (``CLOUDFLARE_API_KEY=…``, ``"confluent_secret": "…"``);
-  a rule with the name is added only where that misses a layout people paste (PagerDuty, Azure
-  DevOps, Vercel, Twilio's "auth token").
+  rule finds them under a secret's name (``CLOUDFLARE_API_KEY=…``, ``"confluent_secret": "…"``,
+  ``TWITCH_ACCESS_TOKEN=``), not under a bare ``NAME_TOKEN=``; a rule with the provider's name is
+  added where that misses a layout people paste (PagerDuty, Azure DevOps, Vercel, Twilio's
+  "auth token").
 - Public identifiers: ``flutterwave-public-key``, ``lob-pub-api-key``, ``mailgun-pub-key``,
   ``mapbox-api-token`` (``pk.``, meant for browsers), ``new-relic-browser-api-token``
   (``NRJS-``, in every page), ``new-relic-user-api-id``, client ids.

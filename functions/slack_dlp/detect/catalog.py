@@ -71,8 +71,25 @@ def _assigned(names: str, value: str) -> str:
 #: Names under which the generic rule looks for a value.
 _GENERIC_NAMES = (
     r"(?i:pass(?:word|wd|phrase)|pwd|\bpw\b|secret|api[_ -]?key|apikey|api[_ -]?token|access[_ -]?token|"
-    r"auth[_ -]?token|client[_ -]?secret|private[_ -]?key|credentials?)"
+    r"auth[_ -]?token|client[_ -]?secret|private[_ -]?key|credentials?|"
+    # "password" in languages written in Latin-1 (German, Scandinavian, French, Spanish, Portuguese,
+    # Dutch, Finnish, Czech, Hungarian); other scripts: NON_LATIN_PASSWORD_LABELS.
+    r"passwort|passord|kennwort|mot[ _-]de[ _-]passe|contrase[ñÑn]a|senha|wachtwoord|l[öÖo]senord|"
+    r"adgangskode|salasana|heslo|jelsz[óÓo])"
 )
+
+
+#: Words one of which a text holds if the generic rule can match in it.
+_GENERIC_KEYWORDS = _kw(
+    "pass", "pwd", "pw", "secret", "key", "token", "credential",
+    "kennwort", "contrase", "senha", "wachtwoord", "senord", "adgangskode", "salasana", "heslo", "jelsz",
+)  # fmt: skip
+#: "is" after a password's name in those languages ("Das Passwort ist …", "la contraseña es …").
+_IS_WORDS = r"(?:(?i:is|was)|(?i:ist|war|est|es|é|è|är|er)[ \t])"
+#: "password" in scripts beyond Latin-1 (Polish, Russian, Ukrainian, Greek, Turkish, Japanese,
+#: Chinese, Korean). The RE2 locators read texts as Latin-1, so these have a Python pattern of their
+#: own, run only on texts that hold one of them.
+NON_LATIN_PASSWORD_LABELS = ("hasło", "пароль", "парол", "κωδικός", "şifre", "パスワード", "密码", "密碼", "비밀번호")
 
 #: Names that identify a secret rather than hold one (``credential_id``, ``key_alias``, ``api_version``,
 #: ``secret_name``, ``token_url``…): assignments to them are not reported by the generic rule.
@@ -1163,15 +1180,35 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         # _SHORT_LABEL), and "the wifi password for the office is …" (a few words between a
         # password and its value); labels in Slack's bold, italics or strike-through (_MARK_BEFORE/AFTER).
         rf"(?:{_GENERIC_NAMES}[\w.-]{{0,20}}{_MARK_BEFORE}"
-        rf"(?:[\"']?\]?(?:[ \t]*(?:[:=]|:=|=>){_MARK_AFTER}|[ \t]+(?i:is|was))|{_QUOTED_OR_XML})"
+        rf"(?:[\"']?\]?(?:[ \t]*(?:[:=]|:=|=>){_MARK_AFTER}|[ \t]+{_IS_WORDS})|{_QUOTED_OR_XML})"
         rf"|{_SHORT_LABEL}"
-        r"|(?i:password|passwd|\bpw)\b(?:[ \t]+[\w'-]+){1,4}?[ \t]+(?i:is|was)\b[ \t]*:?)[ \t]*[\"'`]?"
+        r"|(?i:password|passwd|passwort|\bpw)\b(?:[ \t]+[\w'-]+){1,4}?[ \t]+(?i:is|was|ist|war)\b[ \t]*:?)"
+        r"[ \t]*[\"'`]?"
         # A value in Slack's bold or strike-through (`*…*`, `~…~`) is the value without the markers.
         r"[*~]?(?P<secret>[^\s\"'`,;()<>]{7,}[^\s\"'`,;()<>*~])",
-        _kw("pass", "pwd", "pw", "secret", "key", "token", "credential"),
+        _GENERIC_KEYWORDS,
         v.generic_secret,
         MEDIUM,
         allowlists=(IDENTIFIER_ALLOWLIST, NAME_LIST_ALLOWLIST),
+        generic=True,
+    ),
+    Detector(
+        "generic-secret-assignment-non-latin",
+        SECRET,
+        "Password under a label in another script (пароль, パスワード, 密码, hasło…)",
+        # A label, a colon (also the full-width one of Chinese and Japanese) or "=", and a value of
+        # printable ASCII (what keyboards type for a password; the script's own text ends it).
+        # On RE2 over the text as it is (UTF-8, Unicode case folding), and run only on texts that
+        # hold a label: the Latin-1 locators cannot see these scripts.
+        rf"(?i:{'|'.join(NON_LATIN_PASSWORD_LABELS)})[\w.-]{{0,12}}[ \t\x{{3000}}]*(?:[:=\x{{ff1a}}]|:=)"
+        r"[ \t\x{3000}]*[\"'`\x{300c}\x{201c}]?(?P<secret>[!#-&*+\-./0-9:=?-Z\[\]^_a-z{|}~]{8,})",
+        _kw(*NON_LATIN_PASSWORD_LABELS),
+        v.generic_secret,
+        MEDIUM,
+        engine="re2",
+        # The batch gate sees these scripts as NUL (see fastre2.as_latin1): two in a row, or the
+        # one letter of "hasło" and "şifre" beyond Latin-1; texts are then checked for a label.
+        trigger=r"\x00\x00|(?i:has)\x00o|\x00(?i:ifre)",
         generic=True,
     ),
 )

@@ -61,3 +61,8 @@ QUIET = [
 @pytest.mark.parametrize("text", QUIET)
 def test_formatted_labels_without_a_secret_stay_quiet(engine: DetectionEngine, text: str) -> None:
     assert engine.scan(text) == []
+
+
+@pytest.mark.parametrize("text", ["*SSN:* 536228794", "ssn `536228794`", 'ssn="536228794"', "*SSN*: 536.22.8794"])
+def test_an_ssn_named_in_slack_formatting_is_found(engine: DetectionEngine, text: str) -> None:
+    assert [f.detector for f in engine.scan(text)] == ["us-ssn-unformatted"]

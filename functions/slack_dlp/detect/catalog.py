@@ -1278,7 +1278,8 @@ PERSONAL_DATA: tuple[Detector, ...] = (
         PERSONAL,
         "US Social Security number (digits only or dotted, named as such)",
         # `SSN 536.22.8794`: dots only under the name (alone, dotted digits are versions and IPs).
-        r"\b(?i:ssn|social security(?: number| no\.?| #)?|ss#)[\w #:.-]{0,20}?"
+        # Between the name and the number, Slack's formatting and quotes too (`*SSN:* …`, `` `…` ``).
+        r"\b(?i:ssn|social security(?: number| no\.?| #)?|ss#)[\w #:.*~`=\"'-]{0,20}?"
         r"(?P<secret>(?<![\d.])(?:\d{9}|\d{3}\.\d{2}\.\d{4})(?![\d.]))",
         _kw("ssn", "social security", "ss#"),
         v.us_ssn,

@@ -76,3 +76,43 @@ def test_planted_secrets_alert_once_each_and_leak_nowhere(
             for variant in _variants(value):
                 assert variant not in text, f"canary leaked into {where}"
     assert "do not share" not in outputs["results queue"] + outputs["slack calls"] + outputs["logs"]
+
+
+def test_secrets_holding_characters_slack_escapes_are_alerted_and_leak_nowhere(
+    load_handler: Any,
+    stack: FakeStack,
+    slack: SlackStandIn,
+    logs: io.StringIO,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ingest, inspector, reporter = load_handler("ingest"), load_handler("inspector"), load_handler("reporter")
+    context = FakeLambdaContext()
+    # GIVEN a password holding '&' and a pasted XML config, as the authors typed them ...
+    password, xml_password = "Xk9&mP2q!vL7rT4w", "Zq8vR3m!Lp6sW2nT"
+    typed = {
+        "C0AMP": f"DB_PASSWORD={password}",
+        "C0XML": f"<datasource><password>{xml_password}</password></datasource>",
+    }
+    # ... and as Slack delivers them: & < > escaped
+    escaped = {c: t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for c, t in typed.items()}
+    for channel, text in escaped.items():
+        body, headers = signed_request(event_envelope(message_event(text, channel=channel)))
+        assert ingest.handler(http_api_event(body, headers), context)["statusCode"] == 200
+
+    # WHEN the pipeline runs
+    inspect_bodies = [m["Body"] for m in stack.drain(stack.inspect_queue_url)]
+    assert inspector.handler(sqs_event(inspect_bodies), context) == {"batchItemFailures": []}
+    result_bodies = [m["Body"] for m in stack.drain(stack.results_queue_url)]
+    assert reporter.handler(sqs_event(result_bodies), context) == {"batchItemFailures": []}
+
+    # THEN both messages are alerted, the whole value found (its masked preview starts as typed)
+    posted = json.dumps([a["args"] for a in slack.alerts()], ensure_ascii=False)
+    assert "<#C0AMP>" in posted and "<#C0XML>" in posted
+    results = [json.loads(body) for body in result_bodies]
+    lengths = {r["ref"]["channel_id"]: r["findings"][0]["end"] - r["findings"][0]["start"] for r in results}
+    assert lengths == {"C0AMP": len(password), "C0XML": len(xml_password)}
+    # AND neither value, typed or escaped, reaches the results queue, Slack, the logs or the metrics
+    outputs = "\n".join(result_bodies) + json.dumps(slack.state.calls) + logs.getvalue() + capsys.readouterr().out
+    for value in (password, xml_password):
+        for variant in (value, value.replace("&", "&amp;").replace("<", "&lt;"), value[3:12]):
+            assert variant not in outputs

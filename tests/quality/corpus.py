@@ -13,9 +13,11 @@ import string
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from slack_dlp.detect.validators import IBAN_LENGTHS, luhn
 from slack_dlp_tools.local import samples
+from tests.quality.providers import TOKENS
 
 LOWER, UPPER, DIGITS = string.ascii_lowercase, string.ascii_uppercase, string.digits
 ALNUM = LOWER + UPPER + DIGITS
@@ -261,7 +263,13 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], str], str]] = {
     "gcp-oauth-access-token": (lambda r: "ya29." + _r(r, URLSAFE, 120), "gcloud token ya29 is {v}"),
     "database-connection-string": (_password, "DATABASE_URL=postgres://app:{v}@db.internal:5432/app"),
     "password-in-url": (_password, "git clone https://deploy:{v}@git.acme.io/platform.git"),
+    # In a URL a password is percent-encoded (`&` would end it).
+    "password-in-query": (
+        lambda r: quote(_password(r), safe=""),
+        "jdbc:mysql://db.acme.io:3306/orders?user=app&password={v}&useSSL=false",
+    ),
     "generic-secret-assignment": (_password, 'db_password = "{v}"'),
+    "generic-secret-assignment-non-latin": (_password, "новый пароль: {v} (не пересылайте)"),
     "payment-card": (_card, "my card is {v} exp 04/29"),
     "iban": (_iban, "please wire to IBAN {v}"),
     "us-bank-routing-number": (_aba, "routing number {v} account 12345678"),
@@ -270,6 +278,7 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], str], str]] = {
     "us-itin": (_itin, "ITIN {v} for the contractor"),
     "uk-national-insurance-number": (_nino, "NI number {v}"),
     "canada-sin": (_sin, "SIN {v}"),
+    **TOKENS,
 }
 
 #: Texts that must not alert: examples, placeholders, references, near-misses, everyday ids.
@@ -511,6 +520,15 @@ LAYOUTS: tuple[tuple[str, Callable[[random.Random], str], Callable[[str, str], s
     ("cli-password", _password, lambda v, k: f"htpasswd -b /etc/nginx/.htpasswd admin {v}"),
     ("cli-password", _password, lambda v, k: f"net user svc_backup {v} /add"),
     ("payment-card", lambda r: _grouped_card(r, "4", 16, (4, 4, 4, 4)), lambda v, k: f"{v} 331 exp 09/28"),
+    # Third outside pass (other providers): UK Maestro, a dotted SSN under its name, an IBAN typed in lowercase.
+    ("payment-card", lambda r: _grouped_card(r, "6759", 16, (4, 4, 4, 4)), lambda v, k: f"maestro {v} exp 03/29"),
+    ("us-ssn-unformatted", lambda r: _ssn(r).replace("-", "."), lambda v, k: f"SSN {v}"),
+    ("iban", lambda r: _iban(r).replace(" ", "").lower(), lambda v, k: f"iban {v}"),
+    (
+        "twilio-auth-token",
+        lambda r: _r(r, HEX, 32),
+        lambda v, k: f"account sid AC{'1f0e' * 8} auth token {v}",
+    ),
 )
 
 

@@ -32,6 +32,8 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from tests.quality.providers import PUTTY_FILE, TOKENS
+
 B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 ALNUM = string.ascii_letters + string.digits
 B64 = ALNUM + "+/"
@@ -859,6 +861,108 @@ def negatives_config(g: Gen) -> Iterator[Case]:
     yield Case(n, "bypass=true passthrough=enabled compass: north")
     yield Case(n, "did it pass: yes, the second pass=done")
     yield Case(n, f"order {g.digits(16)} 331 units")
+
+
+# -- third pass: other providers' tokens, as their consoles, CLIs and config files show them ------------
+#: detector -> a message holding its value as ``{v}`` (values from tests/quality/providers.py).
+PROVIDER_LAYOUTS: dict[str, str] = {
+    "1password-token": "Secret Key: {v}  (from the Emergency Kit PDF)",
+    "adafruit-io-key": '```\nADAFRUIT_IO_USERNAME = "dana"\nADAFRUIT_IO_KEY = "{v}"\n```',
+    "adobe-client-secret": "Adobe Developer Console > OAuth Server-to-Server\nClient secret: {v}",
+    "age-secret-key": "sops age key file:\n```\n{v}\n```",
+    "airtable-pat": 'curl https://api.airtable.com/v0/meta/bases -H "Authorization: Bearer {v}"',
+    "alibaba-access-key-id": "[default]\naccess_key_id = {v}\nregion = cn-hangzhou",
+    "artifactory-token": "X-JFrog-Art-Api: {v}",
+    "authress-access-key": "AUTHRESS_KEY={v}",
+    "aws-bedrock-api-key": "export AWS_BEARER_TOKEN_BEDROCK={v}",
+    "aws-mws-auth-token": "MWSAuthToken={v}&SellerId=A2EUQ1WTGCTBG2",
+    "clickhouse-cloud-key": "Key ID: 0LdZ7xYmQ\nKey secret: {v}",
+    "clojars-token": "CLOJARS_PASSWORD={v} lein deploy clojars",
+    "cloudflare-origin-ca-key": "CF_API_KEY for origin certs: `{v}`",
+    "defined-networking-token": "curl -H 'Authorization: Bearer {v}' https://api.defined.net/v1/hosts",
+    "doppler-token": "doppler configure set token {v} --scope /app",
+    "dropbox-token": "Generated access token:\n{v}",
+    "duffel-token": "Authorization: Bearer {v}",
+    "dynatrace-token": "DT_API_TOKEN={v}",
+    "easypost-token": "EasyPost::Client.new(api_key: '{v}')",
+    "facebook-page-token": "graph api explorer gave me {v} for the page",
+    "figma-token": "figma personal access token (expires in 90 days): {v}",
+    "flutterwave-secret-key": "FLW_SECRET_KEY={v}",
+    "flyio-token": "fly tokens create deploy output:\nFlyV1 {v}",
+    "frameio-token": "frameio token = {v}",
+    "grafana-token": "```yaml\ngrafana:\n  url: https://acme.grafana.net\n  token: {v}\n```",
+    "groq-api-key": 'client = Groq(api_key="{v}")',
+    "harness-token": "HARNESS_PLATFORM_API_KEY={v}",
+    "infracost-token": "infracost configure set api_key {v}",
+    "intra42-client-secret": "SECRET={v}",
+    "maxmind-license-key": "GeoIP.conf\nAccountID 123456\nLicenseKey {v}\nEditionIDs GeoLite2-City",
+    "octopus-deploy-api-key": "OCTOPUS_CLI_API_KEY={v}",
+    "openshift-token": "Your API token is\n{v}",
+    "perplexity-api-key": "curl https://api.perplexity.ai/chat/completions -H 'Authorization: Bearer {v}'",
+    "planetscale-token": "PLANETSCALE_SERVICE_TOKEN={v}",
+    "prefect-api-key": 'PREFECT_API_KEY="{v}"',
+    "pulumi-access-token": "pulumi login, paste the token: {v}",
+    "readme-api-key": "rdme openapi --key={v}",
+    "replicate-api-token": "export REPLICATE_API_TOKEN={v}",
+    "rubygems-api-key": "~/.gem/credentials\n---\n:rubygems_api_key: {v}",
+    "scalingo-token": "SCALINGO_API_TOKEN={v}",
+    "sendinblue-api-key": "api-key: {v}",
+    "settlemint-token": "SETTLEMINT_ACCESS_TOKEN={v}",
+    "shippo-api-token": 'shippo.config.api_key = "{v}"',
+    "sourcegraph-token": "src login https://sourcegraph.acme.io --token {v}",
+    "supabase-token": "SUPABASE_ACCESS_TOKEN={v} supabase link --project-ref abcd",
+    "twitter-bearer-token": "Bearer Token\n{v}",
+    "typeform-token": "typeform token for the survey sync: {v}",
+    "yandex-api-key": "yc config set token... no, the api key: {v}",
+    "gcp-oauth-refresh-token": "$ gcloud auth print-refresh-token\n{v}",
+    "azure-devops-pat": "echo {v} | az devops login --organization https://dev.azure.com/acme\n"
+    "(that was my azure devops token, rotating)",
+    "pagerduty-api-key": "pagerduty token: {v}",
+    "vercel-token": "vercel deploy --prod --token {v}",
+    "netrc-password": "~/.netrc\n```\nmachine github.com\n  login dana\n  password {v}\n```",
+    "docker-config-auth": 'cat ~/.docker/config.json\n{{\n\t"auths": {{\n\t\t"ghcr.io": {{\n\t\t\t"auth": "{v}"\n\t\t}}\n\t}}\n}}',
+    "putty-private-key": PUTTY_FILE,
+}
+
+
+@builder
+def other_providers(g: Gen) -> Iterator[Case]:
+    c = "other providers"
+    for detector, layout in PROVIDER_LAYOUTS.items():
+        value = TOKENS[detector][0](g.rng)
+        yield Case(c, layout.format(v=value), (value,))
+    sid, tok = "AC" + g.s(HEX, 32), g.s(HEX, 32)
+    yield Case(c, f"account sid {sid} auth token {tok}", (tok,), (sid,))
+    n = g.luhn("6759", 16)
+    yield Case("card", f"maestro {group(n, (4, 4, 4, 4))} valid to 04/29", (group(n, (4, 4, 4, 4)),))
+    s = g.ssn().replace("-", ".")
+    yield Case("ssn", f"SSN {s}", (s,))
+    iban = g.iban("NL").lower()
+    yield Case("iban", f"iban {iban}", (iban,))
+
+
+@builder
+def negatives_providers(g: Gen) -> Iterator[Case]:
+    n = "neg-providers"
+    yield Case(n, "SUPABASE_ACCESS_TOKEN=sbp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
+    yield Case(n, "grafana tokens look like glsa_<32 chars>_<8 hex>, never commit one")
+    yield Case(n, "REPLICATE_API_TOKEN=r8_******************************")
+    yield Case(n, "GROQ_API_KEY=gsk_... (from console.groq.com)")
+    yield Case(n, "the figd_ prefix means a figma PAT; ours expired")
+    yield Case(
+        n, f"bumped to 1.{g.rng.randint(10, 40)}.{g.s(string.digits, 4)} and node {g.s(string.digits, 3)}.22.8794"
+    )
+    yield Case(
+        n,
+        f"host 10.{g.rng.randint(0, 255)}.87.94 since 2026.11.29, build {g.s(string.digits, 3)}.22.{g.s(string.digits, 4)}",
+    )
+    yield Case(n, "the machine learning team needs a login and a password manager")
+    yield Case(n, '{"auths": {"ghcr.io": {"auth": "${DOCKER_AUTH}"}}}')
+    yield Case(n, f"pulumi stack output url: https://app.pulumi.com/acme/api/{g.s(HEX, 8)}")
+    yield Case(n, f"the ticket is OPS-{g.s(string.digits, 4)}, API-GATEWAYINTEGRATIONRESPONSE is the resource")
+    yield Case(n, f"PagerDuty incident #{g.s(string.digits, 6)} resolved, service id P{g.s(string.ascii_uppercase, 6)}")
+    yield Case(n, "ssl.create_default_context() and openssl.cnf both need the path")
+    yield Case(n, f"maestro order {g.digits(16)} shipped")
 
 
 # -- measuring through the CLI -----------------------------------------------------------------------

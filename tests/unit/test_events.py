@@ -5,7 +5,15 @@ from typing import Any
 import pytest
 
 from slack_dlp.model import InspectionItem, JoinRequest, MessageKind
-from slack_dlp.slack.events import MalformedEvent, Skip, file_refs, join_request, normalize, rate_limited_minute
+from slack_dlp.slack.events import (
+    MalformedEvent,
+    Skip,
+    file_refs,
+    join_request,
+    normalize,
+    rate_limited_minute,
+    unescape,
+)
 from tests.factories import canary_secrets, event_envelope, message_event
 
 
@@ -228,3 +236,37 @@ def test_app_rate_limited_names_the_workspace_and_the_minute_to_backfill() -> No
     for bad in malformed:
         with pytest.raises(MalformedEvent):
             rate_limited_minute(bad)
+
+
+def test_slack_escapes_are_decoded_so_text_is_inspected_as_typed() -> None:
+    # GIVEN a message as Slack sends it: the author typed `DB_PASSWORD=Xk9&mP2q!` and an XML line,
+    # and Slack escaped & < > (its own <@U…> mention and <https://…|label> link stay as they are)
+    event = message_event(
+        "<@U024BE7LH> DB_PASSWORD=Xk9&amp;mP2q! &lt;password&gt;hunter2&lt;/password&gt; see <https://x.example|docs>",
+        attachments=[{"text": "deploy &amp;&amp; restart", "fields": [{"title": "cmd", "value": "a &gt; b"}]}],
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "x &lt; y"}}],
+    )
+    # WHEN
+    item = normalize(event_envelope(event))
+    # THEN the inspected text is what the author typed
+    assert isinstance(item, InspectionItem)
+    assert item.text.splitlines() == [
+        "<@U024BE7LH> DB_PASSWORD=Xk9&mP2q! <password>hunter2</password> see <https://x.example|docs>",
+        "deploy && restart",
+        "cmd",
+        "a > b",
+        "x < y",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sent", "typed"),
+    [
+        ("&amp;lt;", "&lt;"),  # the author typed the entity itself
+        ("&amp;amp;", "&amp;"),
+        ("a&b &c; &amp", "a&b &c; &amp"),  # not escapes: left alone
+        ("&lt;&gt;&amp;", "<>&"),
+    ],
+)
+def test_unescape_decodes_exactly_slacks_three_escapes(sent: str, typed: str) -> None:
+    assert unescape(sent) == typed

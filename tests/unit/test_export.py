@@ -68,3 +68,24 @@ def test_an_export_zipped_again_under_a_top_folder_is_read(tmp_path: Path, capsy
     assert main(["scan-export", str(path), "--json"]) == 1
     summary = json.loads(capsys.readouterr().out)
     assert summary["by_conversation"] == {"hr": 1} and summary["private_conversations_with_findings"] == ["hr"]
+
+
+def test_an_exported_password_holding_an_escaped_character_is_found_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a day file where Slack escaped the '&' of a password, in a message and in an attachment
+    password = "Xk9&mP2q!vL7rT4w"
+    sent = f"DB_PASSWORD={password}".replace("&", "&amp;")
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("channels.json", json.dumps([{"id": "C1", "name": "general"}]))
+        archive.writestr("general/2026-11-01.json", json.dumps([
+            {"type": "message", "ts": "1.0", "user": "U1", "text": sent},
+            {"type": "message", "ts": "2.0", "bot_id": "B1", "attachments": [{"text": sent}]},
+        ]))  # fmt: skip
+    out = tmp_path / "out.jsonl"
+    # WHEN it is scanned
+    assert main(["scan-export", str(path), "--jsonl", str(out)]) == 1
+    # THEN both are found, the whole password as typed (offsets into the decoded text)
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(f["start"], f["end"]) for line in lines for f in line["findings"]] == [(12, 12 + len(password))] * 2

@@ -38,7 +38,7 @@ FOUND = [
     ("payment-card", f"full number {group(_VISA, (4, 4, 4, 4), '.')} 11/27", group(_VISA, (4, 4, 4, 4), ".")),
     ("aws-secret-access-key", f"the secret key is {(s := G.aws_secret())} (id in the vault)", s),
     ("generic-secret-assignment", f"SLACK_SIGNING_SECRET={_HEX[0]}", _HEX[0]),
-    ("generic-secret-assignment", f"Account SID: AC{'0f' * 16}\nAuth Token: {_HEX[1]}", _HEX[1]),
+    ("twilio-auth-token", f"Account SID: AC{'0f' * 16}\nAuth Token: {_HEX[1]}", _HEX[1]),
     ("generic-secret-assignment", f"the wifi password for the office is {_PW[0]}", _PW[0]),
     ("generic-secret-assignment", f"admin pw: {_PW[1]}", _PW[1]),
     ("generic-secret-assignment", f"the root password was {_PW[0][::-1]} until yesterday", _PW[0][::-1]),

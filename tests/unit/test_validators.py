@@ -151,3 +151,13 @@ def test_pem_parts_are_what_the_begin_end_regex_finds() -> None:
         assert v.pem_label_and_body(text) == (match.groups() if match else None), text
         found += match is not None
     assert found > 100
+
+
+@pytest.mark.parametrize("value", ["1Password", "Bitwarden", "KeePassXC", "LastPass.", "keychain"])
+def test_a_password_manager_named_instead_of_the_password_is_benign(value: str) -> None:
+    from slack_dlp.detect.allowlist import is_benign
+
+    # Given "the password is 1Password": where it is kept, not the password
+    assert is_benign(value)
+    # And a password that only contains such a name is still one
+    assert not is_benign(value.rstrip(".") + "-Zx9!q")

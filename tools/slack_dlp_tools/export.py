@@ -3,9 +3,10 @@
 An export is a ZIP of ``channels.json``, ``users.json`` (and ``groups.json``, ``dms.json``,
 ``mpims.json`` on plans that export private data) and one folder per conversation holding
 ``YYYY-MM-DD.json`` arrays of messages. One day file is in memory at a time; texts go to the engine
-in batches. What is scanned per message: its ``text`` (offsets point into it), the text of its
-``attachments`` (bot and integration posts: CI logs, deploy notices) and the text Slack keeps of
-shared files (``preview``/``plain_text`` of snippets and posts).
+in batches. What is scanned per message: its ``text`` (Slack's escapes of ``&`` ``<`` ``>``
+decoded; offsets point into the decoded text), the text of its ``attachments`` (bot and
+integration posts: CI logs, deploy notices) and the text Slack keeps of shared files
+(``preview``/``plain_text`` of snippets and posts).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import msgspec
 from isal import isal_zlib
 
 from slack_dlp.model import Finding
+from slack_dlp.slack.events import unescape
 
 METADATA_FILES = ("channels.json", "groups.json", "dms.json", "mpims.json")
 #: ``<conversation>/<YYYY-MM-DD>.json``, also under one top folder (an export unzipped and zipped again).
@@ -259,7 +261,7 @@ def _extra_texts(message: _Message) -> Iterator[tuple[str, str, int]]:
         parts = [v for k in _ATTACHMENT_FIELDS if isinstance(v := getattr(attachment, k), str) and v]
         parts += [f.value for f in attachment.fields or () if isinstance(f.value, str) and f.value]
         if parts:
-            yield "\n".join(parts), "", position
+            yield unescape("\n".join(parts)), "", position
     for file in message.files or ():
         content = file.plain_text or file.preview
         if isinstance(content, str) and content:
@@ -305,7 +307,7 @@ def scan_export(
         for message in messages:
             text = message.text
             if text and isinstance(text, str):
-                texts.append(text)
+                texts.append(unescape(text))
                 origins.append((channel, message, "", -1))
             if message.attachments or message.files:
                 for extra, file, attachment in _extra_texts(message):

@@ -62,6 +62,8 @@ _REFERENCE_ALTERNATIVES = (
     r"os\.environ|os\.getenv|getenv\(|process\.env|env\[|env\.|environ\[",
     r"secrets\.[a-z_]|ssm:|vault:|\{\{\s*secrets|system\.getenv|config\[|settings\.",
     r"^\$\(?|^%[a-z_]+%$",
+    # Where the secret is kept, named instead of it ("the password is 1Password", "pwd: Bitwarden").
+    r"^(?:1password|lastpass|bitwarden|vaultwarden|keepass(?:xc)?|dashlane|keychain|nordpass|passbolt)\.?$",
 )
 
 

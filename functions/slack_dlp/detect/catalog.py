@@ -2,6 +2,34 @@
 
 Patterns follow the providers' published token formats (and gitleaks' rules where those are
 the best public reference). Values are confirmed by a validator wherever the format has one.
+
+Of the upstream gitleaks rules (tests/data/gitleaks.toml, 222), every one whose format stands on
+its own (a literal prefix of 3 or more characters, or a fixed structure) is a built-in, with
+gitleaks' lengths and alphabets and its entropy floor or a stricter one (``PROVIDER_TOKENS`` and
+the provider groups above it). Not ported, on purpose:
+
+- 78 rules that find a value only after the provider's name (``cloudflare-api-key`` = 40
+  characters after "cloudflare"; ``adafruit-api-key``, ``algolia-api-key``, ``asana-*``,
+  ``bitbucket-client-*``, ``cloudflare-global-api-key``, ``codecov``, ``cohere``, ``coinbase``,
+  ``confluent-*``, ``contentful``, ``discord-client-*``, ``dropbox-api-token``, ``fastly``,
+  ``hubspot``, ``intercom``, ``jfrog-*``, ``launchdarkly``, ``linkedin-*``, ``lob-api-key``,
+  ``looker-*``, ``mailgun-signing-key``, ``netlify``, ``plaid-*``, ``sendbird-*``, ``snyk``,
+  ``sonar``, ``sumologic-*``, ``twitch``, ``twitter-*`` but the bearer token, ``yandex-access-token``,
+  ``zendesk``… and the exchanges, CI and SaaS rules of the same shape): the generic assignment
+  rule finds them under a secret's name (``CLOUDFLARE_API_KEY=…``, ``"confluent_secret": "…"``,
+  ``TWITCH_ACCESS_TOKEN=``), not under a bare ``NAME_TOKEN=``; a rule with the provider's name is
+  added where that misses a layout people paste (PagerDuty, Azure DevOps, Vercel, Twilio's
+  "auth token").
+- Public identifiers: ``flutterwave-public-key``, ``lob-pub-api-key``, ``mailgun-pub-key``,
+  ``mapbox-api-token`` (``pk.``, meant for browsers), ``new-relic-browser-api-token``
+  (``NRJS-``, in every page), ``new-relic-user-api-id``, client ids.
+- Too short or too common to stand alone: the legacy ``s.`` + 24 of ``vault-service-token``, the
+  bare 40 hex of ``sourcegraph-access-token`` (a git SHA), ``facebook-access-token``
+  (``digits|…``), ``jwt-base64``, ``flutterwave-encryption-key`` (a prefix of the secret key).
+- Covered otherwise: ``generic-api-key`` (the generic rule), ``curl-auth-*`` (``cli-password``,
+  ``basic-auth-header``, ``bearer-token``), ``kubernetes-secret-yaml``, ``nuget-config-password``
+  and ``hashicorp-tf-password`` (the generic rule's YAML, XML and HCL shapes),
+  ``sidekiq-sensitive-url`` (``password-in-url``), ``pkcs12-file`` (a file name, not content).
 """
 
 from __future__ import annotations
@@ -21,6 +49,13 @@ _END = r"(?![A-Za-z0-9_-])"
 _START = r"(?<![A-Za-z0-9_-])"
 
 
+#: Slack's formatting around a label, as the composer sends it: `*Password:* …`, `*Password*: …`,
+#: `_password_: …`, `~token:~ …`. Before the separator (`_` is already a name character) and after
+#: it, where a marker must be followed by a space (a value may itself start with `*` or `_`).
+_MARK_BEFORE = r"[*~]{0,2}"
+_MARK_AFTER = r"(?:[*_~]{1,2}[ \t])?"
+
+
 def _kw(*words: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in words)
 
@@ -28,7 +63,7 @@ def _kw(*words: str) -> tuple[str, ...]:
 def _assigned(names: str, value: str) -> str:
     """``name = value`` / ``name: "value"`` / ``NAME=value`` with the value as group ``secret``."""
     return (
-        rf"(?i:{names})[\w.-]{{0,20}}[\"']?\s*(?:[:=]|:=|=>|\s)\s*[\"'`]?"
+        rf"(?i:{names})[\w.-]{{0,20}}{_MARK_BEFORE}[\"']?\s*(?:[:=]|:=|=>|\s){_MARK_AFTER}\s*[\"'`]?"
         rf"(?P<secret>{value})(?![A-Za-z0-9/+=_-])"
     )
 
@@ -36,23 +71,104 @@ def _assigned(names: str, value: str) -> str:
 #: Names under which the generic rule looks for a value.
 _GENERIC_NAMES = (
     r"(?i:pass(?:word|wd|phrase)|pwd|\bpw\b|secret|api[_ -]?key|apikey|api[_ -]?token|access[_ -]?token|"
-    r"auth[_ -]?token|client[_ -]?secret|private[_ -]?key|credentials?)"
+    r"auth[_ -]?token|client[_ -]?secret|private[_ -]?key|credentials?|"
+    # "password" in languages written in Latin-1 (German, Scandinavian, French, Spanish, Portuguese,
+    # Dutch, Finnish, Czech, Hungarian); other scripts: NON_LATIN_PASSWORD_LABELS.
+    r"passwort|passord|kennwort|mot[ _-]de[ _-]passe|contrase[ñÑn]a|senha|wachtwoord|l[öÖo]senord|"
+    r"adgangskode|salasana|heslo|jelsz[óÓo])"
 )
+
+
+#: Words one of which a text holds if the generic rule can match in it.
+_GENERIC_KEYWORDS = _kw(
+    "pass", "pwd", "pw", "secret", "key", "token", "credential",
+    "kennwort", "contrase", "senha", "wachtwoord", "senord", "adgangskode", "salasana", "heslo", "jelsz",
+)  # fmt: skip
+#: "is" after a password's name in those languages ("Das Passwort ist …", "la contraseña es …").
+_IS_WORDS = r"(?:(?i:is|was)|(?i:ist|war|est|es|é|è|är|er)[ \t])"
+#: "password" in scripts beyond Latin-1 (Polish, Russian, Ukrainian, Greek, Turkish, Japanese,
+#: Chinese, Korean). The RE2 locators read texts as Latin-1, so these have a Python pattern of their
+#: own, run only on texts that hold one of them.
+NON_LATIN_PASSWORD_LABELS = ("hasło", "пароль", "парол", "κωδικός", "şifre", "パスワード", "密码", "密碼", "비밀번호")
 
 #: Names that identify a secret rather than hold one (``credential_id``, ``key_alias``, ``api_version``,
 #: ``secret_name``, ``token_url``…): assignments to them are not reported by the generic rule.
 IDENTIFIER_SUFFIXES = (
-    "id", "ids", "alias", "name", "names", "version", "ver", "url", "uri", "endpoint", "file", "path", "dir",
-    "type", "kind", "length", "len", "size", "ttl", "ref", "count", "format", "arn", "region", "hash",
-    "fingerprint", "label", "prefix", "suffix", "expiry", "expires", "expiration", "timeout", "policy", "store",
-    "manager", "rotation", "reset", "field", "header", "param", "vault", "provider", "scope", "scopes",
-    "algorithm", "algo", "alg", "mode", "method", "scheme", "strategy", "hint", "rule", "rules", "min", "max",
-    "sha", "sha1", "sha256", "md5", "digest", "checksum", "etag", "enabled", "required",
-)  # fmt: skip
+    "id",
+    "ids",
+    "alias",
+    "name",
+    "names",
+    "version",
+    "ver",
+    "url",
+    "uri",
+    "endpoint",
+    "file",
+    "path",
+    "dir",
+    "type",
+    "kind",
+    "length",
+    "len",
+    "size",
+    "ttl",
+    "ref",
+    "count",
+    "format",
+    "arn",
+    "region",
+    "hash",
+    "fingerprint",
+    "label",
+    "prefix",
+    "suffix",
+    "expiry",
+    "expires",
+    "expiration",
+    "timeout",
+    "policy",
+    "store",
+    "manager",
+    "rotation",
+    "reset",
+    "field",
+    "header",
+    "param",
+    "vault",
+    "provider",
+    "scope",
+    "scopes",
+    "algorithm",
+    "algo",
+    "alg",
+    "mode",
+    "method",
+    "scheme",
+    "strategy",
+    "hint",
+    "rule",
+    "rules",
+    "min",
+    "max",
+    "sha",
+    "sha1",
+    "sha256",
+    "md5",
+    "digest",
+    "checksum",
+    "etag",
+    "enabled",
+    "required",
+)
 IDENTIFIER_NAMES = (
-    "public[_.-]?key", "public[_.-]?token", "csrf[_.-]?token", "xsrf[_.-]?token", "key[_.-]?id",
+    "public[_.-]?key",
+    "public[_.-]?token",
+    "csrf[_.-]?token",
+    "xsrf[_.-]?token",
+    "key[_.-]?id",
     "secretsmanager",  # an ARN's service (`arn:aws:secretsmanager:us-east-1:…`)
-)  # fmt: skip
+)
 
 #: The generic rule's suppression, as data: a gitleaks-style allowlist on the whole match.
 IDENTIFIER_ALLOWLIST = RuleAllowlist(
@@ -67,10 +183,11 @@ IDENTIFIER_ALLOWLIST = RuleAllowlist(
 
 #: The generic rule's shapes beyond `name = value`: a setter with the name quoted
 #: (`Setenv("DB_PASSWORD", "…")`, `config.set('auth', 'password', '…')`), an XML attribute pair
-#: (`key="DbPassword" value="…"`) or element (`<password>…<`, `key="db.password">…<`).
-_QUOTED_OR_XML = r"[\"'](?:[ \t]*,[ \t]*[\"']|[ \t]+(?i:value)[ \t]*=)|(?:[\"']|\b)>"
+#: (`key="DbPassword" value="…"`) or element (`<password>…<`, `key="db.password">…<`), and a
+#: command's quoted name then quoted value (`dotnet user-secrets set "Db:Password" "…"`).
+_QUOTED_OR_XML = r"[\"'](?:[ \t]*,[ \t]*[\"']|[ \t]+[\"']|[ \t]+(?i:value)[ \t]*=)|(?:[\"']|\b)>"
 #: The short label `pass`/`DB_PASS`, right before its `=` or `:` (`passthrough`, `bypass` are words).
-_SHORT_LABEL = r"(?i:\bpass|_pass)[\"']?\]?[ \t]*(?:[:=]|:=|=>)"
+_SHORT_LABEL = rf"(?i:\bpass|_pass){_MARK_BEFORE}[\"']?\]?[ \t]*(?:[:=]|:=|=>){_MARK_AFTER}"
 
 #: Those shapes also hold lists of names, header names, MIME types and class names
 #: (`"password", "password_confirmation"`, `"X-Api-Key", "application/json"`,
@@ -102,8 +219,9 @@ CLOUD: tuple[Detector, ...] = (
         # the console's "Secret access key", the CLI's
         # "AWS Secret Access Key [None]:", JSON "SecretAccessKey", and the downloaded credentials
         # CSV (`Access key ID,Secret access key` then `AKIA…,<secret>`): a key id, then the secret.
-        r"(?:(?i:aws|secret[ _.-]?access(?:[ _.-]?key)?|secret[ _.-]?key|secretaccesskey)[\w.-]{0,20}[\"']?\]?"
-        r"(?:[ \t]*\[[^\]\n]{0,20}\])?\s*(?:[:=]|:=|=>|\s|,)\s*(?:(?i:is|was)[ \t]+)?[\"'`]?([A-Za-z0-9/+]{40})"
+        r"(?:(?i:aws|secret[ _.-]?access(?:[ _.-]?key)?|secret[ _.-]?key|secretaccesskey)[\w.-]{0,20}"
+        rf"{_MARK_BEFORE}[\"']?\]?(?:[ \t]*\[[^\]\n]{{0,20}}\])?\s*(?:[:=]|:=|=>|\s|,){_MARK_AFTER}\s*"
+        r"(?:(?i:is|was)[ \t]+)?[\"'`]?([A-Za-z0-9/+]{40})"
         r"(?![A-Za-z0-9/+=_-])"
         r"|(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z2-7]{16}[\"']?[ \t]*[,;|\t:][ \t]*[\"']?([A-Za-z0-9/+]{40})"
         r"(?![A-Za-z0-9/+=_-]))",
@@ -134,6 +252,15 @@ CLOUD: tuple[Detector, ...] = (
         "Google OAuth access token",
         rf"{_START}ya29\.[0-9A-Za-z_-]{{30,}}{_END}",
         _kw("ya29."),
+    ),
+    Detector(
+        "gcp-oauth-refresh-token",
+        SECRET,
+        "Google OAuth refresh token",
+        # `gcloud auth print-refresh-token`, OAuth playground, `application_default_credentials.json`.
+        rf"(?<![A-Za-z0-9_/:-])1//0[A-Za-z0-9_-]{{40,}}{_END}",
+        _kw("1//0"),
+        v.entropy_at_least(4.0),
     ),
     Detector(
         "gcp-oauth-client-secret",
@@ -178,6 +305,27 @@ CLOUD: tuple[Detector, ...] = (
         rf"{_START}[a-zA-Z0-9_~.-]{{3}}\d[a-zA-Z0-9_~.-]Q~[a-zA-Z0-9_~.-]{{31,34}}{_END}",
         _kw("q~"),
         v.entropy_at_least(4.0),
+    ),
+    Detector(
+        "azure-devops-pat",
+        SECRET,
+        "Azure DevOps personal access token",
+        # 52 characters of base32 under the names people and pipelines give it (AZURE_DEVOPS_PAT,
+        # AZURE_DEVOPS_EXT_PAT, ADO_TOKEN, "azure devops token:", System.AccessToken), and the
+        # 84-character format with its fixed `AZDO` signature, which needs no name.
+        "(?:"
+        + _assigned(
+            r"(?:azure[_ -]?devops|\bado[_ -]|\bvsts|\bazdo)[\w -]{0,20}?(?:pat|token|key)|system\.accesstoken",
+            r"[a-z2-7]{52}|[A-Za-z0-9]{84}",
+        )
+        + rf"|{_START}(?P<new>[A-Za-z0-9]{{76}}AZDO[A-Za-z0-9]{{4}}){_END}"
+        # The docs' `echo $PAT | az devops login`, and a PAT as the user of a clone URL.
+        r"|\becho[ \t]+[\"']?([a-z2-7]{52})[\"']?[ \t]*\|[ \t]*az[ \t]+devops[ \t]+login"
+        r"|https://(?:[^\s:/@]{1,64}:)?([a-z2-7]{52})@dev\.azure\.com)",
+        # Literal keywords, no pattern trigger: counted repetitions in the gate's DFA cost every text.
+        _kw("devops", "ado_", "ado-", "ado ", "vsts", "azdo", "accesstoken", "dev.azure"),
+        v.entropy_at_least(4.0),
+        secret_group=FIRST_GROUP,
     ),
     Detector(
         "digitalocean-token",
@@ -255,7 +403,10 @@ CODE_HOSTING: tuple[Detector, ...] = (
         "gitlab-token",
         SECRET,
         "GitLab access token",
-        rf"{_START}gl(?:pat|dt|ptt|rt|cbt|imt|agent|soat|ffct|oas)-[0-9A-Za-z_-]{{20,50}}{_END}",
+        # Routable tokens end `.<2 + 7 base36>`; incoming-mail and feed tokens, runner registration
+        # tokens (`GR1348941…`) and the session cookie as gitleaks has them.
+        rf"{_START}(?:gl(?:pat|dt|ptt|rt|cbt|imt|agent|soat|ffct|oas|ft)-[0-9A-Za-z_-]{{20,300}}"
+        rf"(?:\.[0-9a-z]{{9}})?|GR1348941[\w-]{{20}}|_gitlab_session=[0-9a-z]{{32}}){_END}",
         _kw(
             "glpat-",
             "gldt-",
@@ -267,6 +418,9 @@ CODE_HOSTING: tuple[Detector, ...] = (
             "glsoat-",
             "glffct-",
             "gloas-",
+            "glft-",
+            "gr1348941",
+            "_gitlab_session",
         ),
     ),
     Detector(
@@ -332,7 +486,8 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
         "slack-bot-token",
         SECRET,
         "Slack bot token",
-        rf"{_START}xoxb-[0-9]{{10,13}}-[0-9]{{10,13}}-[A-Za-z0-9]{{20,34}}{_END}",
+        # Current tokens (team-bot-secret) and legacy ones (bot id, then the secret).
+        rf"{_START}xoxb-(?:[0-9]{{10,13}}-[0-9]{{10,13}}-[A-Za-z0-9]{{20,34}}|[0-9]{{8,14}}-[A-Za-z0-9]{{18,26}}){_END}",
         _kw("xoxb-"),
     ),
     Detector(
@@ -353,14 +508,16 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
         "slack-config-token",
         SECRET,
         "Slack configuration / refresh token",
-        rf"{_START}xoxe(?:\.xox[bp])?-\d-[A-Z0-9]{{140,170}}{_END}",
+        # gitleaks: refresh `xoxe-1-` + 146, access `xoxe.xoxp-1-` + 163-166, letters of either case.
+        rf"{_START}xoxe(?:\.xox[bp])?-\d-[A-Za-z0-9]{{140,170}}{_END}",
         _kw("xoxe"),
     ),
     Detector(
         "slack-legacy-token",
         SECRET,
         "Slack legacy / workspace token",
-        rf"{_START}xox[aors]-(?:\d+-){{2,3}}[A-Za-z0-9]{{20,64}}{_END}",
+        # gitleaks' legacy workspace tokens too: `xoxa-`/`xoxr-`, an optional digit, 8-48 characters.
+        rf"{_START}(?:xox[aors]-(?:\d+-){{2,3}}[A-Za-z0-9]{{20,64}}|xox[ar]-(?:\d-)?[0-9a-zA-Z]{{8,48}}){_END}",
         _kw("xoxa-", "xoxo-", "xoxr-", "xoxs-"),
     ),
     Detector(
@@ -420,8 +577,11 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
         "openai-api-key",
         SECRET,
         "OpenAI API key",
-        rf"{_START}sk-(?:(?:proj|svcacct|admin)-)?[A-Za-z0-9_-]{{20,74}}T3BlbkFJ[A-Za-z0-9_-]{{20,74}}{_END}",
-        _kw("t3blbkfj"),
+        # Keys with the `T3BlbkFJ` marker, and project / service account / admin keys without it.
+        rf"{_START}sk-(?:(?:(?:proj|svcacct|admin)-)?[A-Za-z0-9_-]{{20,74}}T3BlbkFJ[A-Za-z0-9_-]{{20,74}}"
+        rf"|(?:proj|svcacct|admin)-[A-Za-z0-9_-]{{100,200}}){_END}",
+        _kw("t3blbkfj", "sk-proj-", "sk-svcacct-", "sk-admin-"),
+        v.entropy_at_least(4.0),
     ),
     Detector(
         "anthropic-api-key",
@@ -433,9 +593,9 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
     Detector(
         "huggingface-token",
         SECRET,
-        "Hugging Face access token",
-        rf"{_START}hf_[A-Za-z]{{34}}{_END}",
-        _kw("hf_"),
+        "Hugging Face access token / organization API token",
+        rf"{_START}(?:hf_|api_org_)[A-Za-z]{{34}}{_END}",
+        _kw("hf_", "api_org_"),
         v.entropy_at_least(4.0),
     ),
     Detector(
@@ -481,12 +641,15 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
         # key SID followed by its secret (the console shows them together: `SK… secret …`).
         "(?:" + _assigned(r"twilio[\w-]{0,20}(?:auth|token|secret)", r"[0-9a-f]{32}") + ""
         r"|(?<![A-Za-z0-9])AC[0-9a-f]{32}:([0-9a-f]{32})(?![A-Za-z0-9])"
+        # The console's pair as people copy it: `account sid AC… auth token <hex>` (no colon needed).
+        r"|(?<![A-Za-z0-9])AC[0-9a-f]{32}(?![A-Za-z0-9])[^\n]{0,40}?(?:\n[^\n]{0,40}?)?(?i:auth[ _-]?token)"
+        r"[\"']?[ \t]*[:=]?[ \t]*[\"'`]?([0-9a-f]{32})(?![A-Za-z0-9])"
         r"|(?<![A-Za-z0-9])SK[0-9a-fA-F]{32}[\"']?(?:[ \t]*[,:;|/][ \t]*|\s+)(?:(?i:secret|password)\s*[:=]?\s*)?"
         r"[\"']?([A-Za-z0-9]{32})(?![A-Za-z0-9]))",
         _kw("twilio", "ac", "sk"),
         v.token_like,
         secret_group=FIRST_GROUP,
-        trigger=r"(?i:twilio)|AC[0-9a-f]{32}:|SK[0-9a-fA-F]{32}[\"']?[\s,:;|/]",
+        trigger=r"(?i:twilio)|AC[0-9a-f]{32}[:\s]|SK[0-9a-fA-F]{32}[\"']?[\s,:;|/]",
     ),
     Detector(
         "datadog-api-key",
@@ -518,11 +681,302 @@ CHAT_AND_SAAS: tuple[Detector, ...] = (
         _kw("okta", "ssws"),
     ),
     Detector(
+        "pagerduty-api-key",
+        SECRET,
+        "PagerDuty API key / integration key",
+        # REST API keys (20 characters, user keys start `u+`) and Events integration keys (32 hex)
+        # under the name: PAGERDUTY_TOKEN=, "pagerduty token: …", PD_API_KEY=, `Token token=` (its header).
+        "(?:"
+        + _assigned(
+            r"pager[_ -]?duty[\w -]{0,20}?(?:token|key)|\bpd[_-](?:api[_-]?)?(?:token|key)|routing[_-]?key",
+            r"[A-Za-z0-9_+-]{20}|[0-9a-f]{32}",
+        )
+        + r"|(?i:authorization)[\"']?\s*:\s*[\"']?Token token=(?P<header>[A-Za-z0-9_+-]{20})(?![A-Za-z0-9_+-]))",
+        _kw("pager", "pd_", "pd-", "routing", "token token="),
+        v.password_like,
+        secret_group=FIRST_GROUP,
+    ),
+    Detector(
+        "vercel-token",
+        SECRET,
+        "Vercel access token",
+        _assigned(r"vercel[\w -]{0,20}?(?:token|key)", r"[A-Za-z0-9]{24}"),
+        _kw("vercel"),
+        v.mixed_or_entropy(3.8),
+    ),
+    Detector(
         "shopify-token",
         SECRET,
         "Shopify access token / shared secret",
         rf"{_START}shp(?:at|ca|pa|ss)_[a-fA-F0-9]{{32}}{_END}",
         _kw("shpat_", "shpca_", "shppa_", "shpss_"),
+    ),
+)
+
+
+#: An alphanumeric run followed by `+`, `/` or `=` is a piece of a base64 blob (an image, a
+#: certificate), not a token: for formats whose prefix base64 can produce (`cmVmd` is "ref").
+_NOT_IN_BASE64 = r"(?![+/=])"
+
+
+def _token(
+    id_: str,
+    description: str,
+    body: str,
+    keywords: tuple[str, ...],
+    validator: v.Validator | None = None,
+    *,
+    trigger: str | None = None,
+) -> Detector:
+    """A token recognised by its own literal prefix or structure, standing alone (no label needed)."""
+    return Detector(id_, SECRET, description, rf"{_START}(?:{body}){_END}", keywords, validator, trigger=trigger)
+
+
+#: Providers' tokens with a prefix or structure of their own: ported from the upstream gitleaks
+#: rules (what was not, and why: the module docstring) and a few gitleaks lacks (Supabase, Groq,
+#: Figma, Replicate, Adafruit `aio_`). Their keywords are literal: a pattern trigger's counted
+#: repetitions in the gate's DFA cost every text, not only the texts that hold a token.
+PROVIDER_TOKENS: tuple[Detector, ...] = (
+    _token(
+        "1password-token",
+        "1Password secret key / service account token",
+        r"A3-[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}"
+        r"|ops_eyJ[A-Za-z0-9+/]{250,}={0,3}",
+        _kw("a3-", "ops_eyj"),
+        v.entropy_at_least(3.8),
+        # `a3-` ends many a UUID's group: case-sensitive, with its shape, it does not.
+        trigger=r"A3-[A-Z0-9]{6}-|ops_eyJ",
+    ),
+    _token("adafruit-io-key", "Adafruit IO key", r"aio_[A-Za-z0-9]{28}", _kw("aio_"), v.entropy_at_least(3.5)),
+    _token("adobe-client-secret", "Adobe client secret", r"p8e-[A-Za-z0-9]{32}", _kw("p8e-"), v.mixed_alnum),
+    _token(
+        "age-secret-key",
+        "age encryption secret key",
+        r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}",
+        _kw("age-secret-key-1"),
+        v.entropy_at_least(3.5),
+    ),
+    _token(
+        "airtable-pat",
+        "Airtable personal access token",
+        r"pat[A-Za-z0-9]{14}\.[a-f0-9]{64}",
+        _kw("pat"),
+        v.entropy_at_least(3.5),
+    ),
+    _token(
+        "alibaba-access-key-id",
+        "Alibaba Cloud AccessKey ID",
+        r"LTAI[A-Za-z0-9]{20}",
+        _kw("ltai"),
+        v.mixed_or_entropy(3.8),
+    ),
+    _token(
+        "artifactory-token",
+        "JFrog Artifactory API key / reference token",
+        rf"(?:AKCp[A-Za-z0-9]{{69}}|cmVmd[A-Za-z0-9]{{59}}){_NOT_IN_BASE64}",
+        _kw("akcp", "cmvmd"),
+        v.entropy_at_least(4.5),
+    ),
+    _token(
+        "authress-access-key",
+        "Authress service client access key",
+        r"(?:sc|ext|scauth|authress)_[A-Za-z0-9]{5,30}\.[A-Za-z0-9]{4,6}\.acc[_-][A-Za-z0-9-]{10,32}"
+        r"\.[A-Za-z0-9+/_=-]{30,120}",
+        _kw(".acc_", ".acc-"),
+        v.entropy_at_least(3.5),
+    ),
+    _token(
+        "aws-bedrock-api-key",
+        "Amazon Bedrock API key",
+        r"ABSK[A-Za-z0-9+/]{109,269}={0,2}|bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t[A-Za-z0-9+/]{20,}={0,2}",
+        _kw("absk", "bedrock-api-key-"),
+        v.entropy_at_least(4.0),
+    ),
+    _token(
+        "aws-mws-auth-token",
+        "Amazon MWS auth token",
+        r"amzn\.mws\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        _kw("amzn.mws."),
+    ),
+    _token(
+        "clickhouse-cloud-key",
+        "ClickHouse Cloud API secret key",
+        rf"4b1d[A-Za-z0-9]{{38}}{_NOT_IN_BASE64}",
+        _kw("4b1d"),
+        v.token_like,
+    ),
+    _token("clojars-token", "Clojars deploy token", r"(?i:CLOJARS_[a-z0-9]{60})", _kw("clojars_"), v.mixed_alnum),
+    _token(
+        "cloudflare-origin-ca-key",
+        "Cloudflare Origin CA key",
+        r"v1\.0-[a-f0-9]{24}-[a-f0-9]{146}",
+        _kw("v1.0-"),
+        v.entropy_at_least(3.0),
+    ),
+    _token(
+        "defined-networking-token",
+        "Defined Networking (Nebula) API token",
+        r"(?i:dnkey-[a-z0-9=_-]{26}-[a-z0-9=_-]{52})",
+        _kw("dnkey-"),
+        v.entropy_at_least(3.5),
+    ),
+    _token(
+        "doppler-token",
+        "Doppler token (personal, service, CLI, service account, SCIM, audit)",
+        r"dp\.(?:pt|st|ct|sa|scim|audit)\.(?:[A-Za-z0-9_-]{1,40}\.)?[A-Za-z0-9]{40,44}",
+        _kw("dp.pt.", "dp.st.", "dp.ct.", "dp.sa.", "dp.scim.", "dp.audit."),
+        v.entropy_at_least(3.5),
+    ),
+    _token(
+        "dropbox-token",
+        "Dropbox access token (short-lived `sl.`, long-lived)",
+        rf"sl\.(?:u\.)?[A-Za-z0-9_=-]{{130,}}|[A-Za-z0-9]{{11}}AAAAAAAAAA[A-Za-z0-9_=-]{{43}}{_NOT_IN_BASE64}",
+        _kw("sl.", "aaaaaaaaaa"),
+        v.entropy_at_least(4.0),
+    ),
+    _token(
+        "duffel-token",
+        "Duffel API token",
+        r"duffel_(?:test|live)_[A-Za-z0-9_=-]{43}",
+        _kw("duffel_"),
+        v.entropy_at_least(3.5),
+    ),
+    _token(
+        "dynatrace-token",
+        "Dynatrace API token",
+        r"dt0c01\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{64}",
+        _kw("dt0c01."),
+        v.entropy_at_least(4.0),
+    ),
+    _token(
+        "easypost-token",
+        "EasyPost API key (production, test)",
+        r"EZ[AT]K[A-Za-z0-9]{54}",
+        _kw("ezak", "eztk"),
+        v.mixed_alnum,
+    ),
+    _token(
+        "facebook-page-token",
+        "Facebook page / user access token",
+        rf"EAA[MC][A-Za-z0-9]{{100,}}{_NOT_IN_BASE64}",
+        _kw("eaam", "eaac"),
+        v.entropy_at_least(4.0),
+    ),
+    _token(
+        "figma-token",
+        "Figma personal access token",
+        r"figd_[A-Za-z0-9_-]{38,44}",
+        _kw("figd_"),
+        v.entropy_at_least(4.0),
+    ),
+    _token("flutterwave-secret-key", "Flutterwave secret key", r"FLWSECK(?:_TEST)?-[a-hA-H0-9]{32}-X", _kw("flwseck")),
+    _token(
+        "flyio-token",
+        "Fly.io access token",
+        r"fo1_[\w-]{43}|fm1[ar]_[A-Za-z0-9+/]{100,}={0,3}|fm2_[A-Za-z0-9+/]{100,}={0,3}",
+        _kw("fo1_", "fm1", "fm2_"),
+        v.entropy_at_least(4.0),
+    ),
+    _token("frameio-token", "Frame.io API token", r"fio-u-[A-Za-z0-9_=-]{64}", _kw("fio-u-"), v.entropy_at_least(3.5)),
+    _token(
+        "grafana-token",
+        "Grafana service account token / Cloud token / API key",
+        r"glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|glc_[A-Za-z0-9+/]{32,400}={0,3}|eyJrIjoi[A-Za-z0-9]{70,400}={0,3}",
+        _kw("glsa_", "glc_", "eyjrijoi"),
+        v.entropy_at_least(3.5),
+    ),
+    _token("groq-api-key", "Groq API key", r"gsk_[A-Za-z0-9]{52}", _kw("gsk_"), v.entropy_at_least(4.0)),
+    _token(
+        "harness-token",
+        "Harness personal / service account token",
+        r"(?:pat|sat)\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20}",
+        _kw("pat.", "sat."),
+        v.entropy_at_least(3.5),
+    ),
+    _token("infracost-token", "Infracost API token", r"ico-[A-Za-z0-9]{32}", _kw("ico-"), v.entropy_at_least(3.5)),
+    _token(
+        "intra42-client-secret",
+        "42 Intra client secret",
+        r"s-s4t2(?:ud|af)-[a-f0-9]{64}",
+        _kw("s-s4t2"),
+    ),
+    _token(
+        "maxmind-license-key",
+        "MaxMind license key",
+        r"[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk",
+        _kw("_mmk"),
+        v.entropy_at_least(4.0),
+    ),
+    _token(
+        "octopus-deploy-api-key",
+        "Octopus Deploy API key",
+        r"API-[A-Z0-9]{26}",
+        _kw("api-"),
+        v.mixed_or_entropy(3.8),
+    ),
+    _token("openshift-token", "OpenShift user token", r"sha256~[\w-]{43}", _kw("sha256~"), v.entropy_at_least(3.5)),
+    _token("perplexity-api-key", "Perplexity API key", r"pplx-[A-Za-z0-9]{48}", _kw("pplx-"), v.entropy_at_least(4.0)),
+    _token(
+        "planetscale-token",
+        "PlanetScale service token / OAuth token / password",
+        r"pscale_(?:tkn|oauth|pw)_[\w=.-]{32,64}",
+        _kw("pscale_"),
+        v.entropy_at_least(3.5),
+    ),
+    _token("prefect-api-key", "Prefect API key", r"pnu_[A-Za-z0-9]{36}", _kw("pnu_"), v.entropy_at_least(3.5)),
+    _token("pulumi-access-token", "Pulumi access token", r"pul-[a-f0-9]{40}", _kw("pul-"), v.entropy_at_least(3.0)),
+    _token("readme-api-key", "ReadMe API key", r"rdme_[a-z0-9]{70}", _kw("rdme_"), v.entropy_at_least(3.5)),
+    _token("replicate-api-token", "Replicate API token", r"r8_[A-Za-z0-9]{37}", _kw("r8_"), v.entropy_at_least(4.0)),
+    _token("rubygems-api-key", "RubyGems API key", r"rubygems_[a-f0-9]{48}", _kw("rubygems_"), v.entropy_at_least(3.0)),
+    _token("scalingo-token", "Scalingo API token", r"tk-us-[\w-]{48}", _kw("tk-us-"), v.entropy_at_least(3.5)),
+    _token(
+        "sendinblue-api-key",
+        "Brevo (Sendinblue) API / SMTP key",
+        r"x(?:keysib|smtpsib)-[a-f0-9]{64}-[A-Za-z0-9]{16}",
+        _kw("xkeysib-", "xsmtpsib-"),
+    ),
+    _token(
+        "settlemint-token",
+        "SettleMint access token",
+        r"sm_(?:aat|pat|sat)_[A-Za-z0-9]{16}",
+        _kw("sm_aat_", "sm_pat_", "sm_sat_"),
+        v.entropy_at_least(3.0),
+    ),
+    _token("shippo-api-token", "Shippo API token", r"shippo_(?:live|test)_[a-fA-F0-9]{40}", _kw("shippo_")),
+    _token(
+        "sourcegraph-token",
+        "Sourcegraph access token",
+        r"sgp_(?:[a-fA-F0-9]{16}_|local_)?[a-fA-F0-9]{40}",
+        _kw("sgp_"),
+        v.entropy_at_least(3.0),
+    ),
+    _token(
+        "supabase-token",
+        "Supabase personal access token / secret key",
+        r"sbp_[a-f0-9]{40}|sb_secret_[A-Za-z0-9_-]{20,64}",
+        _kw("sbp_", "sb_secret_"),
+        v.entropy_at_least(3.0),
+    ),
+    _token(
+        "twitter-bearer-token",
+        "X (Twitter) app bearer token",
+        rf"A{{22}}[A-Za-z0-9%]{{80,100}}{_NOT_IN_BASE64}",
+        _kw("aaaaaaaaaa"),
+        v.entropy_at_least(3.5),
+    ),
+    _token(
+        "typeform-token",
+        "Typeform personal access token",
+        r"tfp_[A-Za-z0-9_.=-]{59}",
+        _kw("tfp_"),
+        v.entropy_at_least(3.5),
+    ),
+    _token(
+        "yandex-api-key",
+        "Yandex Cloud API key",
+        rf"AQVN[A-Za-z0-9_-]{{35,38}}{_NOT_IN_BASE64}",
+        _kw("aqvn"),
+        v.entropy_at_least(3.5),
     ),
 )
 
@@ -632,6 +1086,33 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         r"|\bsshpass\b|\bhtpasswd\b|\bnet[ \t]+user\b",
     ),
     Detector(
+        "putty-private-key",
+        SECRET,
+        "PuTTY private key (.ppk)",
+        # The `Private-Lines: N` block of a version 2 or 3 key file (the public lines are public).
+        r"PuTTY-User-Key-File-[23]:[^\n]*\n(?:[^\n]*\n){0,40}?Private-Lines:[ \t]*\d+[ \t]*\r?\n"
+        r"(?P<secret>[A-Za-z0-9+/=]{16,}(?:\r?\n[A-Za-z0-9+/=]{4,}(?![^\r\n]))*)",
+        _kw("putty-user-key-file-"),
+        v.entropy_at_least(4.0),
+    ),
+    Detector(
+        "netrc-password",
+        SECRET,
+        "Password in a .netrc / _netrc file (machine … login … password …)",
+        # One line or one token a line; `login`/`account` in any order before the password.
+        r"\bmachine[ \t]+[^\s]+(?:\s+(?:login|account)[ \t]+[^\s]+){0,2}\s+password[ \t]+(?P<secret>[^\s]+)",
+        _kw("machine"),
+        v.password_like,
+    ),
+    Detector(
+        "docker-config-auth",
+        SECRET,
+        'Registry credentials in a Docker config.json (`"auth": base64 of user:password`)',
+        r"\"auth\"\s*:\s*\"(?P<secret>[A-Za-z0-9+/]{8,}={0,2})\"",
+        _kw('"auth"'),
+        v.basic_auth,
+    ),
+    Detector(
         "jwt",
         SECRET,
         "JSON Web Token",
@@ -676,6 +1157,19 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         trigger=r"://[^\s:/@]*:[^\s@/]+@",
     ),
     Detector(
+        "password-in-query",
+        SECRET,
+        "Password or secret in a URL's query string",
+        # `jdbc:mysql://db/app?user=root&password=…&useSSL=false`: a parameter ends at `&`, where the
+        # generic rule (a password may hold `&`) would read on into the next parameter.
+        r"[?&](?i:password|passwd|pwd|pass|secret|client_secret|api_?key|access_token|auth_token)="
+        r"(?P<secret>[^\s&;#\"'`<>]{8,})",
+        _kw("pass", "pwd", "secret", "key", "token"),
+        v.generic_secret,
+        MEDIUM,
+        trigger=r"[?&](?i:pass|pwd|secret|client_secret|api_?key|access_token|auth_token)",
+    ),
+    Detector(
         "generic-secret-assignment",
         SECRET,
         "Password or secret assigned in code or config",
@@ -684,15 +1178,37 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         # subscripts (`os.environ["DB_PASSWORD"] =`, `config[:password] =`), setters with the name
         # quoted, XML elements and attributes, the short label `pass` (see _QUOTED_OR_XML and
         # _SHORT_LABEL), and "the wifi password for the office is …" (a few words between a
-        # password and its value).
-        rf"(?:{_GENERIC_NAMES}[\w.-]{{0,20}}(?:[\"']?\]?(?:[ \t]*(?:[:=]|:=|=>)|[ \t]+(?i:is|was))|{_QUOTED_OR_XML})"
+        # password and its value); labels in Slack's bold, italics or strike-through (_MARK_BEFORE/AFTER).
+        rf"(?:{_GENERIC_NAMES}[\w.-]{{0,20}}{_MARK_BEFORE}"
+        rf"(?:[\"']?\]?(?:[ \t]*(?:[:=]|:=|=>){_MARK_AFTER}|[ \t]+{_IS_WORDS})|{_QUOTED_OR_XML})"
         rf"|{_SHORT_LABEL}"
-        r"|(?i:password|passwd|\bpw)\b(?:[ \t]+[\w'-]+){1,4}?[ \t]+(?i:is|was)\b[ \t]*:?)[ \t]*[\"'`]?"
-        r"(?P<secret>[^\s\"'`,;()<>]{8,})",
-        _kw("pass", "pwd", "pw", "secret", "key", "token", "credential"),
+        r"|(?i:password|passwd|passwort|\bpw)\b(?:[ \t]+[\w'-]+){1,4}?[ \t]+(?i:is|was|ist|war)\b[ \t]*:?)"
+        r"[ \t]*[\"'`]?"
+        # A value in Slack's bold or strike-through (`*…*`, `~…~`) is the value without the markers.
+        r"[*~]?(?P<secret>[^\s\"'`,;()<>]{7,}[^\s\"'`,;()<>*~])",
+        _GENERIC_KEYWORDS,
         v.generic_secret,
         MEDIUM,
         allowlists=(IDENTIFIER_ALLOWLIST, NAME_LIST_ALLOWLIST),
+        generic=True,
+    ),
+    Detector(
+        "generic-secret-assignment-non-latin",
+        SECRET,
+        "Password under a label in another script (пароль, パスワード, 密码, hasło…)",
+        # A label, a colon (also the full-width one of Chinese and Japanese) or "=", and a value of
+        # printable ASCII (what keyboards type for a password; the script's own text ends it).
+        # On RE2 over the text as it is (UTF-8, Unicode case folding), and run only on texts that
+        # hold a label: the Latin-1 locators cannot see these scripts.
+        rf"(?i:{'|'.join(NON_LATIN_PASSWORD_LABELS)})[\w.-]{{0,12}}[ \t\x{{3000}}]*(?:[:=\x{{ff1a}}]|:=)"
+        r"[ \t\x{3000}]*[\"'`\x{300c}\x{201c}]?(?P<secret>[!#-&*+\-./0-9:=?-Z\[\]^_a-z{|}~]{8,})",
+        _kw(*NON_LATIN_PASSWORD_LABELS),
+        v.generic_secret,
+        MEDIUM,
+        engine="re2",
+        # The batch gate sees these scripts as NUL (see fastre2.as_latin1): two in a row, or the
+        # one letter of "hasło" and "şifre" beyond Latin-1; texts are then checked for a label.
+        trigger=r"\x00\x00|(?i:has)\x00o|\x00(?i:ifre)",
         generic=True,
     ),
 )
@@ -702,11 +1218,13 @@ FINANCIAL_DATA: tuple[Detector, ...] = (
         "iban",
         FINANCIAL,
         "International Bank Account Number",
-        r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}(?![A-Za-z0-9])",
+        # Capitals as banks print it; any case after the word IBAN (`iban nl91abna0417164300`).
+        r"(?<![A-Za-z0-9])(?:[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}"
+        r"|(?i:iban)[ \t]*[:=#]?[ \t]*(?P<secret>[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}))(?![A-Za-z0-9])",
         (),
         v.iban,
         context_up=_kw("iban", "bank", "wire", "transfer", "account"),
-        trigger=r"\b[A-Z]{2}\d\d ?[A-Z0-9]{4} ?\d{4}",
+        trigger=r"\b[A-Z]{2}\d\d ?[A-Z0-9]{4} ?\d{4}|(?i:iban)[ \t:=#]*[A-Za-z]{2}\d\d",
     ),
     Detector(
         "payment-card",
@@ -758,8 +1276,11 @@ PERSONAL_DATA: tuple[Detector, ...] = (
     Detector(
         "us-ssn-unformatted",
         PERSONAL,
-        "US Social Security number (digits only, named as such)",
-        r"\b(?i:ssn|social security(?: number| no\.?| #)?|ss#)[\w #:.-]{0,20}?(?P<secret>(?<!\d)\d{9}(?!\d))",
+        "US Social Security number (digits only or dotted, named as such)",
+        # `SSN 536.22.8794`: dots only under the name (alone, dotted digits are versions and IPs).
+        # Between the name and the number, Slack's formatting and quotes too (`*SSN:* …`, `` `…` ``).
+        r"\b(?i:ssn|social security(?: number| no\.?| #)?|ss#)[\w #:.*~`=\"'-]{0,20}?"
+        r"(?P<secret>(?<![\d.])(?:\d{9}|\d{3}\.\d{2}\.\d{4})(?![\d.]))",
         _kw("ssn", "social security", "ss#"),
         v.us_ssn,
         HIGH,
@@ -823,6 +1344,7 @@ BUILTIN_DETECTORS: tuple[Detector, ...] = (
     *CLOUD,
     *CODE_HOSTING,
     *CHAT_AND_SAAS,
+    *PROVIDER_TOKENS,
     *PAYMENTS,
     *KEYS_AND_PASSWORDS,
     *FINANCIAL_DATA,

@@ -54,6 +54,12 @@ _CARD_ISSUERS: tuple[tuple[str, tuple[int, ...], tuple[tuple[int, int], ...]], .
     ("jcb", (16, 17, 18, 19), ((3528, 3589),)),
     ("diners", (14, 16, 19), ((300, 305), (36, 36), (38, 39))),
     ("unionpay", (16, 17, 18, 19), ((62, 62),)),
+    # Maestro (UK 6759, 6761-6763; 5018, 5020, 5038, 5893, 6304) at the lengths it issues.
+    (
+        "maestro",
+        (16, 18, 19),
+        ((5018, 5018), (5020, 5020), (5038, 5038), (5893, 5893), (6304, 6304), (6759, 6759), (6761, 6763)),
+    ),
 )
 
 
@@ -188,6 +194,17 @@ def mixed_alnum(value: str) -> bool:
 def token_like(value: str) -> bool:
     """``mixed_alnum``, or random enough without a digit (a 32-character secret of letters only)."""
     return mixed_alnum(value) or entropy_reaches(value, 4.0)
+
+
+def mixed_or_entropy(bits: float) -> Validator:
+    """``mixed_alnum``, or at least ``bits`` of entropy without a digit (a short random token of
+    letters only: 20 random letters have ~4 bits a character, English words ~3.5)."""
+
+    def check(value: str) -> bool:
+        return mixed_alnum(value) or entropy_reaches(value, bits)
+
+    check.__name__ = f"mixed_or_entropy_{bits}"
+    return check
 
 
 def jwt(value: str) -> bool:

@@ -8,6 +8,11 @@ text, fields, footer) and of their Block Kit sections. Only slack-dlp's own mess
 (its app id is the envelope's ``api_app_id``; its bot user is in ``authorizations``), and those of
 bots listed in ``skip_bot_ids``. Link previews (unfurls) are not the author's content and are left out.
 
+Text is inspected as its author typed it: Slack sends ``&``, ``<`` and ``>`` as ``&amp;``, ``&lt;``
+and ``&gt;`` (its formatting reference, "Escaping text"), so without decoding them a password
+holding ``&``, or a pasted XML config (``<password>…</password>``), would not be found. Offsets
+of findings are offsets in that decoded text.
+
 Enterprise Grid: an org-wide install receives every workspace's events. Each item carries the
 workspace (``context_team_id``/``team_id``) and the organization (``enterprise_id``).
 """
@@ -185,7 +190,8 @@ def _item(
 
 
 def message_text(message: Mapping[str, Any]) -> str:
-    """Everything a message shows: its text, its attachments' text and fields, its blocks' text.
+    """Everything a message shows, as typed: its text, its attachments' text and fields, its blocks'
+    text, with Slack's escapes decoded (:func:`unescape`).
 
     Each distinct piece once, in order; rich-text blocks are left out (Slack mirrors them in ``text``),
     and so are link previews (attachments with ``from_url``), which the author did not write.
@@ -194,7 +200,16 @@ def message_text(message: Mapping[str, Any]) -> str:
     for piece in _pieces(message):
         if piece.strip() and piece not in pieces:
             pieces.append(piece)
-    return "\n".join(pieces)
+    return unescape("\n".join(pieces))
+
+
+def unescape(text: str) -> str:
+    """``text`` from Slack's Web and Events APIs (or an export) as its author typed it: Slack escapes
+    exactly three characters, ``&`` ``<`` ``>``; its own ``<…>`` (links, mentions) stay as they are.
+    ``&amp;`` is decoded last, so that a typed ``&lt;`` (sent as ``&amp;lt;``) stays ``&lt;``."""
+    if "&" not in text:
+        return text
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _pieces(message: Mapping[str, Any]) -> Iterator[str]:

@@ -150,9 +150,9 @@ class Prefilter:
         #: seldom wakes most of 300 rules, and compiling all of them cost a tenth of a second at start.
         self._locators: dict[int, Any] = {}
         self._locator_sources: dict[int, str] = {}
-        #: ``keyword_rules_in``'s RE2 Set (UTF-8: keywords may be any text), built when first needed;
-        #: False without RE2.
-        self._keyword_rules: Any = None
+        #: ``keyword_rules_in``'s RE2 Sets (UTF-8: keywords may be any text) by the rules they hold (all
+        #: keyword-gated ones, or those with an ASCII keyword), built when first needed; False without RE2.
+        self._keyword_rules: dict[tuple[int, ...], Any] = {}
         #: Detectors whose locator is their exact pattern (user RE2 rules, patterns without look-arounds).
         self.exact: list[bool] = [d.engine == "re2" or relax_for_re2(d.pattern) == d.pattern for d in detectors]
         #: Per detector: its pattern's width (0: not worked out yet, None: unbounded).
@@ -217,15 +217,18 @@ class Prefilter:
         """Indexes of the keyword-gated rules (gitleaks') that ``text`` holds a keyword of (``_has_keyword``
         on the whole text): one RE2 pass over it, not one search per keyword."""
         gated = [i for i, d in enumerate(self._detectors) if d.keyword_gated]
+        if text.isascii():  # its lowercase is ASCII too: keywords in other scripts cannot be in it
+            gated = [i for i in gated if any(k.isascii() for k in self._detectors[i].keywords)]
         if not gated:
             return frozenset()
         lowered = text.lower()
-        if self._keyword_rules is None:
-            self._keyword_rules = _literal_set([self._detectors[i].keywords for i in gated])
-        if self._keyword_rules is False:
+        rules = self._keyword_rules.get(tuple(gated))
+        if rules is None:
+            rules = self._keyword_rules[tuple(gated)] = _literal_set([self._detectors[i].keywords for i in gated])
+        if rules is False:
             return frozenset(i for i in gated if any(k in lowered for k in self._detectors[i].keywords))
         data = lowered.encode("utf-8", errors="surrogatepass")
-        return frozenset(gated[hit] for hit in self._keyword_rules.Match(data) or ())
+        return frozenset(gated[hit] for hit in rules.Match(data) or ())
 
     @property
     def uses_re2(self) -> bool:

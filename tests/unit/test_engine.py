@@ -302,3 +302,29 @@ def test_keyword_rules_in_a_text_are_those_whose_keywords_it_holds() -> None:
         # THEN exactly those a lowercase substring check finds
         expected = {offset + n for n, k in enumerate(keyword_sets) if any(w in text.lower() for w in k)}
         assert woken == expected, text
+
+
+@pytest.mark.parametrize(
+    ("pattern", "keywords", "holds"),
+    [
+        (r"(?i)\b(sk_live_[0-9a-z]{24})\b", ("sk_live_",), True),
+        (r"(?i)[\w.-]{0,50}?(?:adafruit)(?:[ \t\w.-]{0,20})[\s'\"]{0,3}([a-z0-9_-]{32})", ("adafruit",), True),
+        (r"(?:ghp_|xoxb-)[0-9A-Za-z]{36}", ("ghp_", "xoxb-"), True),  # each alternative holds one
+        (r"(?:ghp|xyz)_[0-9A-Za-z]{36}", ("ghp_",), False),  # one alternative holds none
+        (r"(?:AKIA){1,2}[A-Z0-9]{16}", ("akia",), True),  # a repeat done at least once, case aside
+        (r"(?:AKIA)?[A-Z0-9]{16}", ("akia",), False),  # an optional part proves nothing
+        (r"\b(ACME[0-9A-F]{16})\b", ("acme_vault",), False),  # the keyword is context, not in the match
+        (r"[ab]cme_key=\w+", ("acme_key",), False),  # a class is not a literal (conservative)
+        (r"(?P<x>unclosed", ("unclosed",), False),  # does not parse: unsure
+    ],
+)
+def test_a_rule_whose_every_match_holds_a_keyword_is_known(
+    pattern: str, keywords: tuple[str, ...], holds: bool
+) -> None:
+    from slack_dlp.detect.prefilter import _keyword_in_every_match
+
+    rule = Detector.__new__(Detector)  # only pattern, flags and keywords are looked at
+    object.__setattr__(rule, "pattern", pattern)
+    object.__setattr__(rule, "flags", 0)
+    object.__setattr__(rule, "keywords", keywords)
+    assert _keyword_in_every_match(rule) is holds

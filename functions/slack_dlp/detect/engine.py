@@ -95,11 +95,12 @@ class Policy:
 #: One candidate: (catalog rank, value start, value end, match start, match end, detector).
 _Hit = tuple[int, int, int, int, int, Detector]
 
-#: ``scan_large`` cuts a long text into pieces of this many characters (plus the overlap).
-LARGE_CHUNK_CHARS = 4 << 20
+#: ``scan_large`` cuts a long text into pieces of this many characters (plus the overlap). Larger
+#: pieces waste less on overlaps, smaller ones let keyword-gated rules (gitleaks') skip more pieces.
+LARGE_CHUNK_CHARS = 1 << 20
 #: ``scan_large``'s overlap when a detector's matches have no bound (a PEM private key: 3.3 KB for
-#: RSA-4096, more for longer keys): a match up to half of it long is whole in the piece that owns it.
-LARGE_OVERLAP_CHARS = 64 * 1024
+#: RSA-4096, 12.5 KB for RSA-16384): a match up to half of it long is whole in the piece that owns it.
+LARGE_OVERLAP_CHARS = 32 * 1024
 
 
 @dataclass(frozen=True)
@@ -114,16 +115,14 @@ class _Batch:
     found: list[list[_Hit]]
     #: Text index -> the text lowercased, for keyword checks (once per text, not once per rule).
     lowered: dict[int, str] = field(default_factory=dict)
-    #: The keyword-gated rules that run (a piece of a long text: those whose keywords the whole text
-    #: holds); None: each text is looked at.
-    woken: frozenset[int] | None = None
+    #: Keyword-gated rules that run whatever the text holds (in a piece of a long text: those whose
+    #: keywords are elsewhere in the whole text).
+    woken: frozenset[int] = frozenset()
 
     def has_keyword(self, detector: Detector, index: int, rank: int) -> bool:
         """``_has_keyword`` for text ``index``."""
-        if not detector.keyword_gated:
+        if not detector.keyword_gated or rank in self.woken:
             return True
-        if self.woken is not None:
-            return rank in self.woken
         lowered = self.lowered.get(index)
         if lowered is None:
             lowered = self.lowered[index] = self.joined[self.starts[index] : self.ends[index]].lower()
@@ -212,8 +211,9 @@ class DetectionEngine:
             raise ValueError("chunk_chars must be positive")
         if len(text) <= chunk_chars + self.overlap:
             return self.scan(text, path)
-        # Rules gated by keywords (gitleaks') run where the whole text holds one, as ``scan`` runs them.
-        woken = self._prefilter.keyword_rules_in(text) if any(d.keyword_gated for d in self._detectors) else None
+        # Rules gated by keywords (gitleaks') run in every piece when the whole text holds one, as ``scan``
+        # runs them, unless each of their matches holds a keyword (then only pieces holding one can match).
+        woken = self._prefilter.keyword_rules_in(text, unless_in_match=True)
         findings: list[Finding] = []
         half = self.overlap // 2
         piece_start = 0
@@ -240,16 +240,16 @@ class DetectionEngine:
         return self._confirm_many(texts, found, names)
 
     def _hits(
-        self, texts: Sequence[str], names: Sequence[str], woken: frozenset[int] | None = None
+        self, texts: Sequence[str], names: Sequence[str], woken: frozenset[int] = frozenset()
     ) -> list[list[_Hit]]:
         """Candidate values per text (overlaps not yet resolved, values not yet checked). ``woken``:
-        the keyword-gated rules that run (None: those whose keywords each text holds)."""
+        keyword-gated rules that run in every text, whether it holds one of their keywords or not."""
         if self._use_prefilter and self._prefilter.uses_re2:
             return self._located_hits(texts, names, woken)
         return self._exhaustive_hits(texts, names, woken)
 
     def _exhaustive_hits(
-        self, texts: Sequence[str], names: Sequence[str], woken: frozenset[int] | None = None
+        self, texts: Sequence[str], names: Sequence[str], woken: frozenset[int] = frozenset()
     ) -> list[list[_Hit]]:
         """Every detector's exact pattern over every text it applies to: the reference behaviour."""
         found: list[list[_Hit]] = [[] for _ in texts]
@@ -257,10 +257,7 @@ class DetectionEngine:
             for index, text in enumerate(texts):
                 if not detector.applies_to(names[index]):
                     continue
-                if woken is not None and detector.keyword_gated:
-                    if rank not in woken:
-                        continue
-                elif not _has_keyword(detector, text):
+                if rank not in woken and not _has_keyword(detector, text):
                     continue
                 self._exact_in(rank, detector, text, 0, len(text), 0, found[index])
         return found
@@ -272,7 +269,7 @@ class DetectionEngine:
             _append(out, rank, detector, base, detector.value_span(m), m.span())
 
     def _located_hits(
-        self, texts: Sequence[str], names: Sequence[str], woken: frozenset[int] | None = None
+        self, texts: Sequence[str], names: Sequence[str], woken: frozenset[int] = frozenset()
     ) -> list[list[_Hit]]:
         joined = "\n".join(texts)
         data = as_latin1(joined)
@@ -282,8 +279,11 @@ class DetectionEngine:
         batch = _Batch(joined, data, starts, ends, found, woken=woken)
         prefilter = self._prefilter
         candidates = prefilter.candidates(data)
-        if woken:  # keyword rules run in a piece whose keywords are elsewhere in the whole text
-            candidates = sorted(woken.union(candidates))
+        # Keyword rules run in a piece whose keywords are elsewhere in the whole text (one with a trigger
+        # of its own still needs it here: a match cannot be where its trigger is not).
+        forced = {rank for rank in woken if not self._detectors[rank].trigger}
+        if forced:
+            candidates = sorted(forced.union(candidates))
         for rank in candidates:
             detector = self._detectors[rank]
             applies = None

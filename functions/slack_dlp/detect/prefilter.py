@@ -153,6 +153,7 @@ class Prefilter:
         #: ``keyword_rules_in``'s RE2 Sets (UTF-8: keywords may be any text) by the rules they hold (all
         #: keyword-gated ones, or those with an ASCII keyword), built when first needed; False without RE2.
         self._keyword_rules: dict[tuple[int, ...], Any] = {}
+        self._in_match: dict[int, bool] = {}
         #: Detectors whose locator is their exact pattern (user RE2 rules, patterns without look-arounds).
         self.exact: list[bool] = [d.engine == "re2" or relax_for_re2(d.pattern) == d.pattern for d in detectors]
         #: Per detector: its pattern's width (0: not worked out yet, None: unbounded).
@@ -213,10 +214,13 @@ class Prefilter:
             widest = max(widest, width)
         return widest
 
-    def keyword_rules_in(self, text: str) -> frozenset[int]:
+    def keyword_rules_in(self, text: str, *, unless_in_match: bool = False) -> frozenset[int]:
         """Indexes of the keyword-gated rules (gitleaks') that ``text`` holds a keyword of (``_has_keyword``
-        on the whole text): one RE2 pass over it, not one search per keyword."""
+        on the whole text): one RE2 pass over it, not one search per keyword. ``unless_in_match``: leave
+        out the rules every match of which holds a keyword (``keyword_in_every_match``)."""
         gated = [i for i, d in enumerate(self._detectors) if d.keyword_gated]
+        if unless_in_match:
+            gated = [i for i in gated if not self.keyword_in_every_match(i)]
         if text.isascii():  # its lowercase is ASCII too: keywords in other scripts cannot be in it
             gated = [i for i in gated if any(k.isascii() for k in self._detectors[i].keywords)]
         if not gated:
@@ -229,6 +233,15 @@ class Prefilter:
             return frozenset(i for i in gated if any(k in lowered for k in self._detectors[i].keywords))
         data = lowered.encode("utf-8", errors="surrogatepass")
         return frozenset(gated[hit] for hit in rules.Match(data) or ())
+
+    def keyword_in_every_match(self, index: int) -> bool:
+        """Whether every match of detector ``index``'s pattern holds one of its keywords (lowercased):
+        then a text with no keyword has no match (most gitleaks rules name their keyword literally)."""
+        known = self._in_match.get(index)
+        if known is None:
+            detector = self._detectors[index]
+            known = self._in_match[index] = bool(detector.keywords) and _keyword_in_every_match(detector)
+        return known
 
     @property
     def uses_re2(self) -> bool:
@@ -294,6 +307,39 @@ class Prefilter:
                     spans = [(first - run, last), *spans[1:]]
             yield index, spans
             pos = last if last > first else last + 1
+
+
+def _keyword_in_every_match(detector: Detector) -> bool:
+    """A conservative proof from the parsed pattern: some part every match must go through is a run
+    of literal characters holding a keyword, or alternatives each of which is. False when unsure."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = re._parser.parse(detector.pattern, detector.flags)  # type: ignore[attr-defined]
+    except Exception:
+        return False
+    return _sequence_holds(list(parsed), tuple(k.lower() for k in detector.keywords))
+
+
+def _sequence_holds(items: list[Any], keywords: tuple[str, ...]) -> bool:
+    """Whether a parsed sequence's mandatory parts always hold one of ``keywords`` (lowercase)."""
+    constants = re._constants  # type: ignore[attr-defined]
+    run: list[str] = []
+    for op, argument in [*items, (None, None)]:
+        if op is constants.LITERAL:
+            run.append(chr(argument).lower())
+            continue
+        if run and any(k in "".join(run) for k in keywords):
+            return True
+        run = []
+        if op is constants.SUBPATTERN and _sequence_holds(list(argument[-1]), keywords):
+            return True
+        if op is constants.BRANCH and all(_sequence_holds(list(b), keywords) for b in argument[1]):
+            return True
+        repeated = op in (constants.MAX_REPEAT, constants.MIN_REPEAT) and argument[0] >= 1
+        if repeated and _sequence_holds(list(argument[2]), keywords):
+            return True
+    return False
 
 
 def _literal_set(keyword_lists: Sequence[tuple[str, ...]]) -> Any:

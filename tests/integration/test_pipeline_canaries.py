@@ -29,6 +29,16 @@ def _variants(value: str) -> list[str]:
     return [value, compact, compact[4:16]]
 
 
+def _drain(stack: FakeStack, inspector: Any, reporter: Any, context: Any) -> tuple[list[str], list[str]]:
+    """The inspect queue through the inspector, then the results queue through the reporter (no
+    record may fail): the bodies of both queues."""
+    inspect_bodies = [m["Body"] for m in stack.drain(stack.inspect_queue_url)]
+    assert inspector.handler(sqs_event(inspect_bodies), context) == {"batchItemFailures": []}
+    result_bodies = [m["Body"] for m in stack.drain(stack.results_queue_url)]
+    assert reporter.handler(sqs_event(result_bodies), context) == {"batchItemFailures": []}
+    return inspect_bodies, result_bodies
+
+
 def test_planted_secrets_alert_once_each_and_leak_nowhere(
     load_handler: Any,
     stack: FakeStack,
@@ -50,11 +60,8 @@ def test_planted_secrets_alert_once_each_and_leak_nowhere(
         assert ingest.handler(http_api_event(body, headers), context)["statusCode"] == 200
 
     # WHEN the queues are drained through the inspector and the reporter
-    inspect_bodies = [m["Body"] for m in stack.drain(stack.inspect_queue_url)]
+    inspect_bodies, result_bodies = _drain(stack, inspector, reporter, context)
     assert len(inspect_bodies) == 5  # the first retry of a fast answer gets through, the second does not
-    assert inspector.handler(sqs_event(inspect_bodies), context) == {"batchItemFailures": []}
-    result_bodies = [m["Body"] for m in stack.drain(stack.results_queue_url)]
-    assert reporter.handler(sqs_event(result_bodies), context) == {"batchItemFailures": []}
 
     # THEN the three leaking messages are alerted (one digest: they arrived together), the clean one not
     alerts = slack.alerts()
@@ -100,10 +107,7 @@ def test_secrets_holding_characters_slack_escapes_are_alerted_and_leak_nowhere(
         assert ingest.handler(http_api_event(body, headers), context)["statusCode"] == 200
 
     # WHEN the pipeline runs
-    inspect_bodies = [m["Body"] for m in stack.drain(stack.inspect_queue_url)]
-    assert inspector.handler(sqs_event(inspect_bodies), context) == {"batchItemFailures": []}
-    result_bodies = [m["Body"] for m in stack.drain(stack.results_queue_url)]
-    assert reporter.handler(sqs_event(result_bodies), context) == {"batchItemFailures": []}
+    _, result_bodies = _drain(stack, inspector, reporter, context)
 
     # THEN both messages are alerted, the whole value found (its masked preview starts as typed)
     posted = json.dumps([a["args"] for a in slack.alerts()], ensure_ascii=False)

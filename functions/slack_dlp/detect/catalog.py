@@ -1075,15 +1075,25 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         # htpasswd -b[c] [FILE] USER PASSWORD (-nb: no file); net user NAME PASSWORD [/add]
         r"|\bhtpasswd\b[^\n|;&]{0,60}?[ \t]-[A-Za-z]*b[A-Za-z]*[ \t]+(?:[^\s-]\S*[ \t]+)?[^\s-]\S*[ \t]+"
         r"|\b(?i:net)[ \t]+(?i:user)[ \t]+[^\s/*]\S*[ \t]+"
-        r"|(?:(?m:^)|[ \t])--password(?:=|[ \t]+))"
+        # Long options named for a secret (`--password`, `--db-password`, `--client-secret`,
+        # `--secret-string`, `--api-key`, `--vault-token`; not `--password-stdin`, `--token-file`), a
+        # value for a parameter named like one (`aws ssm put-parameter --name /prod/db/password
+        # --value …`), `gh secret set NAME --body …`, `npm config set …:_authToken …`.
+        r"|(?:(?m:^)|[ \t])--(?:[\w-]{0,20}[-_])?(?i:password|passwd|secret|secret-string|client-secret|api-key"
+        r"|apikey|access-token|auth-token|token)(?:=|[ \t]+)"
+        r"|[ \t]--name[= \t]+[^\s]*(?i:password|secret|token|api[_-]?key)[^\s]*[^\n]{0,80}?[ \t]--value(?:=|[ \t]+)"
+        r"|\bgh[ \t]+secret[ \t]+set\b[^\n|;&]{0,80}?[ \t](?:-b|--body)(?:=|[ \t]+)"
+        r"|\bnpm[ \t]+config[ \t]+set[ \t]+[^\s]*(?i:_authtoken|_password)[ \t=]+)"
         # A value never starts with "-" (`psql --password --host=…` prompts for it) or "/" (`net user
         # NAME /delete` is a switch).
-        r"(?:'([^'\n]{6,128})'|\"([^\"\n]{6,128})\"|([^\s\"'`|;/-][^\s\"'`|;]{5,127}))",
+        # A quoted JSON document is left to the rules that read its fields.
+        r"(?:'([^'\n{][^'\n]{5,127})'|\"([^\"\n{][^\"\n]{5,127})\"|([^\s\"'`|;/{-][^\s\"'`|;]{5,127}))",
         _kw("docker", "mysql", "mariadb", "curl", "redis-cli", "--password", "sshpass", "htpasswd", "net"),
-        v.password_like,
+        v.generic_secret,  # a URL (`--value file://…`) is where a secret is, not one
         secret_group=FIRST_GROUP,
-        trigger=r"(?i)\bdocker[ \t]+login\b|\bmysql|\bmariadb\b|\bcurl\b|\bredis-cli\b|--password[= \t]"
-        r"|\bsshpass\b|\bhtpasswd\b|\bnet[ \t]+user\b",
+        trigger=r"(?i)\bdocker[ \t]+login\b|\bmysql|\bmariadb\b|\bcurl\b|\bredis-cli\b"
+        r"|--[\w-]*(?:pass|secret|key|token)|--name[= \t]+[^\s]*(?:pass|secret|token|key)|\bgh[ \t]+secret\b"
+        r"|\bsshpass\b|\bhtpasswd\b|\bnet[ \t]+user\b|\bnpm[ \t]+config\b",
     ),
     Detector(
         "putty-private-key",
@@ -1190,6 +1200,22 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         v.generic_secret,
         MEDIUM,
         allowlists=(IDENTIFIER_ALLOWLIST, NAME_LIST_ALLOWLIST),
+        generic=True,
+    ),
+    Detector(
+        "secret-in-env-list",
+        SECRET,
+        "Secret in an environment list (Kubernetes, ECS, Compose: a name, then its value)",
+        # `- name: DB_PASSWORD` then `value: …` on the next line; `{"name": "DB_PASSWORD", "value": "…"}`.
+        # A rule of its own, gated on `value:`: as a shape of the generic rule it made that rule's
+        # program slower on every text (and a gate with counted repetitions slows the gate's).
+        rf"(?i:name)[\"']?[ \t]*:[ \t]*[\"']?[\w.-]{{0,30}}?{_GENERIC_NAMES}[\w.-]{{0,20}}[\"']?[ \t]*(?:,|\r?\n)"
+        r"[ \t]*[\"']?(?i:value)[\"']?[ \t]*:[ \t]*[\"'`]?(?P<secret>[^\s\"'`,;()<>]{8,})",
+        _kw("name"),
+        v.generic_secret,
+        MEDIUM,
+        allowlists=(IDENTIFIER_ALLOWLIST,),
+        trigger=r"(?i)\bvalue[\"']?[ \t]*:",
         generic=True,
     ),
     Detector(

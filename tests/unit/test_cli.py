@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,46 @@ def test_scan_prints_a_masked_table_and_exits_1_when_something_is_found(
     out = capsys.readouterr().out
     assert "github-pat" in out and "2:7" in out
     assert TOKEN not in out
+
+
+def test_every_finding_of_a_long_file_says_its_line_and_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a file of a thousand lines with tokens here and there, some two on a line
+    rng = random.Random(12)
+    lines = [
+        " ".join(fake_github_pat(rng) if rng.random() < 0.3 else "word" * rng.randint(0, 3) for _ in range(3))
+        for _ in range(1000)
+    ]
+    text = "\n".join(lines)
+    source = tmp_path / "notes.txt"
+    source.write_text(text)
+    expected = [f"{n}:{m.start() + 1}" for n, line in enumerate(lines, start=1) for m in re.finditer(r"ghp_\w+", line)]
+    # WHEN scanned as a file and from stdin
+    assert main(["scan", str(source), "--json"]) == 1
+    as_file = [row["where"] for row in json.loads(capsys.readouterr().out)["findings"]]
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    assert main(["scan", "-"]) == 1
+    from_stdin = [row.split()[0] for row in capsys.readouterr().out.splitlines()[1:-1]]
+    # THEN each is where it is (line:column, counting from 1)
+    assert len(expected) > 500
+    assert as_file == from_stdin == expected
+
+
+def test_a_file_longer_than_the_fetchers_text_limit_says_what_was_inspected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from slack_dlp.files.extract import Limits
+    from slack_dlp_tools.cli.scan import build_local_engine, scan_file
+
+    # GIVEN a token early in a file and another past the text limit
+    source = tmp_path / "app.log"
+    source.write_text(f"a {TOKEN}\n" + "filler\n" * 100 + f"b {TOKEN}\n")
+    # WHEN scanned with a limit of 300 characters
+    found = scan_file(build_local_engine(None), source, Limits(max_text_chars=300))
+    # THEN the first is found, and stderr says the rest was not read
+    assert isinstance(found, list) and [f.where for f in found] == ["1:3"]
+    assert "only the first 300 characters inspected" in capsys.readouterr().err
 
 
 def test_scan_json_and_exit_zero(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

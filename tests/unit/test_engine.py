@@ -119,16 +119,78 @@ def test_scan_large_finds_each_value_once_across_piece_boundaries(engine: Detect
     # GIVEN a long text with tokens planted every ~1,000 characters, pieces of 4,096 characters
     rng = random.Random(3)
     parts, planted = [], []
-    for _ in range(60):
+    for _ in range(300):
         token = samples.fake_github_pat(rng)
         parts.append("x " * rng.randint(300, 600) + f"token {token}\n")
         planted.append(token)
     text = "".join(parts)
+    assert len(text) > 3 * (4096 + engine.overlap)
     # WHEN scanned whole and in overlapping pieces
     pieces = engine.scan_large(text, chunk_chars=4096)
     # THEN the pieces find exactly what one scan finds: every token once, at its offsets
     assert pieces == engine.scan(text)
     assert [text[f.start : f.end] for f in pieces] == planted
+
+
+def _long_private_key(rng: random.Random) -> str:
+    """An RSA-4096-sized PEM block (3.3 KB): longer than any bounded pattern's reach."""
+    body = "".join(rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", k=64 * 50))
+    lines = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+    return f"-----BEGIN RSA PRIVATE KEY-----\n{lines}\n-----END RSA PRIVATE KEY-----"
+
+
+def test_scan_large_finds_a_long_key_whole_wherever_a_cut_falls(engine: DetectionEngine) -> None:
+    # GIVEN a 3.3 KB private key placed across, before, at and after each cut between pieces
+    rng = random.Random(5)
+    key = _long_private_key(rng)
+    chunk = 4096
+    half = engine.overlap // 2
+    cut = chunk + half  # where the first piece's text ends and the second's begins
+    filler = "".join(f"line {n} of chatter\n" for n in range(20_000))
+    for start in (cut - len(key) - 1, cut - len(key) // 2, cut - 1, cut, cut + 1, cut + chunk - 10):
+        text = filler[:start] + key + filler[start:]
+        # WHEN scanned in pieces
+        found = engine.scan_large(text, chunk_chars=chunk)
+        # THEN as one scan of the whole text: the whole key, once
+        assert found == engine.scan(text)
+        assert [(f.detector, text[f.start : f.end]) for f in found] == [("private-key", key)]
+
+
+def test_scan_large_of_a_last_piece_of_only_overlap_and_of_a_short_text(engine: DetectionEngine) -> None:
+    rng = random.Random(6)
+    token = samples.fake_github_pat(rng)
+    chunk = 4096
+    filler = "".join(f"row {n}\n" for n in range(40_000))
+    # GIVEN a text just longer than one piece (its second piece is overlap and a few characters), a
+    # token in that tail, and a text shorter than one piece
+    whole = chunk + engine.overlap
+    tail = filler[: whole + 5 - len(token) - 1] + " " + token
+    short = f"token {token} and nothing else"
+    for text in (tail, short, filler[: whole + 1], ""):
+        # WHEN scanned in pieces
+        found = engine.scan_large(text, chunk_chars=chunk)
+        # THEN as one scan of the whole text
+        assert found == engine.scan(text)
+    assert [tail[f.start : f.end] for f in engine.scan_large(tail, chunk_chars=chunk)] == [token]
+    with pytest.raises(ValueError, match="positive"):
+        engine.scan_large(short, chunk_chars=0)
+
+
+def test_scan_large_runs_keyword_rules_where_the_whole_text_holds_a_keyword() -> None:
+    # GIVEN a gitleaks-style rule whose keyword is far from its matches (in another piece)
+    rule = Detector("acme-id", Category.SECRET, "d", r"\b(ACME[0-9A-F]{16})\b", engine="re2", keywords=("acme_vault",))
+    engine = DetectionEngine((*BUILTIN_DETECTORS, rule), fingerprinter=Fingerprinter(KEY))
+    filler = "".join(f"line {n}\n" for n in range(30_000))
+    text = "acme_vault export\n" + filler + "id ACME0123456789ABCDEF\n" + filler
+    exhaustive = DetectionEngine((rule,), fingerprinter=Fingerprinter(KEY), use_prefilter=False)  # no locators
+    for scanner in (engine, exhaustive):
+        # WHEN scanned in pieces and whole
+        found = scanner.scan_large(text, chunk_chars=4096)
+        # THEN the rule runs in every piece, as over the whole text
+        assert found == scanner.scan(text)
+        assert [f.detector for f in found] == ["acme-id"]
+        quiet = text.replace("acme_vault", "other")
+        assert scanner.scan_large(quiet, chunk_chars=4096) == scanner.scan(quiet) == []
 
 
 def test_rules_and_allowlists_see_only_their_own_text_in_a_batch(engine: DetectionEngine) -> None:
@@ -185,3 +247,84 @@ def test_findings_are_the_models_own_findings() -> None:
     assert fast.to_dict() == model.to_dict() and Finding.from_dict(fast.to_dict()) == model
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.start = 0  # type: ignore[misc]
+
+
+def test_a_pattern_compiled_once_serves_every_rule_and_a_bad_one_fails_every_time() -> None:
+    import re2
+
+    from slack_dlp.detect.fastre2 import Re2Pattern
+
+    # GIVEN the same allowlist regex in two rules (gitleaks' global allowlist is in all 222)
+    first, second = Re2Pattern(r"(?i)example|^x{5,}$"), Re2Pattern(r"(?i)example|^x{5,}$")
+    # THEN each answers for itself
+    assert first.search("an EXAMPLE key") and second.search("xxxxxx")
+    assert not first.search("ghp_realvalue") and not second.search("xxxxxx1")
+    # AND a regex that does not compile is refused each time it is asked for (no failure is kept)
+    for _ in range(2):
+        with pytest.raises(re2.error):
+            Re2Pattern("(unclosed")
+
+
+def test_locators_are_compiled_when_first_needed_and_kept() -> None:
+    # GIVEN an engine with a rule that has no Latin-1 locator, and text that wakes a few detectors
+    rule = Detector("ru-secret", Category.SECRET, "d", r"секрет=(?P<secret>[а-я]{10})", engine="re2")
+    engine = DetectionEngine((*BUILTIN_DETECTORS, rule), fingerprinter=Fingerprinter(KEY))
+    exhaustive = DetectionEngine((*BUILTIN_DETECTORS, rule), fingerprinter=Fingerprinter(KEY), use_prefilter=False)
+    prefilter = engine._prefilter
+    ranks = {d.id: rank for rank, d in enumerate(engine.detectors)}
+    token = samples.fake_github_pat(RNG)
+    texts = [f"token {token}", "SSN 536-22-1234", "и секрет=абвгдежзик", f"card {samples.fake_card_number(RNG)}"]
+    # WHEN scanned one by one (each wakes other locators)
+    for text in texts:
+        # THEN what is found is what every exact pattern over the text finds
+        assert engine.scan(text) == exhaustive.scan(text)
+    # AND a locator, once compiled, is the same one; a rule without one has None
+    github = prefilter.locator(ranks["github-pat"])
+    assert github is not None and prefilter.locator(ranks["github-pat"]) is github
+    assert prefilter.locator(ranks["ru-secret"]) is None
+
+
+def test_keyword_rules_in_a_text_are_those_whose_keywords_it_holds() -> None:
+    from slack_dlp.detect.prefilter import Prefilter
+
+    # GIVEN rules whose keywords hold punctuation, spaces and letters beyond ASCII
+    keyword_sets = [("acme_key",), ("x-api key", "tok:"), ("секрет",), ("naïve",), ("a.b*c",), ("(p)",)]
+    rules = [
+        Detector(f"r{n}", Category.SECRET, "d", r"\b[A-Z]{30}\b", engine="re2", keywords=k)
+        for n, k in enumerate(keyword_sets)
+    ]
+    prefilter = Prefilter((*BUILTIN_DETECTORS[:3], *rules))
+    offset = 3
+    texts = ["ACME_KEY=1", "X-API KEY and TOK:", "Секрет", "NAÏVE", "aXb*c a.b*c", "(p)", "nothing", "a.bbc (q)"]
+    for text in texts:
+        # WHEN asked which rules' keywords the text holds
+        woken = prefilter.keyword_rules_in(text)
+        # THEN exactly those a lowercase substring check finds
+        expected = {offset + n for n, k in enumerate(keyword_sets) if any(w in text.lower() for w in k)}
+        assert woken == expected, text
+
+
+@pytest.mark.parametrize(
+    ("pattern", "keywords", "holds"),
+    [
+        (r"(?i)\b(sk_live_[0-9a-z]{24})\b", ("sk_live_",), True),
+        (r"(?i)[\w.-]{0,50}?(?:adafruit)(?:[ \t\w.-]{0,20})[\s'\"]{0,3}([a-z0-9_-]{32})", ("adafruit",), True),
+        (r"(?:ghp_|xoxb-)[0-9A-Za-z]{36}", ("ghp_", "xoxb-"), True),  # each alternative holds one
+        (r"(?:ghp|xyz)_[0-9A-Za-z]{36}", ("ghp_",), False),  # one alternative holds none
+        (r"(?:AKIA){1,2}[A-Z0-9]{16}", ("akia",), True),  # a repeat done at least once, case aside
+        (r"(?:AKIA)?[A-Z0-9]{16}", ("akia",), False),  # an optional part proves nothing
+        (r"\b(ACME[0-9A-F]{16})\b", ("acme_vault",), False),  # the keyword is context, not in the match
+        (r"[ab]cme_key=\w+", ("acme_key",), False),  # a class is not a literal (conservative)
+        (r"(?P<x>unclosed", ("unclosed",), False),  # does not parse: unsure
+    ],
+)
+def test_a_rule_whose_every_match_holds_a_keyword_is_known(
+    pattern: str, keywords: tuple[str, ...], holds: bool
+) -> None:
+    from slack_dlp.detect.prefilter import _keyword_in_every_match
+
+    rule = Detector.__new__(Detector)  # only pattern, flags and keywords are looked at
+    object.__setattr__(rule, "pattern", pattern)
+    object.__setattr__(rule, "flags", 0)
+    object.__setattr__(rule, "keywords", keywords)
+    assert _keyword_in_every_match(rule) is holds

@@ -12,7 +12,7 @@ from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
 from slack_dlp.files.chunk import chunk_segments
 from slack_dlp.files.container import Guard, Refused
 from slack_dlp.files.extract import UNKNOWN, Extracted, Limits, Segment, Skipped, extract, kind_of, looks_like_text
-from slack_dlp.files.where import locate
+from slack_dlp.files.where import LineCounter, Locator, locate
 from slack_dlp_tools import hostile
 from slack_dlp_tools.local import samples
 from tests import filefactory
@@ -200,6 +200,46 @@ def test_chunks_report_the_line_they_start_at() -> None:
     for chunk in chunks[1:]:
         assert chunk.where == f"line {chunk.first_line}"
         assert chunk.text.startswith(f"line {chunk.first_line}\n") or chunk.text.split("\n", 1)[0] in text
+
+
+def test_chunks_of_a_long_text_start_at_the_lines_counted_from_the_top() -> None:
+    # GIVEN a text of numbered lines of every length (empty ones too) cut into many small chunks
+    rng = random.Random(8)
+    text = "".join(f"{n}:" + "y" * rng.choice((0, 1, 5, 40, 300)) + "\n" * rng.choice((1, 1, 2)) for n in range(3000))
+    # WHEN chunked (lines are counted on from chunk to chunk)
+    chunks = chunk_segments([Segment(text, "sheet S, row 7", first_line=7)], size=700, overlap=150)
+    # THEN each chunk's line is the one counting from the top gives
+    assert len(chunks) > 20
+    at = 0
+    for chunk in chunks:
+        start = text.index(chunk.text, at)
+        assert chunk.first_line == 7 + text.count("\n", 0, start)
+        assert chunk.where == f"sheet S, row {chunk.first_line}"
+        at = start + 1
+
+
+def test_line_counter_answers_as_counting_from_the_top_in_any_order() -> None:
+    # GIVEN a text with empty lines, a long line and no final newline, and offsets in order and not
+    rng = random.Random(9)
+    text = "\n\nab\n" + "z" * 5000 + "\ncd\n\n\nlast"
+    ordered = sorted(rng.randrange(-3, len(text) + 3) for _ in range(300))
+    shuffled = ordered[:]
+    rng.shuffle(shuffled)
+    for offsets in (ordered, shuffled, [0, len(text), 0, 3, 2, 2, len(text) - 1]):
+        lines = LineCounter(text)
+        for offset in offsets:
+            at = max(0, min(offset, len(text)))
+            # THEN the same line and column as counting from the start each time
+            assert lines.newlines_before(offset) == text.count("\n", 0, at)
+            assert lines.column(offset) == at - (text.rfind("\n", 0, at) + 1) + 1
+
+
+@pytest.mark.parametrize("where", ["line 1", "line 40", "sheet Pay roll, row 3", "a.zip, x/.env, line 2", "page 3"])
+def test_a_locator_says_what_locate_says(where: str) -> None:
+    text = "a\nbb\n\nccc\n" * 50
+    locator = Locator(where, text)
+    for offset in [*range(0, len(text), 7), 3, 0, len(text)]:
+        assert locator(offset) == locate(where, text, offset)
 
 
 def _spin_forever() -> None:

@@ -2,14 +2,16 @@
 the upstream gitleaks rules, beside detect-secrets and secretlint on the same text, in one run.
 
     python -m slack_dlp_tools.bench_engine [--messages 50000] [--big-mb 20] [--json]
+        [--only sparse,dense,chunks,jsonl,stdin,file,detect-secrets,secretlint] [--rules both|builtin|gitleaks]
 
 Every rate is megabytes of text per second of CPU time on one core (the process's own CPU time
 in-process, the child's for whole-process runs), so a busy machine slows neither side more than
 the other; wall-clock rates are printed beside them. In-process rows scan batches of 100 messages
 (or 100 chunks of 16 KB), each scenario with a new engine warmed up on other chatter of the same
 kind, as a warm Lambda container is, yet has seen none of the measured values. Whole-process rows
-run the ``slack-dlp scan`` CLI (``--jsonl`` on a file of messages, or one big file on stdin) including
-start and rule loading; the big file is messages of its own, none repeated. Recall is the share of
+run the ``slack-dlp scan`` CLI (``--jsonl`` on a file of messages, one big file on stdin, and the
+same file as ``scan FILE``, read as the fetcher reads it, up to its text limit) including start and
+rule loading; the big file is messages of its own, none repeated. Recall is the share of
 planted values a finding overlaps; "false alarms" counts messages flagged that hold no planted
 value (the chatter holds identifiers named like secrets, references and placeholders, none of them
 real). detect-secrets (default plugins, its own file
@@ -311,7 +313,7 @@ def _flag_by_offset(lines: Sequence[str], findings: Sequence[tuple[int, int]]) -
 
 def bench_cli_file(path: Path, lines: Corpus, rules: Sequence[Path], tool: str) -> dict[str, Any]:
     # The file's text on stdin: the whole text through scan_large. (`scan FILE` reads a file as the
-    # fetcher does, which stops at the fetcher's text cap, 5 million characters.)
+    # fetcher does, which stops at the fetcher's text cap, 5 million characters: bench_cli_path.)
     command = [sys.executable, "-m", "slack_dlp_tools.cli", "scan", "-", "--json", "--exit-zero"]
     command += [arg for rule in rules for arg in ("--rules", str(rule))]
     cpu, wall, out = _run_child(command, stdin=path)
@@ -319,6 +321,27 @@ def bench_cli_file(path: Path, lines: Corpus, rules: Sequence[Path], tool: str) 
     recall, false_alarms = _scores(lines, _flag_by_offset(lines.texts, findings))
     return _row(tool, f"slack-dlp scan - < FILE ({lines.name}), whole process", path.stat().st_size / 1e6, cpu, wall,
                 recall=recall, false_alarms=false_alarms)  # fmt: skip
+
+
+def bench_cli_path(path: Path, lines: Corpus, rules: Sequence[Path], tool: str) -> dict[str, Any]:
+    """``slack-dlp scan FILE --json``: the file read as the fetcher reads it, up to the fetcher's text
+    limit (the first 5 million characters of a 20 MB file), findings with their line and column.
+    Megabytes are those of the text inspected; recall counts the messages wholly inside it."""
+    from slack_dlp.files.container import Limits
+
+    limit = Limits().max_text_chars
+    command = [sys.executable, "-m", "slack_dlp_tools.cli", "scan", str(path), "--json", "--exit-zero"]
+    command += [arg for rule in rules for arg in ("--rules", str(rule))]
+    cpu, wall, out = _run_child(command)
+    inspected = path.read_text()[:limit]
+    starts = _line_spans(lines.texts)
+    whole = [i for i, start in enumerate(starts) if start + len(lines.texts[i]) <= len(inspected)]
+    seen = Corpus(lines.name, lines.texts[: len(whole)], {i: v for i, v in lines.planted.items() if i < len(whole)})
+    findings = [(f["start"], f["end"]) for f in json.loads(out)["findings"]]
+    flagged = {i: spans for i, spans in _flag_by_offset(lines.texts, findings).items() if i < len(whole)}
+    recall, false_alarms = _scores(seen, flagged)
+    scenario = f"slack-dlp scan FILE ({lines.name}: its first {limit:,} characters), whole process"
+    return _row(tool, scenario, len(inspected.encode()) / 1e6, cpu, wall, recall=recall, false_alarms=false_alarms)
 
 
 def bench_detect_secrets(corpus: Corpus, messages: int) -> dict[str, Any] | str:
@@ -388,7 +411,19 @@ def _engines(with_gitleaks: bool) -> tuple[str, DetectionEngine]:
     return name, DetectionEngine(detectors, fingerprinter=Fingerprinter(FINGERPRINT_KEY))
 
 
-def run(messages: int, big_mb: float, baseline_messages: int) -> tuple[list[dict[str, Any]], list[str]]:
+#: What a run measures (``--only`` picks some): in-process batches, whole-process CLI runs, other tools.
+SCENARIOS = ("sparse", "dense", "chunks", "jsonl", "stdin", "file", "detect-secrets", "secretlint")
+
+
+def run(
+    messages: int,
+    big_mb: float,
+    baseline_messages: int,
+    only: Sequence[str] = SCENARIOS,
+    rule_sets: Sequence[bool] = (False, True),
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows of ``only``'s scenarios, each without (False) and with (True) the gitleaks rules as
+    ``rule_sets`` says."""
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
     sparse = sparse_corpus(messages)
@@ -397,24 +432,31 @@ def run(messages: int, big_mb: float, baseline_messages: int) -> tuple[list[dict
     # Warm-up text: the same kinds of chatter with other seeds (a fifth as many messages).
     warm_sparse = sparse_corpus(max(1, messages // 5), seed=107).texts
     warm_dense = dense_corpus(max(1, messages // 5), seed=108).texts
-    have_gitleaks = GITLEAKS_CONFIG.exists()
-    if not have_gitleaks:
+    if True in rule_sets and not GITLEAKS_CONFIG.exists():
         notes.append(f"gitleaks rules: skipped, {GITLEAKS_CONFIG} not found")
+        rule_sets = [r for r in rule_sets if not r]
+    in_process = [(c, w) for key, c, w in (("sparse", sparse, warm_sparse), ("dense", dense, warm_dense),
+                                            ("chunks", chunks, warm_dense)) if key in only]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        path, lines = big_file(folder, big_mb)
-        for with_gitleaks in (False, True) if have_gitleaks else (False,):
+        path, lines = big_file(folder, big_mb) if {"stdin", "file", "secretlint"} & set(only) else (folder, dense)
+        for with_gitleaks in rule_sets:
             rules = [GITLEAKS_CONFIG] if with_gitleaks else []
+            name = "slack-dlp + gitleaks rules" if with_gitleaks else "slack-dlp"
             # A new engine for each scenario: none measures text an earlier scenario showed it.
-            for measured, warm in ((sparse, warm_sparse), (dense, warm_dense), (chunks, warm_dense)):
+            for measured, warm in in_process:
                 name, engine = _engines(with_gitleaks)
                 rows.append(bench_batches(engine, measured, name, warm))
-            rows.append(bench_cli_jsonl(dense, folder, rules, name))
-            rows.append(bench_cli_file(path, lines, rules, name))
-        for corpus in (sparse, dense):
+            if "jsonl" in only:
+                rows.append(bench_cli_jsonl(dense, folder, rules, name))
+            if "stdin" in only:
+                rows.append(bench_cli_file(path, lines, rules, name))
+            if "file" in only:
+                rows.append(bench_cli_path(path, lines, rules, name))
+        for corpus in (sparse, dense) if "detect-secrets" in only else ():
             baseline = bench_detect_secrets(corpus, baseline_messages)
             (rows.append if isinstance(baseline, dict) else notes.append)(baseline)  # type: ignore[arg-type]
-        for corpus, label in ((sparse, "sparse"), (dense, "dense"), (lines, "big")):
+        for corpus, label in ((sparse, "sparse"), (dense, "dense"), (lines, "big")) if "secretlint" in only else ():
             result = bench_secretlint(corpus, folder, label)
             (rows.append if isinstance(result, dict) else notes.append)(result)  # type: ignore[arg-type]
     return rows, sorted(set(notes))
@@ -536,6 +578,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-messages", type=int, default=3_000, help="detect-secrets is slow; 0 skips it")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
+        "--only",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated scenarios to run (default: all of {','.join(SCENARIOS)}); stdin is `scan - < FILE`, "
+        "file is `scan FILE`",
+    )
+    parser.add_argument(
+        "--rules",
+        choices=("both", "builtin", "gitleaks"),
+        default="both",
+        help="the built-in detectors alone, with the upstream gitleaks rules, or both (default)",
+    )
+    parser.add_argument(
         "--compare",
         metavar="GIT_REF",
         help="instead: this engine against the one at GIT_REF, side by side on fresh values (dense chatter, "
@@ -562,7 +616,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['mb_per_cpu_second']:10.2f} {row['speed_up']:9.3f}  {row['speed_up_each_order']}"
             )
         return 0
-    rows, notes = run(args.messages, args.big_mb, args.baseline_messages)
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(only) - set(SCENARIOS))
+    if unknown:
+        parser.error(f"--only: unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+    rule_sets = {"both": (False, True), "builtin": (False,), "gitleaks": (True,)}[args.rules]
+    rows, notes = run(args.messages, args.big_mb, args.baseline_messages, only, rule_sets)
     if args.json:
         json.dump({"rows": rows, "notes": notes}, sys.stdout)
         sys.stdout.write("\n")

@@ -95,8 +95,12 @@ class Policy:
 #: One candidate: (catalog rank, value start, value end, match start, match end, detector).
 _Hit = tuple[int, int, int, int, int, Detector]
 
-#: ``scan_large`` cuts a long text into pieces of this many characters (plus the overlap).
+#: ``scan_large`` cuts a long text into pieces of this many characters (plus the overlap). Larger
+#: pieces waste less on overlaps, smaller ones let keyword-gated rules (gitleaks') skip more pieces.
 LARGE_CHUNK_CHARS = 1 << 20
+#: ``scan_large``'s overlap when a detector's matches have no bound (a PEM private key: 3.3 KB for
+#: RSA-4096, 12.5 KB for RSA-16384): a match up to half of it long is whole in the piece that owns it.
+LARGE_OVERLAP_CHARS = 32 * 1024
 
 
 @dataclass(frozen=True)
@@ -111,10 +115,13 @@ class _Batch:
     found: list[list[_Hit]]
     #: Text index -> the text lowercased, for keyword checks (once per text, not once per rule).
     lowered: dict[int, str] = field(default_factory=dict)
+    #: Keyword-gated rules that run whatever the text holds (in a piece of a long text: those whose
+    #: keywords are elsewhere in the whole text).
+    woken: frozenset[int] = frozenset()
 
-    def has_keyword(self, detector: Detector, index: int) -> bool:
+    def has_keyword(self, detector: Detector, index: int, rank: int) -> bool:
         """``_has_keyword`` for text ``index``."""
-        if not detector.keyword_gated:
+        if not detector.keyword_gated or rank in self.woken:
             return True
         lowered = self.lowered.get(index)
         if lowered is None:
@@ -184,8 +191,10 @@ class DetectionEngine:
 
     @cached_property
     def overlap(self) -> int:
-        """Overlap ``scan_large`` keeps between pieces: longer than any bounded match."""
-        return min(max(self._prefilter.max_reach(), 256) * 2, 64 * 1024)
+        """Overlap ``scan_large`` keeps between pieces: twice the longest match any detector can make
+        (LARGE_OVERLAP_CHARS when one has no bound), so a value across a cut is whole in its piece."""
+        width = self._prefilter.max_width()
+        return LARGE_OVERLAP_CHARS if width is None else min(max(width, 256) * 2, LARGE_OVERLAP_CHARS)
 
     def scan(self, text: str, path: str = "") -> list[Finding]:
         """Findings in ``text``, non-overlapping, ordered by position. ``path``: the file it came from."""
@@ -198,8 +207,13 @@ class DetectionEngine:
         of the overlap before them), so values across a cut are found once, and partial values at
         the start of a piece are not reported.
         """
+        if chunk_chars < 1:
+            raise ValueError("chunk_chars must be positive")
         if len(text) <= chunk_chars + self.overlap:
             return self.scan(text, path)
+        # Rules gated by keywords (gitleaks') run in every piece when the whole text holds one, as ``scan``
+        # runs them, unless each of their matches holds a keyword (then only pieces holding one can match).
+        woken = self._prefilter.keyword_rules_in(text, unless_in_match=True)
         findings: list[Finding] = []
         half = self.overlap // 2
         piece_start = 0
@@ -208,7 +222,7 @@ class DetectionEngine:
             owned_from = piece_start + half if piece_start else 0
             owned_to = piece_end - half if piece_end < len(text) else piece_end
             piece = text[piece_start:piece_end]
-            [hits] = self._hits([piece], [path])
+            [hits] = self._hits([piece], [path], woken)
             findings.extend(
                 f for f in self._confirm(piece, hits, shift=piece_start, path=path) if owned_from <= f.start < owned_to
             )
@@ -225,19 +239,27 @@ class DetectionEngine:
         found = self._hits(texts, names)
         return self._confirm_many(texts, found, names)
 
-    def _hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
-        """Candidate values per text (overlaps not yet resolved, values not yet checked)."""
+    def _hits(
+        self, texts: Sequence[str], names: Sequence[str], woken: frozenset[int] = frozenset()
+    ) -> list[list[_Hit]]:
+        """Candidate values per text (overlaps not yet resolved, values not yet checked). ``woken``:
+        keyword-gated rules that run in every text, whether it holds one of their keywords or not."""
         if self._use_prefilter and self._prefilter.uses_re2:
-            return self._located_hits(texts, names)
-        return self._exhaustive_hits(texts, names)
+            return self._located_hits(texts, names, woken)
+        return self._exhaustive_hits(texts, names, woken)
 
-    def _exhaustive_hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
+    def _exhaustive_hits(
+        self, texts: Sequence[str], names: Sequence[str], woken: frozenset[int] = frozenset()
+    ) -> list[list[_Hit]]:
         """Every detector's exact pattern over every text it applies to: the reference behaviour."""
         found: list[list[_Hit]] = [[] for _ in texts]
         for rank, detector in enumerate(self._detectors):
             for index, text in enumerate(texts):
-                if detector.applies_to(names[index]) and _has_keyword(detector, text):
-                    self._exact_in(rank, detector, text, 0, len(text), 0, found[index])
+                if not detector.applies_to(names[index]):
+                    continue
+                if rank not in woken and not _has_keyword(detector, text):
+                    continue
+                self._exact_in(rank, detector, text, 0, len(text), 0, found[index])
         return found
 
     @staticmethod
@@ -246,15 +268,23 @@ class DetectionEngine:
         for m in detector.compiled.finditer(source, low, high):
             _append(out, rank, detector, base, detector.value_span(m), m.span())
 
-    def _located_hits(self, texts: Sequence[str], names: Sequence[str]) -> list[list[_Hit]]:
+    def _located_hits(
+        self, texts: Sequence[str], names: Sequence[str], woken: frozenset[int] = frozenset()
+    ) -> list[list[_Hit]]:
         joined = "\n".join(texts)
         data = as_latin1(joined)
         ends = [end + i for i, end in enumerate(accumulate(map(len, texts)))]
         starts = [0, *[end + 1 for end in ends[:-1]]]
         found: list[list[_Hit]] = [[] for _ in texts]
-        batch = _Batch(joined, data, starts, ends, found)
+        batch = _Batch(joined, data, starts, ends, found, woken=woken)
         prefilter = self._prefilter
-        for rank in prefilter.candidates(data):
+        candidates = prefilter.candidates(data)
+        # Keyword rules run in a piece whose keywords are elsewhere in the whole text (one with a trigger
+        # of its own still needs it here: a match cannot be where its trigger is not).
+        forced = {rank for rank in woken if not self._detectors[rank].trigger}
+        if forced:
+            candidates = sorted(forced.union(candidates))
+        for rank in candidates:
             detector = self._detectors[rank]
             applies = None
             if detector.path:  # only files whose name matches; messages have none
@@ -264,7 +294,7 @@ class DetectionEngine:
             locator = prefilter.locator(rank)
             if locator is None:  # no RE2 form: the exact pattern over each text
                 for index, start in enumerate(starts):
-                    if (applies is None or applies[index]) and batch.has_keyword(detector, index):
+                    if (applies is None or applies[index]) and batch.has_keyword(detector, index, rank):
                         self._exact_in(rank, detector, joined, start, ends[index], start, found[index])
             elif prefilter.exact[rank]:
                 self._exact_hits(rank, detector, locator, batch, applies)
@@ -283,7 +313,7 @@ class DetectionEngine:
             end = ends[index]
             if keyword_gated:
                 if index not in gated:
-                    gated[index] = batch.has_keyword(detector, index)
+                    gated[index] = batch.has_keyword(detector, index, rank)
                 if not gated[index]:
                     continue
             first, last = spans[0]

@@ -18,6 +18,7 @@ from typing import Any
 
 from slack_dlp.detect.detector import Detector
 from slack_dlp.detect.fastre2 import options as re2_options
+from slack_dlp.detect.fastre2 import utf8_options as re2_options_utf8
 
 _DFA_MEMORY = 128 << 20  # the gate: one Set of every trigger
 _LOCATOR_MEMORY = 16 << 20  # each locator (RE2's default is 8 MB); used lazily, as the text needs
@@ -112,15 +113,21 @@ UNBOUNDED_REACH = 1024
 _WIDTH_LIMIT = 100_000
 
 
-def pattern_reach(detector: Detector) -> int:
-    """The longest text ``detector.pattern`` can match (UNBOUNDED_REACH when it has no bound)."""
+def pattern_width(detector: Detector) -> int | None:
+    """The longest text ``detector.pattern`` can match; None when it has no bound (or none we can tell)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # RE2 syntax can look like Python's future nested sets
             _, high = re._parser.parse(detector.pattern, detector.flags).getwidth()  # type: ignore[attr-defined]
     except Exception:
-        return UNBOUNDED_REACH
-    return UNBOUNDED_REACH if high >= _WIDTH_LIMIT else max(int(high), 1)
+        return None
+    return None if high >= _WIDTH_LIMIT else max(int(high), 1)
+
+
+def pattern_reach(detector: Detector) -> int:
+    """The longest text ``detector.pattern`` can match (UNBOUNDED_REACH when it has no bound)."""
+    width = pattern_width(detector)
+    return UNBOUNDED_REACH if width is None else width
 
 
 class Prefilter:
@@ -139,10 +146,18 @@ class Prefilter:
         #: multiply with the keywords' states and fresh text keeps building new ones (~1.6x slower).
         self._sets: list[tuple[Any, list[int]]] = []
         self._always: list[int] = []
+        #: Detector index -> its locator (None: it has none), compiled when first needed: a text
+        #: seldom wakes most of 300 rules, and compiling all of them cost a tenth of a second at start.
         self._locators: dict[int, Any] = {}
+        self._locator_sources: dict[int, str] = {}
+        #: ``keyword_rules_in``'s RE2 Sets (UTF-8: keywords may be any text) by the rules they hold (all
+        #: keyword-gated ones, or those with an ASCII keyword), built when first needed; False without RE2.
+        self._keyword_rules: dict[tuple[int, ...], Any] = {}
+        self._in_match: dict[int, bool] = {}
         #: Detectors whose locator is their exact pattern (user RE2 rules, patterns without look-arounds).
         self.exact: list[bool] = [d.engine == "re2" or relax_for_re2(d.pattern) == d.pattern for d in detectors]
-        self._reach: list[int | None] = [None] * len(self._detectors)
+        #: Per detector: its pattern's width (0: not worked out yet, None: unbounded).
+        self._width: list[int | None] = [0] * len(self._detectors)
         #: Per detector: N when its pattern opens with ``[\w.-]{0,N}?`` (most gitleaks rules), which its
         #: locator leaves out (a DFA that tracks N possible starts is several times slower); ``locate``
         #: puts the run of word characters before each hit back.
@@ -153,7 +168,8 @@ class Prefilter:
             self._always = [i for i, d in enumerate(self._detectors) if not d.keywords]
             return
         self._unanchored = _re2.RE2.Anchor.UNANCHORED
-        options, locator_options = re2_options(_DFA_MEMORY), re2_options(_LOCATOR_MEMORY)
+        self._new_re2 = _re2.RE2
+        options, self._locator_options = re2_options(_DFA_MEMORY), re2_options(_LOCATOR_MEMORY)
         keyword_set, pattern_set = _re2.Set(self._unanchored, options), _re2.Set(self._unanchored, options)
         keyword_members: list[int] = []
         pattern_members: list[int] = []
@@ -169,27 +185,63 @@ class Prefilter:
             source = _locator_source(detector)
             if detector.engine == "re2":
                 source, self.word_prefix[index] = split_word_prefix(source)
-            try:
-                locator = _re2.RE2(_latin1_pattern(source), locator_options)
-            except ValueError:
-                continue
-            if locator.ok():
-                self._locators[index] = locator
+            self._locator_sources[index] = source  # compiled when the gate first lets the detector run
         for rset, members in ((keyword_set, keyword_members), (pattern_set, pattern_members)):
             if members:
                 rset.Compile()
                 self._sets.append((rset, members))
 
-    def reach(self, index: int) -> int:
-        """``pattern_reach`` of detector ``index``, worked out when first needed (parsing a pattern
+    def width(self, index: int) -> int | None:
+        """``pattern_width`` of detector ``index``, worked out when first needed (parsing a pattern
         costs more than compiling it: a process that never needs one does not pay for 222 rules)."""
-        reach = self._reach[index]
-        if reach is None:
-            reach = self._reach[index] = pattern_reach(self._detectors[index])
-        return reach
+        width = self._width[index]
+        if width == 0:
+            width = self._width[index] = pattern_width(self._detectors[index])
+        return width
 
-    def max_reach(self) -> int:
-        return max((self.reach(index) for index in range(len(self._detectors))), default=0)
+    def reach(self, index: int) -> int:
+        """``pattern_reach`` of detector ``index``: how far after a locator hit its window goes."""
+        width = self.width(index)
+        return UNBOUNDED_REACH if width is None else width
+
+    def max_width(self) -> int | None:
+        """The longest match any detector can make; None when one has no bound."""
+        widest = 0
+        for index in range(len(self._detectors)):
+            width = self.width(index)
+            if width is None:
+                return None
+            widest = max(widest, width)
+        return widest
+
+    def keyword_rules_in(self, text: str, *, unless_in_match: bool = False) -> frozenset[int]:
+        """Indexes of the keyword-gated rules (gitleaks') that ``text`` holds a keyword of (``_has_keyword``
+        on the whole text): one RE2 pass over it, not one search per keyword. ``unless_in_match``: leave
+        out the rules every match of which holds a keyword (``keyword_in_every_match``)."""
+        gated = [i for i, d in enumerate(self._detectors) if d.keyword_gated]
+        if unless_in_match:
+            gated = [i for i in gated if not self.keyword_in_every_match(i)]
+        if text.isascii():  # its lowercase is ASCII too: keywords in other scripts cannot be in it
+            gated = [i for i in gated if any(k.isascii() for k in self._detectors[i].keywords)]
+        if not gated:
+            return frozenset()
+        lowered = text.lower()
+        rules = self._keyword_rules.get(tuple(gated))
+        if rules is None:
+            rules = self._keyword_rules[tuple(gated)] = _literal_set([self._detectors[i].keywords for i in gated])
+        if rules is False:
+            return frozenset(i for i in gated if any(k in lowered for k in self._detectors[i].keywords))
+        data = lowered.encode("utf-8", errors="surrogatepass")
+        return frozenset(gated[hit] for hit in rules.Match(data) or ())
+
+    def keyword_in_every_match(self, index: int) -> bool:
+        """Whether every match of detector ``index``'s pattern holds one of its keywords (lowercased):
+        then a text with no keyword has no match (most gitleaks rules name their keyword literally)."""
+        known = self._in_match.get(index)
+        if known is None:
+            detector = self._detectors[index]
+            known = self._in_match[index] = bool(detector.keywords) and _keyword_in_every_match(detector)
+        return known
 
     @property
     def uses_re2(self) -> bool:
@@ -207,7 +259,20 @@ class Prefilter:
         return sorted(found.union(self._always))
 
     def locator(self, index: int) -> Any:
-        return self._locators.get(index)
+        """Detector ``index``'s RE2 locator, or None (no RE2 form: its exact pattern runs instead)."""
+        if index in self._locators:
+            return self._locators[index]
+        source = self._locator_sources.get(index)  # kept: two threads may both compile it, harmlessly
+        locator = None
+        if source is not None:
+            try:
+                locator = self._new_re2(_latin1_pattern(source), self._locator_options)
+            except ValueError:
+                locator = None
+            if locator is not None and not locator.ok():
+                locator = None
+        self._locators[index] = locator
+        return locator
 
     def locate(
         self, locator: Any, data: bytes, starts: list[int], ends: list[int], word_prefix: int = 0
@@ -242,6 +307,61 @@ class Prefilter:
                     spans = [(first - run, last), *spans[1:]]
             yield index, spans
             pos = last if last > first else last + 1
+
+
+def _keyword_in_every_match(detector: Detector) -> bool:
+    """A conservative proof from the parsed pattern: some part every match must go through is a run
+    of literal characters holding a keyword, or alternatives each of which is. False when unsure."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = re._parser.parse(detector.pattern, detector.flags)  # type: ignore[attr-defined]
+    except Exception:
+        return False
+    return _sequence_holds(list(parsed), tuple(k.lower() for k in detector.keywords))
+
+
+def _sequence_holds(items: list[Any], keywords: tuple[str, ...]) -> bool:
+    """Whether a parsed sequence's mandatory parts always hold one of ``keywords`` (lowercase)."""
+    constants = re._constants  # type: ignore[attr-defined]
+    run: list[str] = []
+    for op, argument in [*items, (None, None)]:
+        if op is constants.LITERAL:
+            run.append(chr(argument).lower())
+            continue
+        if run and any(k in "".join(run) for k in keywords):
+            return True
+        run = []
+        if op is constants.SUBPATTERN and _sequence_holds(list(argument[-1]), keywords):
+            return True
+        if op is constants.BRANCH and all(_sequence_holds(list(b), keywords) for b in argument[1]):
+            return True
+        repeated = op in (constants.MAX_REPEAT, constants.MIN_REPEAT) and argument[0] >= 1
+        if repeated and _sequence_holds(list(argument[2]), keywords):
+            return True
+    return False
+
+
+def _literal_set(keyword_lists: Sequence[tuple[str, ...]]) -> Any:
+    """An RE2 Set (UTF-8) with pattern i matching any of ``keyword_lists[i]`` literally; False
+    without RE2 or when it cannot be built."""
+    try:
+        from re2 import _re2
+    except ImportError:  # pragma: no cover - re2 is a pinned dependency
+        return False
+    rset = _re2.Set(_re2.RE2.Anchor.UNANCHORED, re2_options_utf8())
+    try:
+        for keywords in keyword_lists:
+            rset.Add("|".join(_literal(k) for k in keywords).encode("utf-8", errors="surrogatepass") or b"(?:)")
+        rset.Compile()
+    except Exception:
+        return False
+    return rset
+
+
+def _literal(word: str) -> str:
+    """``word`` as an RE2 pattern matching exactly it (letters and digits as they are, the rest as \\x{..})."""
+    return "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):x}}}" for c in word)
 
 
 _WORD_PREFIX = re.compile(r"(\(\?[a-zA-Z]+\))?\[\\w\.-\]\{0,(\d+)\}\?")

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from slack_dlp.files.extract import Segment
-from slack_dlp.files.where import at_line
+from slack_dlp.files.where import LineCounter, at_line
 
 DEFAULT_CHUNK_CHARS = 16_000
 DEFAULT_OVERLAP_CHARS = 4_096
@@ -33,13 +33,14 @@ def chunk_segments(
     chunks: list[Chunk] = []
     for segment in segments:
         text, start = segment.text, 0
+        lines = LineCounter(text)  # counted on from the previous chunk, not from the start each time
         while True:
             end = min(len(text), start + size)
             if end < len(text):
                 # End at a line break when one is near, so chunks read naturally.
                 newline = text.rfind("\n", start + size - overlap, end)
                 end = newline + 1 if newline > start else end
-            line = segment.first_line + text.count("\n", 0, start)
+            line = segment.first_line + lines.newlines_before(start)
             chunks.append(Chunk(len(chunks), text[start:end], at_line(segment.where, line), line, segment.member))
             if end >= len(text):
                 break

@@ -24,6 +24,26 @@ _MASK = "•"
 _MAX_MASK_RUN = 12
 
 
+#: Typography that keyboards and word processors put in place of ASCII (iOS's smart punctuation,
+#: Word's autocorrect, no-break spaces from Slack's composer and from web pages), read as the ASCII
+#: it stands for: one character for one, so offsets hold, and `password: “…”` is the value without
+#: its quotes (a fingerprint the same as of the value typed plainly).
+_TYPOGRAPHY = (
+    ("\u201c", '"'), ("\u201d", '"'), ("\u201e", '"'), ("\u2018", "'"), ("\u2019", "'"), ("\u201a", "'"),
+    ("\u00a0", " "), ("\u2007", " "), ("\u202f", " "),
+)  # fmt: skip
+
+
+def as_typed(text: str) -> str:
+    """``text`` with ``_TYPOGRAPHY`` replaced (ASCII text is returned as it is, without a copy)."""
+    if text.isascii():
+        return text
+    for fancy, plain in _TYPOGRAPHY:
+        if fancy in text:
+            text = text.replace(fancy, plain)
+    return text
+
+
 def mask(value: str) -> str:
     """A preview that names the kind of value without giving it away: ``ghp_••••••••••••…``."""
     visible = min(4, len(value) // 4)
@@ -209,6 +229,7 @@ class DetectionEngine:
         """
         if chunk_chars < 1:
             raise ValueError("chunk_chars must be positive")
+        text = as_typed(text)
         if len(text) <= chunk_chars + self.overlap:
             return self.scan(text, path)
         # Rules gated by keywords (gitleaks') run in every piece when the whole text holds one, as ``scan``
@@ -236,6 +257,8 @@ class DetectionEngine:
         if not texts:
             return []
         names = list(paths) if paths is not None else [""] * len(texts)
+        if not all(map(str.isascii, texts)):
+            texts = [as_typed(text) for text in texts]
         found = self._hits(texts, names)
         return self._confirm_many(texts, found, names)
 

@@ -34,6 +34,11 @@ FOUND = [
     ("generic-secret-assignment", f'dotnet user-secrets set "Db:Password" "{_PW}"', _PW),
     ("password-in-query", f"jdbc:mysql://db:3306/app?user=root&password={_PW}&useSSL=false", _PW),
     ("password-in-query", f"https://api.acme.io/v1/export?format=csv&api_key={_HEX}", _HEX),
+    # A few words between the name and its colon, as people type them
+    ("generic-secret-assignment", f"Password for prod db: {_PW}", _PW),
+    ("generic-secret-assignment", f"the password for jenkins = {_PW}", _PW),
+    ("generic-secret-assignment", f"API key for staging: {_HEX}", _HEX),
+    ("generic-secret-assignment", f"Passwort für den Server: {_PW}", _PW),
 ]
 
 
@@ -55,6 +60,11 @@ QUIET = [
     "https://acme.io/login?next=/home&password=reset",
     "https://acme.io/docs?api_key=YOUR_API_KEY&format=json",
     'say "password" "twice"',
+    "Password for the server: see the vault",
+    "password for prod: ask @ops in #infra",
+    "password reset for alice: done, she can log in now",
+    "secret santa for the team: sign up by Friday",
+    "aws ssm get-parameter --name /prod/db/password --with-decryption: AccessDenied",
 ]
 
 

@@ -1192,7 +1192,11 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         rf"(?:{_GENERIC_NAMES}[\w.-]{{0,20}}{_MARK_BEFORE}"
         rf"(?:[\"']?\]?(?:[ \t]*(?:[:=]|:=|=>){_MARK_AFTER}|[ \t]+{_IS_WORDS})|{_QUOTED_OR_XML})"
         rf"|{_SHORT_LABEL}"
-        r"|(?i:password|passwd|passwort|\bpw)\b(?:[ \t]+[\w'-]+){1,4}?[ \t]+(?i:is|was|ist|war)\b[ \t]*:?)"
+        # A few words between the name and "is" or a colon: "the password for the office is …",
+        # "Password for prod db: …", "Passwort für den Server: …", "API key for staging = …".
+        # Words, not options (`--value`), and a colon before a space, not a URL's (`file://…`).
+        r"|(?i:password|passwd|passwort|kennwort|\bpw|secret|api[_ -]?key)\b"
+        r"(?:[ \t]+[\w'.\xc0-\xff][\w'./\xc0-\xff-]*){1,4}?(?:[ \t]+(?i:is|was|ist|war)\b[ \t]*:?|[ \t]*[:=][ \t]))"
         r"[ \t]*[\"'`]?"
         # A value in Slack's bold or strike-through (`*…*`, `~…~`) is the value without the markers.
         r"[*~]?(?P<secret>[^\s\"'`,;()<>]{7,}[^\s\"'`,;()<>*~])",

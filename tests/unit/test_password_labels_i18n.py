@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
+from slack_dlp.detect.engine import DetectionEngine
 from tests.quality.outside import Gen
 
 _PW = Gen(23).password()
-
-
-@pytest.fixture(scope="module")
-def engine() -> DetectionEngine:
-    return DetectionEngine(fingerprinter=Fingerprinter(b"unit-test-fingerprint-key-000000"))
 
 
 LATIN = [

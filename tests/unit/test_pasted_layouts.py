@@ -9,16 +9,10 @@ import string
 import pytest
 
 from slack_dlp.detect import validators as v
-from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
+from slack_dlp.detect.engine import DetectionEngine
 from tests.quality.outside import Gen, group
 
-KEY = b"unit-test-fingerprint-key-000000"
 G = Gen(7)
-
-
-@pytest.fixture(scope="module")
-def engine() -> DetectionEngine:
-    return DetectionEngine(fingerprinter=Fingerprinter(KEY))
 
 
 def _pem_b64(label: str) -> str:

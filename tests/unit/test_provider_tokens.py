@@ -10,22 +10,16 @@ import re
 import pytest
 
 from slack_dlp.detect.catalog import PROVIDER_TOKENS
-from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
+from slack_dlp.detect.engine import DetectionEngine
 from slack_dlp.detect.validators import card_issuer, payment_card
 from tests.quality.outside import Gen, group
 from tests.quality.providers import ALNUM, HEX, TOKENS, password, r_
 
-KEY = b"unit-test-fingerprint-key-000000"
 RNG = random.Random(23)
 G = Gen(23)
 #: detector -> a generated value (one per detector, the same for every test of this module)
 VALUES = {detector: make(RNG) for detector, (make, _) in TOKENS.items()}
 STANDALONE = [d.id for d in PROVIDER_TOKENS]
-
-
-@pytest.fixture(scope="module")
-def engine() -> DetectionEngine:
-    return DetectionEngine(fingerprinter=Fingerprinter(KEY))
 
 
 def _only(engine: DetectionEngine, text: str) -> list[tuple[str, str]]:

@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from slack_dlp.detect.engine import DetectionEngine, Fingerprinter
+from slack_dlp.detect.engine import DetectionEngine
 from tests.quality.outside import Gen
 
 G = Gen(11)
 _PW, _AWS, _HEX = G.password(), G.aws_secret(), G.s("0123456789abcdef", 32)
-
-
-@pytest.fixture(scope="module")
-def engine() -> DetectionEngine:
-    return DetectionEngine(fingerprinter=Fingerprinter(b"unit-test-fingerprint-key-000000"))
 
 
 #: (detector, text, value)

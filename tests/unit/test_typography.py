@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from slack_dlp.detect.engine import DetectionEngine, Fingerprinter, as_typed
+from slack_dlp.detect.engine import DetectionEngine, as_typed
 from tests.quality.outside import Gen
 
 _PW = Gen(41).password()
-
-
-@pytest.fixture(scope="module")
-def engine() -> DetectionEngine:
-    return DetectionEngine(fingerprinter=Fingerprinter(b"unit-test-fingerprint-key-000000"))
 
 
 WRITTEN = [

@@ -269,6 +269,7 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], str], str]] = {
         "jdbc:mysql://db.acme.io:3306/orders?user=app&password={v}&useSSL=false",
     ),
     "generic-secret-assignment": (_password, 'db_password = "{v}"'),
+    "token-assignment": (_password, "TWITCH_TOKEN={v}"),
     "secret-in-env-list": (_password, "env:\n  - name: DB_PASSWORD\n    value: '{v}'"),
     "generic-secret-assignment-non-latin": (_password, "новый пароль: {v} (не пересылайте)"),
     "payment-card": (_card, "my card is {v} exp 04/29"),

@@ -25,6 +25,10 @@ FOUND = [
     ("secret-in-env-list", f"env:\n  - name: DB_PASSWORD\n    value: {_PW}", _PW),
     ("secret-in-env-list", f'- name: API_TOKEN\n  value: "{_HEX}"', _HEX),
     ("secret-in-env-list", f'"environment": [{{"name": "DB_PASSWORD", "value": "{_PW}"}}]', _PW),
+    # A token under a name of its own
+    ("token-assignment", f"TWITCH_TOKEN={_HEX}", _HEX),
+    ("token-assignment", f'bot_token: "{_PW}"', _PW),
+    ("token-assignment", f"export VERCEL-TOKEN={_PW}", _PW),
     # A quoted JSON secret: its field is the finding, not the whole document
     ("generic-secret-assignment", f'--secret-string \'{{"password":"{_PW}"}}\'', _PW),
 ]
@@ -47,6 +51,10 @@ QUIET = [
     "vault login --token=${{ secrets.VAULT_TOKEN }}",
     "aws ssm put-parameter --name /prod/db/password --value file://password.txt",
     "run the job with --token-ttl 3600 --secret-name prod-db",
+    "csrf_token: 8f2a9c0e1b7d4f3a6e5c",
+    'next_page_token = "CiAKGjBpNDd2Nmp2Zml2cXRwYjBpOXA"',
+    "the session_token expired again, please re-login",
+    "id_token: ${ID_TOKEN}",
 ]
 
 

@@ -181,6 +181,16 @@ IDENTIFIER_ALLOWLIST = RuleAllowlist(
 )
 
 
+#: ``token-assignment`` matches from the separator before "token", so its identifiers are looked
+#: for on the line: a name that identifies a token (`csrf_token`, a listing's `next_page_token`,
+#: `public_token`) right before the `_token`/`-token` it matched.
+TOKEN_IDENTIFIER_ALLOWLIST = RuleAllowlist(
+    description="names of tokens that identify, not authenticate",
+    regex_target="line",
+    regexes=(r"(?i)\b(?:csrf|xsrf|public|next|next[_-]?page|page|continuation|sync|cursor|pagination|id)[_-]token\b",),
+)
+
+
 #: The generic rule's shapes beyond `name = value`: a setter with the name quoted
 #: (`Setenv("DB_PASSWORD", "…")`, `config.set('auth', 'password', '…')`), an XML attribute pair
 #: (`key="DbPassword" value="…"`) or element (`<password>…<`, `key="db.password">…<`), and a
@@ -1204,6 +1214,22 @@ KEYS_AND_PASSWORDS: tuple[Detector, ...] = (
         v.generic_secret,
         MEDIUM,
         allowlists=(IDENTIFIER_ALLOWLIST, NAME_LIST_ALLOWLIST),
+        generic=True,
+    ),
+    Detector(
+        "token-assignment",
+        SECRET,
+        "Token assigned under a name of its own (TWITCH_TOKEN=, bot_token:)",
+        # `NAME_TOKEN = value` where no more specific rule knows the token's format. A rule of its own,
+        # matched from the separator before "token" (a name before it, in the generic rule or here,
+        # made every dense text a tenth slower); the names that identify rather than hold a token
+        # (`csrf_token`, `next_page_token`, `token_id`) are allowlisted on the line.
+        r"[_-](?i:token)[\"']?\]?[ \t]*(?:[:=]|:=|=>)[ \t]*[\"'`]?(?P<secret>[^\s\"'`,;()<>]{8,})",
+        _kw("token"),
+        v.generic_secret,
+        MEDIUM,
+        allowlists=(TOKEN_IDENTIFIER_ALLOWLIST,),
+        trigger=r"(?i)[_-]token[\"']?\]?[ \t]*(?:[:=]|=>)",
         generic=True,
     ),
     Detector(

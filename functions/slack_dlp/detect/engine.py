@@ -229,9 +229,9 @@ class DetectionEngine:
         """
         if chunk_chars < 1:
             raise ValueError("chunk_chars must be positive")
-        text = as_typed(text)
         if len(text) <= chunk_chars + self.overlap:
-            return self.scan(text, path)
+            return self.scan(text, path)  # which reads its typography (``as_typed``)
+        text = as_typed(text)
         # Rules gated by keywords (gitleaks') run in every piece when the whole text holds one, as ``scan``
         # runs them, unless each of their matches holds a keyword (then only pieces holding one can match).
         woken = self._prefilter.keyword_rules_in(text, unless_in_match=True)

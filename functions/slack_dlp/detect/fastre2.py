@@ -30,10 +30,10 @@ def as_latin1(text: str) -> bytes:
 
 
 def options(max_mem: int = 64 << 20) -> Any:
+    """RE2 options for the Latin-1 stand-in (see ``as_latin1``)."""
     import re2
 
-    opts = re2.Options()
-    opts.max_mem = max_mem
+    opts = utf8_options(max_mem)
     opts.encoding = re2.Options.Encoding.LATIN1
     return opts
 
@@ -72,9 +72,7 @@ def _compiled(pattern: str, max_mem: int) -> Any:
     import re2
     from re2 import _re2
 
-    opts = re2.Options()
-    opts.max_mem = max_mem
-    compiled = _re2.RE2(pattern.encode("utf-8"), opts)
+    compiled = _re2.RE2(pattern.encode("utf-8"), utf8_options(max_mem))
     if not compiled.ok():
         raise re2.error(compiled.error())
     return compiled

@@ -124,12 +124,6 @@ def pattern_width(detector: Detector) -> int | None:
     return None if high >= _WIDTH_LIMIT else max(int(high), 1)
 
 
-def pattern_reach(detector: Detector) -> int:
-    """The longest text ``detector.pattern`` can match (UNBOUNDED_REACH when it has no bound)."""
-    width = pattern_width(detector)
-    return UNBOUNDED_REACH if width is None else width
-
-
 class Prefilter:
     """An RE2 ``Set`` of every detector's trigger (gate) and one RE2 locator per detector.
 
@@ -200,7 +194,8 @@ class Prefilter:
         return width
 
     def reach(self, index: int) -> int:
-        """``pattern_reach`` of detector ``index``: how far after a locator hit its window goes."""
+        """How far after a locator hit detector ``index``'s window goes: its pattern's width
+        (UNBOUNDED_REACH when it has no bound)."""
         width = self.width(index)
         return UNBOUNDED_REACH if width is None else width
 

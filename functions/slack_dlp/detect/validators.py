@@ -191,11 +191,6 @@ def mixed_alnum(value: str) -> bool:
     return has_digit and has_alpha
 
 
-def token_like(value: str) -> bool:
-    """``mixed_alnum``, or random enough without a digit (a 32-character secret of letters only)."""
-    return mixed_alnum(value) or entropy_reaches(value, 4.0)
-
-
 def mixed_or_entropy(bits: float) -> Validator:
     """``mixed_alnum``, or at least ``bits`` of entropy without a digit (a short random token of
     letters only: 20 random letters have ~4 bits a character, English words ~3.5)."""
@@ -205,6 +200,10 @@ def mixed_or_entropy(bits: float) -> Validator:
 
     check.__name__ = f"mixed_or_entropy_{bits}"
     return check
+
+
+#: ``mixed_alnum``, or random enough without a digit (a 32-character secret of letters only).
+token_like = mixed_or_entropy(4.0)
 
 
 def jwt(value: str) -> bool:

@@ -17,10 +17,7 @@ def at_line(where: str, line: int) -> str:
 
 def locate(where: str, text: str, offset: int) -> str:
     """Where the character at ``offset`` of a chunk is, given where the chunk starts."""
-    match = _COUNTS_LINES.match(where)
-    if not match:
-        return where
-    return at_line(where, int(match.group("number")) + text.count("\n", 0, max(0, offset)))
+    return Locator(where, text)(offset)
 
 
 class LineCounter:

@@ -123,9 +123,7 @@ def _result_lines(records: list[dict[str, Any]], results: list[list[Finding]]) -
     """One line ``{"id", "findings"}`` per record, each as ``json.dumps`` writes it, and a final newline.
     Most records have no finding: their lines are made in C calls, not one Python step each."""
     ids = list(map(dict.get, records, repeat("id")))
-    kinds = set(map(type, ids))
-    encode: Callable[[Any], str] = int.__repr__ if kinds == {int} else _json_string if kinds == {str} else _json_value
-    encoded = list(map(encode, ids))
+    encoded = list(map(_encoder(set(map(type, ids))), ids))
     lines = list(map(_NO_FINDINGS.__mod__, encoded))
     for index in compress(range(len(results)), results):
         rows = ", ".join(map(_finding_json, results[index]))
@@ -150,6 +148,11 @@ def _json_value(value: Any) -> str:
     if kind is int:
         return int.__repr__(value)
     return json.dumps(value)
+
+
+def _encoder(kinds: set[type]) -> Callable[[Any], str]:
+    """``json.dumps`` for a column of values of ``kinds``: one C function when they are all of one kind."""
+    return _json_string if kinds == {str} else int.__repr__ if kinds == {int} else _json_value
 
 
 def _json_object(row: dict[str, Any]) -> str:
@@ -191,10 +194,7 @@ def _indented_objects(rows: list[dict[str, Any]]) -> str | None:
         kinds = set(map(type, column))
         if not kinds <= {str, int}:
             return None
-        encode: Callable[[Any], str] = (
-            _json_string if kinds == {str} else int.__repr__ if kinds == {int} else _json_value
-        )
-        columns.append(map(encode, column))
+        columns.append(map(_encoder(kinds), column))
     template = "    {\n" + ",\n".join(f"      {_json_string(k).replace('%', '%%')}: %s" for k in keys) + "\n    }"
     return ",\n".join(map(template.__mod__, zip(*columns, strict=True)))
 
